@@ -1,0 +1,170 @@
+//! Command-line definitions for both halves. Parsing lives here so that
+//! completions and the man page are generated from one source.
+
+use clap::{Args, Parser, Subcommand};
+
+/// A debug shell for containers that have no shell.
+///
+/// `nosh TARGET` attaches a toolbox sidecar that shares the target's PID,
+/// network and mount namespaces, drops to the app's own identity with no
+/// capabilities, and opens a mini-shell whose builtins inspect processes,
+/// files, ports and permissions. The target is never modified.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nosh",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  nosh claims-api                 open a shell beside the container\n  nosh claims-api -c 'why /var/log/claims-api write'\n  echo 'ps; ports' | nosh -T claims-api\n  nosh doctor claims-api --json"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub attach: AttachArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open a shell beside a running container (the default command).
+    Attach(AttachArgs),
+    /// The in-sidecar entry: join process PID's namespaces, drop to its
+    /// identity and run the shell. Runs in any container that shares the
+    /// target's PID namespace (Docker sidecar, `kubectl debug --target`).
+    Toolbox(ToolboxArgs),
+    /// Remove sidecars left behind by sessions whose target or client is gone.
+    Gc(EngineArgs),
+    /// List live nosh sessions.
+    Ls(EngineArgs),
+}
+
+/// How to reach the engine.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EngineArgs {
+    /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375).
+    /// Defaults to $DOCKER_HOST, then the local socket.
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Log engine calls on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Run as UID[:GID] instead of the target process's identity.
+    #[arg(short, long, value_name = "UID[:GID]", conflicts_with = "root")]
+    pub user: Option<String>,
+
+    /// Run as root (uid 0), still with no capabilities.
+    #[arg(long)]
+    pub root: bool,
+
+    /// Use this prebuilt toolbox image instead of importing this binary.
+    #[arg(long, value_name = "REF")]
+    pub toolbox_image: Option<String>,
+
+    /// Force a terminal session.
+    #[arg(short = 't', long = "tty", conflicts_with = "no_tty")]
+    pub tty: bool,
+
+    /// Refuse a terminal: read commands from stdin, print plain output.
+    #[arg(short = 'T', long = "no-tty")]
+    pub no_tty: bool,
+
+    /// Run one command line and exit with its status.
+    #[arg(short = 'c', value_name = "CMD", conflicts_with = "args")]
+    pub command: Option<String>,
+
+    /// Container name, id or unique id prefix.
+    #[arg(value_name = "TARGET", required = true)]
+    pub target: Option<String>,
+
+    /// A command and its arguments to run instead of a shell (after `--`).
+    #[arg(last = true, value_name = "CMD ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ToolboxArgs {
+    /// The target process, as seen from this PID namespace.
+    #[arg(long, value_name = "PID", default_value_t = 1)]
+    pub pid: i32,
+
+    /// Run as UID[:GID] instead of the target process's identity.
+    #[arg(short, long, value_name = "UID[:GID]", conflicts_with = "root")]
+    pub user: Option<String>,
+
+    /// Run as root (uid 0), still with no capabilities.
+    #[arg(long)]
+    pub root: bool,
+
+    /// Run one command line and exit with its status.
+    #[arg(short = 'c', value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// The target's configuration as JSON (set by the host half).
+    #[arg(long, value_name = "JSON", env = "NOSH_TARGET_INFO", hide_env_values = true)]
+    pub target_info: Option<String>,
+}
+
+/// Quote words so that the mini-shell reads them back as the same words.
+pub fn shell_join(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn target_and_command_parse_without_subcommand() {
+        let cli = Cli::try_parse_from(["nosh", "app", "-c", "id"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.attach.target.as_deref(), Some("app"));
+        assert_eq!(cli.attach.command.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn words_after_double_dash_become_arguments() {
+        let cli = Cli::try_parse_from(["nosh", "app", "--", "ls", "-l", "a b"]).unwrap();
+        assert_eq!(cli.attach.args, ["ls", "-l", "a b"]);
+        assert_eq!(shell_join(&cli.attach.args), "ls -l 'a b'");
+    }
+
+    #[test]
+    fn toolbox_subcommand_parses() {
+        let cli = Cli::try_parse_from(["nosh", "toolbox", "--pid", "7", "--root"]).unwrap();
+        match cli.command {
+            Some(Command::Toolbox(t)) => {
+                assert_eq!(t.pid, 7);
+                assert!(t.root);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

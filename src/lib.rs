@@ -1,0 +1,27 @@
+//! nosh: a debug shell for containers that have no shell.
+//!
+//! The same static binary is both halves:
+//! - [`host`]: the CLI on the engine's side (clap, tokio, bollard): finds the
+//!   target, imports the toolbox image made of this binary, runs the sidecar
+//!   and attaches the terminal to it.
+//! - [`toolbox`]: runs inside the sidecar, single-threaded: joins the target's
+//!   namespaces, drops to the app's identity and runs the [`shell`], whose
+//!   [`builtins`] do the inspecting.
+//!
+//! Shared, runtime-free pieces: [`sys`] (every privileged syscall),
+//! [`procinfo`] (/proc parsing), [`users`] (the target's passwd and group),
+//! [`escape`] (untrusted bytes made safe for a terminal).
+
+pub mod builtins;
+pub mod cli;
+pub mod escape;
+pub mod host;
+pub mod procinfo;
+pub mod shell;
+pub mod sys;
+pub mod target;
+pub mod toolbox;
+pub mod users;
+
+/// Exit status for nosh's own failures, as `docker run` uses it.
+pub const EXIT_NOSH_FAILED: u8 = 125;
