@@ -206,3 +206,14 @@ fn toolbox_image_holds_only_nosh() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("--pid"));
 }
+
+#[test]
+fn sidecar_starts_beside_a_running_target() {
+    let app = Container::run(&static_app_image(), &[]);
+    app.wait_running();
+    Nosh::sidecar(&app)
+        .arg("--help")
+        .run()
+        .success()
+        .stdout_has("--pid");
+}
