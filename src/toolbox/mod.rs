@@ -69,7 +69,12 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         // ever started on this path), so the child may run arbitrary code.
         match unsafe { fork() }? {
             ForkResult::Parent { child } => return Ok(wait_for(child)),
-            ForkResult::Child => sys::set_child_subreaper()?,
+            ForkResult::Child => {
+                // If the parent outside the namespace is killed, the shell
+                // goes too, and its children with it (see reaper).
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                sys::set_child_subreaper()?;
+            }
         }
     }
     let target_pid = target.pid_inside();
