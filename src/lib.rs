@@ -16,6 +16,7 @@ pub mod builtins;
 pub mod cli;
 pub mod escape;
 pub mod host;
+pub mod perm;
 pub mod procinfo;
 pub mod shell;
 pub mod sys;

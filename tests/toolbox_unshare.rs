@@ -241,3 +241,65 @@ fn without_cap_sys_admin_the_view_falls_back_to_proc_root() {
     assert_eq!(status_field(&text, "CapEff"), Some("0000000000000000"));
     assert_eq!(status_field(&text, "NoNewPrivs"), Some("1"));
 }
+
+#[test]
+fn why_names_the_root_owned_log_directory_and_the_fixes() {
+    let t = Target::start();
+    let out = t.toolbox(&[], "why /var/log/app/app.log --json");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["access"], "write");
+    assert_eq!(v["deciding"]["path"], "/var/log/app");
+    assert_eq!(v["deciding"]["owner"], "root");
+    assert_eq!(v["deciding"]["mode"], "0755");
+    assert_eq!(v["identity"]["uid"], 65532);
+    let fixes = v["fixes"].to_string();
+    assert!(fixes.contains("chown 65532:65532 /var/log/app"), "{fixes}");
+    assert!(fixes.contains("log to stdout"), "{fixes}");
+    assert!(fixes.contains("writable volume at /var/log/app"), "{fixes}");
+    // Human output carries the same verdict.
+    let out = t.toolbox(&[], "why /var/log/app/app.log");
+    assert!(
+        stdout(&out).contains("denied: /var/log/app is a directory root:root 0755"),
+        "{}",
+        stdout(&out)
+    );
+    // The app's own directory is writable; the verdict agrees with the kernel.
+    let out = t.toolbox(&[], "why /app/new.txt write");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn writable_lists_exactly_the_directories_the_app_may_write() {
+    let t = Target::start();
+    let out = t.toolbox(&[], "writable --json");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut paths: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["/app", "/home/nonroot", "/tmp"]);
+}
+
+#[test]
+fn caps_of_the_target_and_of_the_shell_decode() {
+    let t = Target::start();
+    let out = t.toolbox(&[], "caps --json");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The target's pid as seen inside its own namespace.
+    assert_eq!(v["pid"], 1);
+    let host = fs::read_to_string(format!("/proc/{}/status", t.pid)).unwrap();
+    let bnd = u64::from_str_radix(status_field(&host, "CapBnd").unwrap(), 16).unwrap();
+    assert_eq!(
+        v["bounding"].as_array().unwrap().len(),
+        bnd.count_ones() as usize
+    );
+    let out = t.toolbox(&[], "caps self --json");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bounding"], serde_json::json!([]));
+    assert_eq!(v["no_new_privs"], true);
+}

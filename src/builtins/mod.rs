@@ -3,6 +3,7 @@
 
 pub mod util;
 
+mod caps;
 mod cat;
 mod cd;
 mod echo;
@@ -23,6 +24,8 @@ mod truefalse;
 mod unset;
 mod which;
 mod whoami;
+mod why;
+mod writable;
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
@@ -91,6 +94,7 @@ pub fn table() -> &'static [Entry] {
     static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![
+            entry::<caps::Caps>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
             entry::<echo::Echo>(),
@@ -112,6 +116,8 @@ pub fn table() -> &'static [Entry] {
             entry::<unset::Unset>(),
             entry::<which::Which>(),
             entry::<whoami::Whoami>(),
+            entry::<why::Why>(),
+            entry::<writable::Writable>(),
         ];
         t.sort_by_key(|e| e.name);
         t

@@ -63,6 +63,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 2.
     let mut target = join::Target::open(args.pid)?;
     let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
+    let target_pid = target.pid_inside();
     // 3.
     if target.join_pid_ns()? {
         // SAFETY: the toolbox is single-threaded (no runtime, no threads are
@@ -77,7 +78,6 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
             }
         }
     }
-    let target_pid = target.pid_inside();
     // This process's own /proc entry, opened before /proc changes meaning.
     let self_dir: OwnedFd = open(
         "/proc/self",
