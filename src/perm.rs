@@ -191,9 +191,12 @@ pub struct Verdict {
     pub note: Option<String>,
 }
 
+/// One ACL entry: (tag, id, permission bits).
+type AclEntry = (u16, u32, u16);
+
 /// POSIX ACL entries from the `system.posix_acl_access` xattr, rendered as
 /// getfacl does (`user:1000:rw-`); None when the file has none.
-fn acl(path: &Path) -> Option<(String, Vec<(u16, u32, u16)>)> {
+fn acl(path: &Path) -> Option<(String, Vec<AclEntry>)> {
     let mut buf = vec![0u8; 1024];
     let c =
         std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).ok()?;
@@ -249,7 +252,7 @@ fn class_bits(
     uid: u32,
     gid: u32,
     mode: u32,
-    acl: Option<&[(u16, u32, u16)]>,
+    acl: Option<&[AclEntry]>,
 ) -> (u32, &'static str) {
     if who.uid == uid {
         return ((mode >> 6) & 7, "owner");
