@@ -18,6 +18,7 @@ pub mod escape;
 pub mod host;
 pub mod perm;
 pub mod procinfo;
+pub mod program;
 pub mod shell;
 pub mod sys;
 pub mod target;

@@ -7,6 +7,7 @@ mod caps;
 mod cat;
 mod cd;
 mod echo;
+mod entrypoint;
 mod env;
 mod exit;
 mod export;
@@ -98,6 +99,7 @@ pub fn table() -> &'static [Entry] {
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
             entry::<echo::Echo>(),
+            entry::<entrypoint::Entrypoint>(),
             entry::<env::Env>(),
             entry::<exit::Exit>(),
             entry::<export::Export>(),
