@@ -109,7 +109,12 @@ pub struct ToolboxArgs {
     pub command: Option<String>,
 
     /// The target's configuration as JSON (set by the host half).
-    #[arg(long, value_name = "JSON", env = "NOSH_TARGET_INFO", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "JSON",
+        env = "NOSH_TARGET_INFO",
+        hide_env_values = true
+    )]
     pub target_info: Option<String>,
 }
 

@@ -1,0 +1,221 @@
+//! Every privileged syscall nosh makes, as safe wrappers returning typed
+//! errors. `nix` first; `libc` only for what nix lacks (capset, the
+//! capability prctls).
+//!
+//! The credential calls sit behind the small [`Credentials`] trait so that a
+//! recording fake can check the order of the drop in unit tests.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::{Gid, Uid};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SysError {
+    #[error("failed to open {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to join the {ns} namespace of the target")]
+    Setns {
+        ns: &'static str,
+        #[source]
+        source: Errno,
+    },
+    #[error("failed to {op}")]
+    Call {
+        op: &'static str,
+        #[source]
+        source: Errno,
+    },
+}
+
+fn call(op: &'static str) -> impl FnOnce(Errno) -> SysError {
+    move |source| SysError::Call { op, source }
+}
+
+/// The credential-changing calls of the privilege drop.
+pub trait Credentials {
+    /// Remove every capability from the bounding set (needs CAP_SETPCAP).
+    fn clear_bounding_set(&mut self) -> Result<(), SysError>;
+    /// Clear the ambient set.
+    fn clear_ambient_set(&mut self) -> Result<(), SysError>;
+    /// `PR_SET_NO_NEW_PRIVS`: no setuid bit or file capability can give
+    /// anything back after the drop.
+    fn set_no_new_privs(&mut self) -> Result<(), SysError>;
+    fn set_groups(&mut self, groups: &[Gid]) -> Result<(), SysError>;
+    fn set_resgid(&mut self, gid: Gid) -> Result<(), SysError>;
+    fn set_resuid(&mut self, uid: Uid) -> Result<(), SysError>;
+    /// Clear the effective, permitted and inheritable sets with capset(2).
+    fn clear_capabilities(&mut self) -> Result<(), SysError>;
+}
+
+/// The real calls, on the calling thread (the toolbox has only one).
+pub struct RealCredentials;
+
+impl Credentials for RealCredentials {
+    fn clear_bounding_set(&mut self) -> Result<(), SysError> {
+        for cap in 0..64 {
+            // SAFETY: PR_CAPBSET_DROP takes a capability number and no
+            // pointers; it only changes this thread's bounding set.
+            let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+            if rc != 0 {
+                let err = Errno::last();
+                // EINVAL past the kernel's last capability ends the loop.
+                if err == Errno::EINVAL && cap > 0 {
+                    return Ok(());
+                }
+                return Err(SysError::Call {
+                    op: "drop a capability from the bounding set",
+                    source: err,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn clear_ambient_set(&mut self) -> Result<(), SysError> {
+        // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        Errno::result(rc)
+            .map(drop)
+            .map_err(call("clear the ambient capability set"))
+    }
+
+    fn set_no_new_privs(&mut self) -> Result<(), SysError> {
+        nix::sys::prctl::set_no_new_privs().map_err(call("set no_new_privs"))
+    }
+
+    fn set_groups(&mut self, groups: &[Gid]) -> Result<(), SysError> {
+        nix::unistd::setgroups(groups).map_err(call("set supplementary groups"))
+    }
+
+    fn set_resgid(&mut self, gid: Gid) -> Result<(), SysError> {
+        nix::unistd::setresgid(gid, gid, gid).map_err(call("set group ids"))
+    }
+
+    fn set_resuid(&mut self, uid: Uid) -> Result<(), SysError> {
+        nix::unistd::setresuid(uid, uid, uid).map_err(call("set user ids"))
+    }
+
+    fn clear_capabilities(&mut self) -> Result<(), SysError> {
+        capset_zero().map_err(call("clear capabilities"))
+    }
+}
+
+/// capset(2) with every set empty. Lowering capabilities needs no privilege.
+fn capset_zero() -> Result<(), Errno> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are valid, properly laid out (repr(C)) for
+    // version 3, which reads exactly two Data entries; both outlive the call.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    Errno::result(rc).map(drop)
+}
+
+/// Join the namespace behind `fd` (an open `/proc/PID/ns/*` file).
+pub fn setns(fd: BorrowedFd<'_>, ns: &'static str, kind: CloneFlags) -> Result<(), SysError> {
+    nix::sched::setns(fd, kind).map_err(|source| SysError::Setns { ns, source })
+}
+
+/// Make this process the reaper of its orphaned descendants.
+pub fn set_child_subreaper() -> Result<(), SysError> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(call("become a child subreaper"))
+}
+
+/// `fchdir` to an open directory, then `chroot(".")`: enter the target's root
+/// exactly as its process sees it (chroots included).
+pub fn chroot_to(root: impl AsFd) -> Result<(), SysError> {
+    nix::unistd::fchdir(root.as_fd()).map_err(call("enter the target's root directory"))?;
+    nix::unistd::chroot(".").map_err(call("chroot to the target's root"))
+}
+
+pub fn fchdir(dir: impl AsFd) -> Result<(), SysError> {
+    nix::unistd::fchdir(dir.as_fd()).map_err(call("enter the target's working directory"))
+}
+
+/// Raw fd for diagnostics.
+pub fn raw(fd: &impl AsRawFd) -> i32 {
+    fd.as_raw_fd()
+}
+
+/// Records credential calls instead of making them.
+#[cfg(test)]
+#[derive(Default)]
+pub struct RecordingCredentials {
+    pub calls: Vec<String>,
+    pub fail_on: Option<&'static str>,
+}
+
+#[cfg(test)]
+impl RecordingCredentials {
+    fn record(&mut self, call: String) -> Result<(), SysError> {
+        let name = call.split('(').next().unwrap_or_default().to_string();
+        self.calls.push(call);
+        if self.fail_on == Some(name.as_str()) {
+            return Err(SysError::Call {
+                op: "recorded failure",
+                source: Errno::EPERM,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Credentials for RecordingCredentials {
+    fn clear_bounding_set(&mut self) -> Result<(), SysError> {
+        self.record("clear_bounding_set".into())
+    }
+    fn clear_ambient_set(&mut self) -> Result<(), SysError> {
+        self.record("clear_ambient_set".into())
+    }
+    fn set_no_new_privs(&mut self) -> Result<(), SysError> {
+        self.record("set_no_new_privs".into())
+    }
+    fn set_groups(&mut self, groups: &[Gid]) -> Result<(), SysError> {
+        let raw: Vec<u32> = groups.iter().map(|g| g.as_raw()).collect();
+        self.record(format!("set_groups({raw:?})"))
+    }
+    fn set_resgid(&mut self, gid: Gid) -> Result<(), SysError> {
+        self.record(format!("set_resgid({gid})"))
+    }
+    fn set_resuid(&mut self, uid: Uid) -> Result<(), SysError> {
+        self.record(format!("set_resuid({uid})"))
+    }
+    fn clear_capabilities(&mut self) -> Result<(), SysError> {
+        self.record("clear_capabilities".into())
+    }
+}

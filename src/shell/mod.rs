@@ -1,1 +1,363 @@
-//! shell
+//! The mini-shell: parse ([`parse`]), expand ([`expand`]), run ([`exec`]),
+//! read lines ([`line`]). It runs after the privilege drop, as the target's
+//! identity, and sees the target's filesystem through [`Ctx::resolve`].
+
+pub mod exec;
+pub mod expand;
+pub mod io;
+pub mod line;
+pub mod parse;
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::escape;
+use crate::procinfo::Proc;
+use crate::target::TargetInfo;
+use crate::toolbox::identity::{Identity, Source as IdSource};
+use crate::toolbox::join::View;
+use crate::users::Users;
+
+/// Everything the toolbox hands the shell after the drop.
+pub struct Session {
+    pub info: TargetInfo,
+    /// The target's pid as seen from the shell.
+    pub target_pid: i32,
+    pub view: View,
+    pub identity: Identity,
+    pub id_source: IdSource,
+    /// `-c`: run this line and exit.
+    pub command: Option<String>,
+}
+
+/// Shell state. Cloned for each stage of a multi-stage pipeline, so, as in
+/// sh, a `cd` inside a pipeline does not change the shell's directory.
+#[derive(Clone)]
+pub struct Ctx {
+    pub info: Arc<TargetInfo>,
+    pub target_pid: i32,
+    pub view: View,
+    /// Where the target's `/` is for this process: `/`, or `/proc/N/root`.
+    pub root: PathBuf,
+    /// The working directory as the target names it.
+    pub cwd: String,
+    pub vars: BTreeMap<String, String>,
+    pub last_status: i32,
+    pub identity: Identity,
+    pub id_source: IdSource,
+    pub users: Arc<Users>,
+    pub proc: Proc,
+    pub history: Vec<String>,
+    /// Set by `exit`.
+    pub exit_requested: Option<i32>,
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// Ctrl-C cancels the running builtin (which polls [`interrupted`]), never
+/// the shell.
+fn install_sigint_handler() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigint),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    let _ = unsafe { sigaction(Signal::SIGINT, &action) };
+}
+
+/// True once Ctrl-C was pressed during the current command.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::Relaxed);
+}
+
+impl Ctx {
+    /// A context for a target whose filesystem is at `root` (used by tests and
+    /// by [`run`]).
+    pub fn new(
+        info: TargetInfo,
+        target_pid: i32,
+        view: View,
+        identity: Identity,
+        id_source: IdSource,
+    ) -> Ctx {
+        let root = match &view {
+            View::Joined => PathBuf::from("/"),
+            View::ProcRoot(r) => r.clone(),
+        };
+        let cwd = match &view {
+            View::Joined => std::env::current_dir()
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_string))
+                .unwrap_or_else(|| "/".into()),
+            View::ProcRoot(_) if info.working_dir.starts_with('/') => info.working_dir.clone(),
+            View::ProcRoot(_) => "/".into(),
+        };
+        let users = Arc::new(Users::load(&root));
+        let proc = Proc::default();
+        let vars = initial_vars(&proc, target_pid, &info, &identity, &users);
+        let mut ctx = Ctx {
+            info: Arc::new(info),
+            target_pid,
+            view,
+            root,
+            cwd,
+            vars,
+            last_status: 0,
+            identity,
+            id_source,
+            users,
+            proc,
+            history: Vec::new(),
+            exit_requested: None,
+        };
+        ctx.vars.insert("PWD".into(), ctx.cwd.clone());
+        ctx
+    }
+
+    /// The value of a variable; `$?` is the last status.
+    pub fn var(&self, name: &str) -> String {
+        if name == "?" {
+            return self.last_status.to_string();
+        }
+        self.vars.get(name).cloned().unwrap_or_default()
+    }
+
+    /// A path as the target names it, made absolute and normalized lexically.
+    pub fn abs(&self, path: &str) -> String {
+        let joined = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("{}/{}", self.cwd, path)
+        };
+        normalize(&joined)
+    }
+
+    /// Where the target's `path` is for this process. Inside the target's
+    /// mount namespace the kernel resolves it (symlinks and `..` as the app
+    /// sees them); through `/proc/N/root` it is normalized first so `..`
+    /// cannot climb out of the target's root.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        match self.view {
+            View::Joined => {
+                if path.starts_with('/') {
+                    PathBuf::from(path)
+                } else if path.is_empty() {
+                    PathBuf::from(&self.cwd)
+                } else {
+                    Path::new(&self.cwd).join(path)
+                }
+            }
+            View::ProcRoot(_) => self.root.join(self.abs(path).trim_start_matches('/')),
+        }
+    }
+
+    /// The target's name for `uid`.
+    pub fn user_name(&self, uid: u32) -> String {
+        self.users.user_name(uid)
+    }
+
+    pub fn group_name(&self, gid: u32) -> String {
+        self.users.group_name(gid)
+    }
+
+    /// `claims-api uid=65532 /app $ `
+    pub fn prompt(&self) -> String {
+        let sigil = if self.identity.uid.is_root() {
+            '#'
+        } else {
+            '$'
+        };
+        format!(
+            "{} uid={} {} {sigil} ",
+            escape::field(self.info.display_name().as_bytes()),
+            self.identity.uid,
+            escape::field(self.cwd.as_bytes())
+        )
+    }
+}
+
+/// Normalize `.` and `..` lexically; the result always starts with '/'.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The shell's variables: the target process's environment when readable
+/// (same uid and dumpable), else the configured one; then a few of the
+/// sidecar's own (TERM) and the identity's HOME/USER when missing.
+fn initial_vars(
+    proc: &Proc,
+    pid: i32,
+    info: &TargetInfo,
+    id: &Identity,
+    users: &Users,
+) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    let entries: Vec<String> = match proc.environ(pid) {
+        Ok(env) if !env.is_empty() => env
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect(),
+        _ => info.env.clone(),
+    };
+    for e in entries {
+        if let Some((k, v)) = e.split_once('=') {
+            vars.insert(k.to_string(), v.to_string());
+        }
+    }
+    if let Ok(term) = std::env::var("TERM") {
+        vars.entry("TERM".into()).or_insert(term);
+    }
+    vars.entry("PATH".into())
+        .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".into());
+    if let Some(u) = users.user_by_uid(id.uid.as_raw()) {
+        vars.entry("HOME".into()).or_insert_with(|| u.home.clone());
+        vars.entry("USER".into()).or_insert_with(|| u.name.clone());
+    }
+    vars
+}
+
+fn banner(ctx: &Ctx) -> String {
+    let info = &ctx.info;
+    let mut out = format!(
+        "nosh {} — a shell for {}",
+        env!("CARGO_PKG_VERSION"),
+        escape::field(info.display_name().as_bytes())
+    );
+    if !info.image.is_empty() {
+        out.push_str(&format!(
+            " (image {})",
+            escape::field(info.image.as_bytes())
+        ));
+    }
+    out.push('\n');
+    let cmd = ctx
+        .proc
+        .cmdline(ctx.target_pid)
+        .map(|argv| {
+            argv.iter()
+                .map(|a| escape::field(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    out.push_str(&format!("  target    pid {} {}\n", ctx.target_pid, cmd));
+    let how = match ctx.id_source {
+        IdSource::Target => "the target's",
+        IdSource::User => "--user",
+        IdSource::Root => "--root",
+    };
+    out.push_str(&format!(
+        "  identity  uid={}({}) gid={}({}) ({how}), no capabilities, no_new_privs\n",
+        ctx.identity.uid,
+        escape::field(ctx.user_name(ctx.identity.uid.as_raw()).as_bytes()),
+        ctx.identity.gid,
+        escape::field(ctx.group_name(ctx.identity.gid.as_raw()).as_bytes()),
+    ));
+    match &ctx.view {
+        View::Joined => out.push_str("  files     the target's own mount namespace and root\n"),
+        View::ProcRoot(r) => out.push_str(&format!(
+            "  files     through {} (the mount namespace was refused: no CAP_SYS_ADMIN); absolute symlinks resolve outside the target\n",
+            r.display()
+        )),
+    }
+    out.push_str("  `help` lists the builtins; `exit` or Ctrl-D leaves. Nothing is written to the target unless you ask.\n");
+    out
+}
+
+/// Set COLUMNS and LINES from the terminal, so scripts and tests see resizes.
+fn update_window_size(ctx: &mut Ctx) {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the valid `ws`.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    if rc == 0 && ws.ws_col > 0 {
+        ctx.vars.insert("COLUMNS".into(), ws.ws_col.to_string());
+        ctx.vars.insert("LINES".into(), ws.ws_row.to_string());
+    }
+}
+
+/// Run the shell to its end; the result is its exit status.
+pub fn run(session: Session) -> u8 {
+    install_sigint_handler();
+    let mut ctx = Ctx::new(
+        session.info,
+        session.target_pid,
+        session.view,
+        session.identity,
+        session.id_source,
+    );
+    if let Some(line) = session.command {
+        update_window_size(&mut ctx);
+        let status = exec::run_line(&line, &mut ctx);
+        return ctx.exit_requested.unwrap_or(status) as u8;
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if interactive {
+        print!("{}", banner(&ctx));
+        let _ = std::io::stdout().flush();
+    }
+    let mut reader = line::Reader::new(interactive, &ctx);
+    loop {
+        update_window_size(&mut ctx);
+        match reader.read_line(&ctx.prompt(), &ctx) {
+            line::Input::Line(l) => {
+                if l.trim().is_empty() {
+                    continue;
+                }
+                ctx.history.push(l.clone());
+                exec::run_line(&l, &mut ctx);
+                if let Some(code) = ctx.exit_requested {
+                    return code as u8;
+                }
+            }
+            line::Input::Interrupted => {
+                ctx.last_status = 130;
+            }
+            line::Input::Eof => break,
+            line::Input::Error(e) => {
+                eprintln!("nosh: cannot read input: {e}");
+                return crate::EXIT_NOSH_FAILED;
+            }
+        }
+    }
+    ctx.last_status as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(normalize("/a/./b/../c"), "/a/c");
+        assert_eq!(normalize("/../.."), "/");
+        assert_eq!(normalize("//x//y/"), "/x/y");
+    }
+}

@@ -1,3 +1,116 @@
-//! The toolbox half.
+//! The toolbox half: runs inside the sidecar (or any container sharing the
+//! target's PID namespace), single-threaded and synchronous.
+//!
+//! 1. become a child subreaper, so nothing started here is orphaned into the
+//!    target;
+//! 2. open process N and choose the identity;
+//! 3. join N's PID namespace if it is not ours, and fork into it;
+//! 4. join N's other namespaces and root ([`join`]);
+//! 5. drop privileges and verify ([`drop`]) — no target file and no user
+//!    input is read before this point;
+//! 6. run the shell; on its exit kill and reap every child ([`reaper`]).
+
+pub mod drop;
+pub mod identity;
+pub mod join;
+pub mod reaper;
+
+use std::error::Error;
+use std::os::fd::OwnedFd;
 use std::process::ExitCode;
-pub fn main(_args: crate::cli::ToolboxArgs) -> ExitCode { ExitCode::from(crate::EXIT_NOSH_FAILED) }
+
+use nix::fcntl::{OFlag, open};
+use nix::sys::signal::{SigHandler, Signal, signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+
+use crate::cli::ToolboxArgs;
+use crate::shell::{self, Session};
+use crate::sys::{self, RealCredentials};
+use crate::target::TargetInfo;
+
+/// Print an error and its causes once, as one line.
+pub fn report(err: &dyn Error) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+pub fn main(args: ToolboxArgs) -> ExitCode {
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("nosh: {}", report(e.as_ref()));
+            ExitCode::from(crate::EXIT_NOSH_FAILED)
+        }
+    }
+}
+
+fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
+    let info: TargetInfo = match &args.target_info {
+        Some(json) => serde_json::from_str(json)
+            .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
+        None => TargetInfo::default(),
+    };
+    // 1.
+    sys::set_child_subreaper()?;
+    // 2.
+    let mut target = join::Target::open(args.pid)?;
+    let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
+    // 3.
+    if target.join_pid_ns()? {
+        // SAFETY: the toolbox is single-threaded (no runtime, no threads are
+        // ever started on this path), so the child may run arbitrary code.
+        match unsafe { fork() }? {
+            ForkResult::Parent { child } => return Ok(wait_for(child)),
+            ForkResult::Child => sys::set_child_subreaper()?,
+        }
+    }
+    let target_pid = target.pid_inside();
+    // This process's own /proc entry, opened before /proc changes meaning.
+    let self_dir: OwnedFd = open(
+        "/proc/self",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // 4.
+    let view = target.enter()?;
+    // 5.
+    drop::drop_privileges(&mut RealCredentials, &identity)?;
+    drop::verify(&self_dir, &identity)?;
+    drop(self_dir);
+    // 6.
+    let status = shell::run(Session {
+        info,
+        target_pid,
+        view,
+        identity,
+        id_source,
+        command: args.command,
+    });
+    reaper::reap_all();
+    Ok(status)
+}
+
+/// The parent left outside the PID namespace waits for the shell and passes
+/// its status on. The terminal's signals are the shell's business.
+fn wait_for(child: nix::unistd::Pid) -> u8 {
+    for sig in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTSTP] {
+        // SAFETY: SIG_IGN installs no handler code.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code as u8,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128u8.wrapping_add(sig as u8),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return crate::EXIT_NOSH_FAILED,
+        }
+    }
+}

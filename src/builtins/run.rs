@@ -1,0 +1,90 @@
+//! `run PROGRAM [ARGS...]`.
+
+use std::io::{self, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+
+use clap::Parser;
+
+use super::{Builtin, util, which};
+use crate::escape;
+use crate::shell::Ctx;
+use crate::shell::io::{Io, Sink};
+use crate::toolbox::join::View;
+
+/// Execute a program from the target's filesystem as this identity, with the
+/// shell's variables (the target's environment) and working directory.
+/// Output is streamed; the exit status is the program's; Ctrl-C stops it.
+/// no_new_privs holds: a setuid binary does not gain its owner's identity.
+#[derive(Parser)]
+#[command(name = "run", disable_version_flag = true, trailing_var_arg = true)]
+pub struct Run {
+    /// The program: a path, or a name looked up in the target's $PATH.
+    program: String,
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+impl Builtin for Run {
+    const NAME: &'static str = "run";
+    fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
+        let shown = escape::field(self.program.as_bytes()).into_owned();
+        let Some(path) = which::search_path(ctx, &self.program) else {
+            writeln!(
+                io.err,
+                "run: {shown}: not found in the target (PATH={})",
+                escape::field(ctx.var("PATH").as_bytes())
+            )?;
+            return Ok(127);
+        };
+        if let View::ProcRoot(_) = ctx.view {
+            writeln!(
+                io.err,
+                "run: note: the target is seen through /proc/N/root; a dynamically linked program will look for its libraries outside the target"
+            )?;
+        }
+        let mut cmd = Command::new(ctx.resolve(&path));
+        cmd.arg0(&self.program)
+            .args(&self.args)
+            .env_clear()
+            .envs(&ctx.vars)
+            .current_dir(ctx.resolve(&ctx.cwd))
+            .stdin(io.stdin.stdio()?)
+            .stderr(io.err.stdio()?);
+        let capture = matches!(io.out, Sink::Buffer(_));
+        cmd.stdout(if capture {
+            Stdio::piped()
+        } else {
+            io.out.stdio()?
+        });
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let code = if e.kind() == io::ErrorKind::PermissionDenied {
+                    126
+                } else {
+                    127
+                };
+                writeln!(
+                    io.err,
+                    "run: {shown}: {} (`file {}` and `why {} exec` explain)",
+                    util::io_error(&e),
+                    escape::field(path.as_bytes()),
+                    escape::field(path.as_bytes())
+                )?;
+                return Ok(code);
+            }
+        };
+        if capture && let Some(mut out) = child.stdout.take() {
+            let mut buf = Vec::new();
+            out.read_to_end(&mut buf)?;
+            io.out.write_all(&buf)?;
+        }
+        let status = child.wait()?;
+        Ok(status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    }
+}
+
+use std::os::unix::process::CommandExt;

@@ -1,0 +1,201 @@
+//! Formatting shared by the builtins: errors, modes, sizes, times, tables.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+/// An I/O error as a short sentence ("Permission denied"), without Rust's
+/// "(os error 13)" suffix.
+pub fn io_error(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `ls -l` style mode string: `drwxr-xr-x`.
+pub fn mode_string(mode: u32) -> String {
+    let kind = match mode & libc::S_IFMT {
+        libc::S_IFDIR => 'd',
+        libc::S_IFLNK => 'l',
+        libc::S_IFCHR => 'c',
+        libc::S_IFBLK => 'b',
+        libc::S_IFIFO => 'p',
+        libc::S_IFSOCK => 's',
+        _ => '-',
+    };
+    let mut s = String::with_capacity(10);
+    s.push(kind);
+    let bit = |m: u32, c: char| if mode & m != 0 { c } else { '-' };
+    let special = |x: u32, special: u32, on_x: char, on_no_x: char| match (
+        mode & x != 0,
+        mode & special != 0,
+    ) {
+        (true, true) => on_x,
+        (false, true) => on_no_x,
+        (true, false) => 'x',
+        (false, false) => '-',
+    };
+    s.push(bit(0o400, 'r'));
+    s.push(bit(0o200, 'w'));
+    s.push(special(0o100, 0o4000, 's', 'S'));
+    s.push(bit(0o040, 'r'));
+    s.push(bit(0o020, 'w'));
+    s.push(special(0o010, 0o2000, 's', 'S'));
+    s.push(bit(0o004, 'r'));
+    s.push(bit(0o002, 'w'));
+    s.push(special(0o001, 0o1000, 't', 'T'));
+    s
+}
+
+/// 1.5K, 12M, 3.1G as `ls -h` prints them.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    value /= 1024.0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{:.1}{}", (value * 10.0).ceil() / 10.0, UNITS[unit])
+    } else {
+        format!("{}{}", value.ceil() as u64, UNITS[unit])
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Seconds since the epoch as `2026-11-27 02:41:14` (UTC: the toolbox has
+/// no time zone database, and containers mostly run in UTC).
+pub fn datetime(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+/// ISO 8601 for JSON: `2026-11-27T02:41:14Z`.
+pub fn iso8601(secs: i64) -> String {
+    datetime(secs).replace(' ', "T") + "Z"
+}
+
+/// Write one JSON document and a newline.
+pub fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// Render rows as left-aligned columns (the last column unpadded).
+/// Right-align columns listed in `right`.
+pub fn write_table(
+    out: &mut impl Write,
+    header: Option<&[&str]>,
+    rows: &[Vec<String>],
+    right: &[usize],
+) -> io::Result<()> {
+    let ncols = header
+        .map(|h| h.len())
+        .or_else(|| rows.first().map(Vec::len))
+        .unwrap_or(0);
+    let mut widths = vec![0usize; ncols];
+    let all = header
+        .map(|h| h.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .into_iter()
+        .chain(rows.iter().cloned());
+    for row in all.clone() {
+        for (i, cell) in row.iter().enumerate().take(ncols) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    for row in all {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate().take(ncols) {
+            let last = i + 1 == ncols;
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if right.contains(&i) {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if !last {
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+            if !last {
+                line.push(' ');
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_render_like_ls() {
+        assert_eq!(mode_string(libc::S_IFDIR | 0o755), "drwxr-xr-x");
+        assert_eq!(mode_string(libc::S_IFREG | 0o600), "-rw-------");
+        assert_eq!(mode_string(libc::S_IFDIR | 0o1777), "drwxrwxrwt");
+        assert_eq!(mode_string(libc::S_IFREG | 0o4755), "-rwsr-xr-x");
+        assert_eq!(mode_string(libc::S_IFREG | 0o2644), "-rw-r-Sr--");
+        assert_eq!(mode_string(libc::S_IFLNK | 0o777), "lrwxrwxrwx");
+    }
+
+    #[test]
+    fn sizes_render_like_ls_h() {
+        assert_eq!(human(0), "0");
+        assert_eq!(human(1023), "1023");
+        assert_eq!(human(1024), "1.0K");
+        assert_eq!(human(1536), "1.5K");
+        assert_eq!(human(10 * 1024 * 1024 * 1024), "10G");
+    }
+
+    #[test]
+    fn dates_render_in_utc() {
+        assert_eq!(datetime(0), "1970-01-01 00:00:00");
+        assert_eq!(datetime(1_795_750_874), "2026-11-27 03:41:14");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            Some(&["PID", "CMD"]),
+            &[
+                vec!["1".into(), "app".into()],
+                vec!["120".into(), "x".into()],
+            ],
+            &[0],
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "PID CMD\n  1 app\n120 x\n");
+    }
+}

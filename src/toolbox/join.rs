@@ -1,0 +1,192 @@
+//! Joining the target: open everything through `/proc/N` first, then enter.
+//!
+//! Steps, mirrored in [`Target::open`] and [`Target::enter`]:
+//! 1. open `/proc/N` and read its status (ids, NSpid) — kernel data, not a
+//!    target file;
+//! 2. open the namespace files, the root and the cwd of N while our own
+//!    `/proc` is still mounted;
+//! 3. (caller) if N lives in another PID namespace, join it and fork, so the
+//!    shell and its children are inside it (a `kubectl debug`-like sidecar
+//!    shares it already; an `unshare`-made target does not);
+//! 4. join net, uts, ipc, cgroup, then mnt; `chroot` to N's root and `chdir`
+//!    to its cwd. If the mount namespace is refused (no CAP_SYS_ADMIN, as in
+//!    a Kubernetes ephemeral container under a restricted profile), view the
+//!    target through `/proc/N/root` instead.
+
+use std::fs::{self, File};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use nix::fcntl::{OFlag, open};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+
+use crate::procinfo::{self, Status};
+use crate::sys::{self, SysError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(
+        "no process {pid} in this PID namespace (is the sidecar sharing the target's PID namespace?)"
+    )]
+    NoProcess { pid: i32 },
+    #[error("failed to read the status of process {pid}")]
+    Status {
+        pid: i32,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sys(#[from] SysError),
+}
+
+/// How the shell sees the target's filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// Inside the target's mount namespace, chrooted to its root.
+    Joined,
+    /// Through `/proc/N/root`, because the mount namespace was refused.
+    ProcRoot(PathBuf),
+}
+
+/// One namespace of the target that differs from ours.
+struct Ns {
+    name: &'static str,
+    kind: CloneFlags,
+    fd: File,
+}
+
+/// Process N, opened.
+pub struct Target {
+    /// N as given (in our PID namespace).
+    pub pid: i32,
+    pub status: Status,
+    pid_ns: Option<Ns>,
+    others: Vec<Ns>,
+    mnt: Option<Ns>,
+    root: Option<OwnedFd>,
+    cwd: Option<OwnedFd>,
+}
+
+fn open_dir(path: &str) -> Result<OwnedFd, SysError> {
+    open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| SysError::Open {
+        path: path.into(),
+        source: e.into(),
+    })
+}
+
+/// The namespace file of N if it is not the one we are in already.
+fn other_ns(pid: i32, name: &'static str, kind: CloneFlags) -> Result<Option<Ns>, SysError> {
+    let theirs = format!("/proc/{pid}/ns/{name}");
+    let ours = format!("/proc/self/ns/{name}");
+    let (Ok(t), Ok(o)) = (fs::metadata(&theirs), fs::metadata(&ours)) else {
+        // A kernel without this namespace type: nothing to join.
+        return Ok(None);
+    };
+    if (t.dev(), t.ino()) == (o.dev(), o.ino()) {
+        return Ok(None);
+    }
+    let fd = File::open(&theirs).map_err(|source| SysError::Open {
+        path: theirs.into(),
+        source,
+    })?;
+    Ok(Some(Ns { name, kind, fd }))
+}
+
+impl Target {
+    /// Steps 1 and 2.
+    pub fn open(pid: i32) -> Result<Target, JoinError> {
+        // 1.
+        if pid <= 0 || !procinfo::is_dir(&PathBuf::from(format!("/proc/{pid}"))) {
+            return Err(JoinError::NoProcess { pid });
+        }
+        let status = procinfo::Proc::default()
+            .status(pid)
+            .map_err(|source| JoinError::Status { pid, source })?;
+        // 2.
+        let pid_ns = other_ns(pid, "pid", CloneFlags::CLONE_NEWPID)?;
+        let mut others = Vec::new();
+        for (name, kind) in [
+            ("net", CloneFlags::CLONE_NEWNET),
+            ("uts", CloneFlags::CLONE_NEWUTS),
+            ("ipc", CloneFlags::CLONE_NEWIPC),
+            ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+        ] {
+            others.extend(other_ns(pid, name, kind)?);
+        }
+        let mnt = other_ns(pid, "mnt", CloneFlags::CLONE_NEWNS)?;
+        // Root and cwd may be unreachable without CAP_SYS_PTRACE; the
+        // fallback view then shows that as the first error the user meets.
+        let root = open_dir(&format!("/proc/{pid}/root")).ok();
+        let cwd = open_dir(&format!("/proc/{pid}/cwd")).ok();
+        Ok(Target {
+            pid,
+            status,
+            pid_ns,
+            others,
+            mnt,
+            root,
+            cwd,
+        })
+    }
+
+    /// The target's pid as the shell will see it once inside its PID
+    /// namespace: the innermost NSpid entry.
+    pub fn pid_inside(&self) -> i32 {
+        if self.pid_ns.is_some() {
+            self.status.nspid.last().copied().unwrap_or(self.pid)
+        } else {
+            self.pid
+        }
+    }
+
+    /// Join N's PID namespace (step 3). Children forked afterwards are in it.
+    pub fn join_pid_ns(&mut self) -> Result<bool, SysError> {
+        match self.pid_ns.take() {
+            Some(ns) => {
+                sys::setns(ns.fd.as_fd(), ns.name, ns.kind)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Step 4. Namespaces other than mnt that are refused are skipped: the
+    /// banner's view line tells what the shell sees.
+    pub fn enter(self) -> Result<View, SysError> {
+        let mut refused = Vec::new();
+        for ns in &self.others {
+            if sys::setns(ns.fd.as_fd(), ns.name, ns.kind).is_err() {
+                refused.push(ns.name);
+            }
+        }
+        let proc_root = || View::ProcRoot(PathBuf::from(format!("/proc/{}/root", self.pid)));
+        if let Some(mnt) = &self.mnt
+            && sys::setns(mnt.fd.as_fd(), mnt.name, mnt.kind).is_err()
+        {
+            return Ok(proc_root());
+        }
+        match (&self.root, &self.cwd) {
+            (Some(root), cwd) => {
+                if sys::chroot_to(root).is_err() {
+                    return Ok(proc_root());
+                }
+                match cwd {
+                    Some(cwd) => sys::fchdir(cwd)?,
+                    None => nix::unistd::chdir("/").map_err(|source| SysError::Call {
+                        op: "chdir to /",
+                        source,
+                    })?,
+                }
+                Ok(View::Joined)
+            }
+            (None, _) => Ok(proc_root()),
+        }
+    }
+}
