@@ -1,18 +1,225 @@
 //! The host half: engine, toolbox image, sidecar, terminal.
+//!
+//! - [`engine`]: where the engine is, connecting, the `-v` log;
+//! - [`target`]: finding the target and refusing what a sidecar can't join;
+//! - [`image`]: the toolbox image made of this binary;
+//! - [`session`]: the sidecar and the attached terminal;
+//! - [`wire`]: the attach and wait calls on connections of our own;
+//! - [`terminal`]: raw mode, window size, stdin;
+//! - [`sessions`]: `nosh ls` and `nosh gc`;
+//! - [`error`]: every failure as a sentence and a hint.
+//!
+//! The runtime is built here, by hand: the toolbox half, in the same binary,
+//! must never have a second thread.
 
+pub mod engine;
+pub mod error;
+pub mod image;
+pub mod session;
+pub mod sessions;
+pub mod target;
+pub mod terminal;
+pub mod wire;
+
+use std::future::Future;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{AttachArgs, EngineArgs};
+use crate::EXIT_NOSH_FAILED;
+use crate::cli::{AttachArgs, EngineArgs, shell_join};
+use engine::{Engine, Log};
+use error::HostError;
+use session::{Outcome, Request};
 
-pub fn attach(_args: AttachArgs) -> ExitCode {
-    eprintln!("nosh: the host half is not built yet");
-    ExitCode::from(crate::EXIT_NOSH_FAILED)
+/// `nosh TARGET`: a shell beside a running container. Exits with the shell's
+/// status, or 125 when nosh itself fails.
+pub fn attach(args: AttachArgs) -> ExitCode {
+    run_to_exit(async move {
+        let code = attach_session(&args).await?;
+        Ok(code)
+    })
 }
 
-pub fn gc(_engine: EngineArgs) -> ExitCode {
-    ExitCode::from(crate::EXIT_NOSH_FAILED)
+/// `nosh gc`.
+pub fn gc(args: EngineArgs) -> ExitCode {
+    run_to_exit(async move {
+        let engine = engine::connect(args.host.as_deref(), Log::new(args.verbose)).await?;
+        for line in sessions::gc(&engine).await? {
+            println!("{line}");
+        }
+        Ok(0)
+    })
 }
 
-pub fn ls(_engine: EngineArgs) -> ExitCode {
-    ExitCode::from(crate::EXIT_NOSH_FAILED)
+/// `nosh ls`.
+pub fn ls(args: EngineArgs) -> ExitCode {
+    run_to_exit(async move {
+        let engine = engine::connect(args.host.as_deref(), Log::new(args.verbose)).await?;
+        print!("{}", sessions::ls(&engine).await?);
+        Ok(0)
+    })
+}
+
+/// Builds a single-threaded runtime, runs `work`, and turns its error into a
+/// sentence, a hint and exit status 125.
+fn run_to_exit(work: impl Future<Output = Result<u8, HostError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nosh: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_NOSH_FAILED);
+        }
+    };
+    let result = runtime.block_on(work);
+    // The stdin thread may still be blocked in read(2): don't wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            terminal::restore();
+            report(&e);
+            ExitCode::from(EXIT_NOSH_FAILED)
+        }
+    }
+}
+
+/// Prints an error the docker CLI's way: the sentence, then the hint.
+pub fn report(e: &HostError) {
+    let mut text = format!("nosh: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    eprintln!("{text}");
+    if let Some(hint) = e.hint() {
+        eprintln!("hint: {hint}");
+    }
+}
+
+/// Whether the session gets a TTY: asked for with `-t`, refused with `-T`,
+/// else when both stdin and stdout are terminals.
+pub fn wants_tty(force: bool, refuse: bool, stdin_tty: bool, stdout_tty: bool) -> bool {
+    force || (!refuse && stdin_tty && stdout_tty)
+}
+
+/// The exit status of nosh for a shell status the engine reported.
+pub fn exit_status(status: i64) -> u8 {
+    u8::try_from(status).unwrap_or(EXIT_NOSH_FAILED)
+}
+
+async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
+    let log = Log::new(args.engine.verbose);
+    let Some(name) = args.target.as_deref() else {
+        return Err(HostError::NoSuchContainer(String::new()));
+    };
+    let stdin_tty = std::io::stdin().is_terminal();
+    let tty = wants_tty(
+        args.tty,
+        args.no_tty,
+        stdin_tty,
+        std::io::stdout().is_terminal(),
+    );
+    let command = match (&args.command, args.args.is_empty()) {
+        (Some(c), _) => Some(c.clone()),
+        (None, false) => Some(shell_join(&args.args)),
+        (None, true) => None,
+    };
+
+    // Reading and hashing this binary overlaps the engine calls.
+    let binary = args
+        .toolbox_image
+        .is_none()
+        .then(|| tokio::task::spawn_blocking(image::SelfBinary::read));
+
+    let engine = engine::connect(args.engine.host.as_deref(), log).await?;
+    let target = target::resolve(&engine, name).await?;
+    let image = match binary {
+        None => {
+            let given = args.toolbox_image.clone().unwrap_or_default();
+            image::check_given(&engine, &given).await?;
+            given
+        }
+        Some(task) => {
+            let binary = task.await.map_err(|e| HostError::HashBinary {
+                path: "/proc/self/exe".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+            log.say(|| format!("hashed this binary: {}", binary.short_hash));
+            image::ensure(&engine, &binary).await?
+        }
+    };
+
+    let req = Request {
+        tty,
+        user: args.user.clone(),
+        root: args.root,
+        command,
+        term: std::env::var("TERM")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or(Some("xterm".into())),
+    };
+    let outcome = {
+        let _raw = if tty && stdin_tty {
+            Some(terminal::RawMode::enable()?)
+        } else {
+            None
+        };
+        session::run(&engine, &target, &image, &req).await?
+    };
+    match outcome {
+        Outcome::Exited(status) => {
+            if status >= 128 {
+                explain_end(&engine, &target).await;
+            }
+            Ok(exit_status(status))
+        }
+        Outcome::Interrupted(sig) => {
+            log.say(|| format!("interrupted by signal {sig}; sidecar removed"));
+            Ok(128u8.saturating_add(sig as u8))
+        }
+    }
+}
+
+/// After a session killed by a signal: say so if the target went down with it.
+async fn explain_end(engine: &Engine, target: &target::Target) {
+    let running = engine
+        .docker
+        .inspect_container(&target.info.id, None)
+        .await
+        .ok()
+        .and_then(|t| t.state.and_then(|s| s.running))
+        .unwrap_or(false);
+    if !running {
+        eprintln!(
+            "nosh: container {} stopped; the session ended with it",
+            target.info.display_name()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tty_needs_both_ends_on_a_terminal_unless_forced() {
+        assert!(wants_tty(false, false, true, true));
+        assert!(!wants_tty(false, false, true, false));
+        assert!(!wants_tty(false, true, true, true));
+        assert!(wants_tty(true, false, false, false));
+    }
+
+    #[test]
+    fn shell_statuses_pass_through_and_odd_ones_become_125() {
+        assert_eq!(exit_status(0), 0);
+        assert_eq!(exit_status(3), 3);
+        assert_eq!(exit_status(137), 137);
+        assert_eq!(exit_status(-1), 125);
+        assert_eq!(exit_status(300), 125);
+    }
 }

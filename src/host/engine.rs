@@ -1,0 +1,159 @@
+//! Connecting to the engine: `-H`, else `DOCKER_HOST`, else the local socket;
+//! then the API version is negotiated down to what the engine speaks
+//! (Engine 20.10 speaks 1.41).
+
+use std::time::Instant;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+
+use super::error::{Endpoint, HostError, from_engine};
+
+/// The default local socket, as the docker CLI uses it.
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// Seconds before an engine call is given up. Long enough for a slow import.
+const TIMEOUT_SECS: u64 = 300;
+
+/// A connected engine, with where it is (the attach and wait calls open their
+/// own connections to the same place) and the `-v` log.
+pub struct Engine {
+    pub docker: Docker,
+    pub endpoint: Endpoint,
+    /// `v1.41`: the prefix of every API path.
+    pub api_version: String,
+    pub log: Log,
+}
+
+/// `-v`: one line on stderr per engine call, with the time since start.
+#[derive(Clone, Copy)]
+pub struct Log {
+    pub verbose: bool,
+    pub start: Instant,
+}
+
+impl Log {
+    pub fn new(verbose: bool) -> Log {
+        Log {
+            verbose,
+            start: Instant::now(),
+        }
+    }
+
+    pub fn say(&self, what: impl FnOnce() -> String) {
+        if self.verbose {
+            let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+            eprintln!("nosh: {ms:8.1} ms  {}", what());
+        }
+    }
+}
+
+/// Where to find the engine: the `-H` value, else `DOCKER_HOST`, else the
+/// local socket. Only unix sockets and plain TCP are supported.
+pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<Endpoint, HostError> {
+    let given = host
+        .filter(|h| !h.is_empty())
+        .or(docker_host_env.filter(|h| !h.is_empty()));
+    let Some(given) = given else {
+        return Ok(Endpoint::Unix(DEFAULT_SOCKET.into()));
+    };
+    if let Some(path) = given.strip_prefix("unix://") {
+        if path.is_empty() {
+            return Err(HostError::BadHost(given.into()));
+        }
+        return Ok(Endpoint::Unix(path.into()));
+    }
+    if let Some(addr) = given
+        .strip_prefix("tcp://")
+        .or_else(|| given.strip_prefix("http://"))
+    {
+        let addr = addr.trim_end_matches('/');
+        if addr.is_empty() {
+            return Err(HostError::BadHost(given.into()));
+        }
+        let addr = if addr
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            addr.to_string()
+        } else {
+            format!("{addr}:2375")
+        };
+        return Ok(Endpoint::Tcp(addr));
+    }
+    if given.starts_with('/') {
+        return Ok(Endpoint::Unix(given.into()));
+    }
+    Err(HostError::BadHost(given.into()))
+}
+
+/// Connects and negotiates the API version.
+pub async fn connect(host: Option<&str>, log: Log) -> Result<Engine, HostError> {
+    let env = std::env::var("DOCKER_HOST").ok();
+    let endpoint = endpoint(host, env.as_deref())?;
+    let docker = match &endpoint {
+        Endpoint::Unix(path) => Docker::connect_with_unix(path, TIMEOUT_SECS, API_DEFAULT_VERSION),
+        Endpoint::Tcp(addr) => {
+            Docker::connect_with_http(&format!("tcp://{addr}"), TIMEOUT_SECS, API_DEFAULT_VERSION)
+        }
+    }
+    .map_err(|e| from_engine(&endpoint, "connect", &e))?;
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| from_engine(&endpoint, "version", &e))?;
+    let v = docker.client_version();
+    let api_version = format!("v{}.{}", v.major_version, v.minor_version);
+    log.say(|| format!("connected to {endpoint}, API {api_version}"));
+    Ok(Engine {
+        docker,
+        endpoint,
+        api_version,
+        log,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_wins_over_environment_which_wins_over_the_local_socket() {
+        assert_eq!(
+            endpoint(Some("unix:///a.sock"), Some("unix:///b.sock")).unwrap(),
+            Endpoint::Unix("/a.sock".into())
+        );
+        assert_eq!(
+            endpoint(None, Some("unix:///b.sock")).unwrap(),
+            Endpoint::Unix("/b.sock".into())
+        );
+        assert_eq!(
+            endpoint(None, None).unwrap(),
+            Endpoint::Unix(DEFAULT_SOCKET.into())
+        );
+        assert_eq!(
+            endpoint(Some(""), Some("")).unwrap(),
+            Endpoint::Unix(DEFAULT_SOCKET.into())
+        );
+    }
+
+    #[test]
+    fn tcp_hosts_get_the_default_port() {
+        assert_eq!(
+            endpoint(Some("tcp://10.0.0.1"), None).unwrap(),
+            Endpoint::Tcp("10.0.0.1:2375".into())
+        );
+        assert_eq!(
+            endpoint(Some("tcp://h:1234/"), None).unwrap(),
+            Endpoint::Tcp("h:1234".into())
+        );
+    }
+
+    #[test]
+    fn other_schemes_are_refused_with_the_address() {
+        let e = endpoint(Some("ssh://me@box"), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unsupported engine address 'ssh://me@box' (use unix:///path or tcp://host:port)"
+        );
+    }
+}

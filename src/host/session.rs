@@ -1,0 +1,401 @@
+//! One session: the sidecar container beside the target, and the terminal
+//! attached to it.
+//!
+//! Order (each step needs the one before):
+//! 1. create the sidecar (auto-remove, stdin once);
+//! 2. attach to it, before it starts, so no output is lost;
+//! 3. register the wait for its removal, before it starts, so a quick exit
+//!    cannot be removed before we ask for its status;
+//! 4. start it;
+//! 5. send the window size at once: the TTY is 0×0 until the first resize
+//!    (`ConsoleSize` at create is ignored by Engine 20.10);
+//! 6. pump stdin, output and SIGWINCH until the output ends;
+//! 7. the exit status from the wait.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::engine::Engine;
+use super::error::{HostError, SIDECAR_CAPS, from_create, from_start};
+use super::target::Target;
+use super::terminal;
+use super::wire::{self, Channel, Demux};
+
+/// Labels every sidecar carries: `nosh ls` and `nosh gc` find them by these.
+pub const LABEL_SESSION: &str = "io.nosh.session";
+pub const LABEL_TARGET: &str = "io.nosh.target";
+pub const LABEL_TARGET_NAME: &str = "io.nosh.target-name";
+pub const LABEL_VERSION: &str = "io.nosh.version";
+
+/// What the user asked of the session.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub tty: bool,
+    pub user: Option<String>,
+    pub root: bool,
+    pub command: Option<String>,
+    /// `$TERM` for the sidecar when it has a TTY.
+    pub term: Option<String>,
+}
+
+/// The arguments of the toolbox entry (after `/nosh toolbox`).
+pub fn toolbox_args(target: &Target, req: &Request) -> Vec<String> {
+    let mut args = vec!["--pid".to_string(), "1".to_string()];
+    if req.root {
+        args.push("--root".into());
+    } else if let Some(user) = &req.user {
+        args.extend(["--user".to_string(), user.clone()]);
+    }
+    if let Some(cmd) = &req.command {
+        args.extend(["-c".to_string(), cmd.clone()]);
+    }
+    let json = serde_json::to_string(&target.info).unwrap_or_else(|_| "{}".into());
+    args.extend(["--target-info".to_string(), json]);
+    args
+}
+
+/// The sidecar's configuration.
+pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
+    let id = &target.info.id;
+    let joined = format!("container:{id}");
+    let labels = HashMap::from([
+        (LABEL_SESSION.to_string(), "sidecar".to_string()),
+        (LABEL_TARGET.to_string(), id.clone()),
+        (LABEL_TARGET_NAME.to_string(), target.info.name.clone()),
+        (
+            LABEL_VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    let env = match (&req.term, req.tty) {
+        (Some(term), true) => Some(vec![format!("TERM={term}")]),
+        _ => None,
+    };
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
+        cmd: Some(toolbox_args(target, req)),
+        env,
+        labels: Some(labels),
+        tty: Some(req.tty),
+        open_stdin: Some(true),
+        // The engine closes the sidecar's stdin when our attach connection
+        // goes away, even on SIGKILL of this client: the shell reads EOF,
+        // exits, and auto-remove deletes the sidecar.
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        host_config: Some(HostConfig {
+            pid_mode: Some(joined.clone()),
+            network_mode: Some(joined.clone()),
+            ipc_mode: (target.ipc_mode == "shareable").then_some(joined),
+            cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
+            auto_remove: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `nosh-<target>-<6 hex>`: readable in `docker ps`, unique enough for
+/// concurrent sessions on one target.
+pub fn sidecar_name(target_name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!("{}-{nanos}-{target_name}", std::process::id());
+    let hash = Sha256::digest(seed.as_bytes());
+    let suffix: String = hash.iter().take(3).map(|b| format!("{b:02x}")).collect();
+    let base: String = target_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+        .take(40)
+        .collect();
+    if base.is_empty() {
+        format!("nosh-{suffix}")
+    } else {
+        format!("nosh-{base}-{suffix}")
+    }
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The shell's exit status.
+    Exited(i64),
+    /// A signal stopped the client; the sidecar was removed.
+    Interrupted(i32),
+}
+
+/// Runs a session to its end.
+pub async fn run(
+    engine: &Engine,
+    target: &Target,
+    image: &str,
+    req: &Request,
+) -> Result<Outcome, HostError> {
+    let log = engine.log;
+    // 1. Create.
+    let name = sidecar_name(target.info.display_name());
+    let created = engine
+        .docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            sidecar_config(target, image, req),
+        )
+        .await
+        .map_err(|e| from_create(&engine.endpoint, &e))?;
+    let id = created.id;
+    log.say(|| format!("created sidecar {name} ({})", &id[..id.len().min(12)]));
+
+    // A sidecar that never started is not auto-removed: remove it on failure.
+    let started = async {
+        // 2. Attach, 3. register the wait.
+        let attached = wire::attach(engine, &id).await?;
+        let wait = wire::wait_removed(engine, &id).await?;
+        // 4. Start.
+        engine
+            .docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| from_start(&engine.endpoint, &e))?;
+        log.say(|| "started".into());
+        Ok::<_, HostError>((attached, wait))
+    };
+    let (attached, wait) = match started.await {
+        Ok(x) => x,
+        Err(e) => {
+            remove(engine, &id).await;
+            return Err(e);
+        }
+    };
+
+    // 5. Window size at once.
+    if req.tty
+        && let Some((cols, rows)) = terminal::size()
+    {
+        resize(engine, &id, cols, rows).await;
+        log.say(|| format!("resized to {cols}x{rows}"));
+    }
+
+    // 6. Pump.
+    let interrupted = pump(engine, &id, req.tty, attached).await?;
+    if let Some(sig) = interrupted {
+        remove(engine, &id).await;
+        return Ok(Outcome::Interrupted(sig));
+    }
+
+    // 7. Exit status.
+    let status = wait.status().await?;
+    log.say(|| format!("sidecar removed, exit status {status}"));
+    Ok(Outcome::Exited(status))
+}
+
+async fn resize(engine: &Engine, id: &str, cols: u16, rows: u16) {
+    let options = ResizeContainerTTYOptionsBuilder::new()
+        .w(i32::from(cols))
+        .h(i32::from(rows))
+        .build();
+    if let Err(e) = engine.docker.resize_container_tty(id, options).await {
+        engine.log.say(|| format!("resize failed: {e}"));
+    }
+}
+
+/// Force-removes the sidecar (it may be running).
+pub async fn remove(engine: &Engine, id: &str) {
+    let options = RemoveContainerOptionsBuilder::new().force(true).build();
+    if let Err(e) = engine.docker.remove_container(id, Some(options)).await {
+        engine.log.say(|| format!("remove {id}: {e}"));
+    }
+}
+
+/// Copies stdin to the sidecar and its output to stdout/stderr until the
+/// output ends. Returns the signal that interrupted the client, if any.
+async fn pump(
+    engine: &Engine,
+    id: &str,
+    tty: bool,
+    attached: wire::Attached,
+) -> Result<Option<i32>, HostError> {
+    let (mut from_sidecar, mut to_sidecar) = tokio::io::split(attached.conn);
+    let lost = |e: std::io::Error| HostError::Stream(e.to_string());
+    let mut stdin = terminal::stdin_reader()?;
+    let mut stdin_open = true;
+    let mut winch = signal(SignalKind::window_change()).map_err(HostError::Terminal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(HostError::Terminal)?;
+    let mut term = signal(SignalKind::terminate()).map_err(HostError::Terminal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(HostError::Terminal)?;
+
+    let mut demux = Demux::default();
+    let mut out = Output { tty };
+    out.write(&mut demux, &attached.first).map_err(lost)?;
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut first_byte = attached.first.is_empty();
+    loop {
+        tokio::select! {
+            n = from_sidecar.read(&mut buf) => {
+                let n = n.map_err(lost)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                if first_byte {
+                    first_byte = false;
+                    engine.log.say(|| "first output byte".into());
+                }
+                if let Err(e) = out.write(&mut demux, &buf[..n]) {
+                    // A closed local stdout (`nosh T -c ls | head`) is not an
+                    // error of the session: stop copying, let it end.
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(None);
+                    }
+                    return Err(lost(e));
+                }
+            }
+            chunk = stdin.recv(), if stdin_open => match chunk {
+                Some(bytes) => to_sidecar.write_all(&bytes).await.map_err(lost)?,
+                None => {
+                    stdin_open = false;
+                    // Half-close: the engine closes the sidecar's stdin.
+                    to_sidecar.shutdown().await.map_err(lost)?;
+                    engine.log.say(|| "stdin closed".into());
+                }
+            },
+            _ = winch.recv(), if tty => {
+                if let Some((cols, rows)) = terminal::size() {
+                    resize(engine, id, cols, rows).await;
+                }
+            }
+            _ = int.recv() => return Ok(Some(libc::SIGINT)),
+            _ = term.recv() => return Ok(Some(libc::SIGTERM)),
+            _ = hup.recv() => return Ok(Some(libc::SIGHUP)),
+        }
+    }
+}
+
+/// Where sidecar output goes: raw to stdout on a TTY, demultiplexed otherwise.
+struct Output {
+    tty: bool,
+}
+
+impl Output {
+    fn write(&mut self, demux: &mut Demux, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.tty {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            return stdout.flush();
+        }
+        for (channel, payload) in demux.push(bytes) {
+            match channel {
+                Channel::Stdout => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(&payload)?;
+                    stdout.flush()?;
+                }
+                Channel::Stderr => {
+                    let mut stderr = std::io::stderr().lock();
+                    stderr.write_all(&payload)?;
+                    stderr.flush()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::TargetInfo;
+
+    fn target(ipc: &str) -> Target {
+        Target {
+            info: TargetInfo {
+                name: "api".into(),
+                id: "0123456789abcdef".into(),
+                state: "running".into(),
+                ..Default::default()
+            },
+            ipc_mode: ipc.into(),
+        }
+    }
+
+    #[test]
+    fn the_sidecar_joins_the_target_with_three_caps_and_removes_itself() {
+        let req = Request {
+            tty: true,
+            term: Some("xterm".into()),
+            ..Default::default()
+        };
+        let c = sidecar_config(&target("private"), "nosh-toolbox:x", &req);
+        let h = c.host_config.unwrap();
+        assert_eq!(h.pid_mode.as_deref(), Some("container:0123456789abcdef"));
+        assert_eq!(
+            h.network_mode.as_deref(),
+            Some("container:0123456789abcdef")
+        );
+        assert_eq!(h.ipc_mode, None);
+        assert_eq!(
+            h.cap_add.unwrap(),
+            ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"]
+        );
+        assert_eq!(h.auto_remove, Some(true));
+        assert_eq!(c.stdin_once, Some(true));
+        assert_eq!(c.tty, Some(true));
+        assert_eq!(c.env.unwrap(), ["TERM=xterm"]);
+        let labels = c.labels.unwrap();
+        assert_eq!(labels[LABEL_TARGET], "0123456789abcdef");
+        assert_eq!(labels[LABEL_SESSION], "sidecar");
+    }
+
+    #[test]
+    fn ipc_is_shared_only_with_a_shareable_target() {
+        let c = sidecar_config(&target("shareable"), "img", &Request::default());
+        assert_eq!(
+            c.host_config.unwrap().ipc_mode.as_deref(),
+            Some("container:0123456789abcdef")
+        );
+    }
+
+    #[test]
+    fn toolbox_arguments_carry_identity_command_and_target_info() {
+        let req = Request {
+            user: Some("1000:1000".into()),
+            command: Some("id".into()),
+            ..Default::default()
+        };
+        let args = toolbox_args(&target(""), &req);
+        assert_eq!(args[..6], ["--pid", "1", "--user", "1000:1000", "-c", "id"]);
+        assert_eq!(args[6], "--target-info");
+        let info: TargetInfo = serde_json::from_str(&args[7]).unwrap();
+        assert_eq!(info.name, "api");
+        let root = toolbox_args(
+            &target(""),
+            &Request {
+                root: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(root[..3], ["--pid", "1", "--root"]);
+    }
+
+    #[test]
+    fn sidecar_names_are_valid_and_distinct() {
+        let a = sidecar_name("claims-api");
+        assert!(a.starts_with("nosh-claims-api-"), "{a}");
+        assert_eq!(sidecar_name("").len(), "nosh-".len() + 6);
+        assert!(sidecar_name("we/ird name").starts_with("nosh-weirdname-"));
+    }
+}

@@ -1,0 +1,173 @@
+//! `nosh ls` and `nosh gc`: the sidecars the engine knows about, found by
+//! their `io.nosh.session` label.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
+use super::engine::Engine;
+use super::error::{HostError, from_engine, status_of};
+use super::session::{LABEL_SESSION, LABEL_TARGET, LABEL_TARGET_NAME, remove};
+
+/// One live session, as `nosh ls` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub session: String,
+    pub target: String,
+    pub age: String,
+    pub status: String,
+}
+
+async fn sidecars(engine: &Engine) -> Result<Vec<ContainerSummary>, HostError> {
+    let filters = HashMap::from([("label", vec![LABEL_SESSION])]);
+    engine
+        .docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| from_engine(&engine.endpoint, "list containers", &e))
+}
+
+fn label<'a>(c: &'a ContainerSummary, key: &str) -> &'a str {
+    c.labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// "45s", "3m", "2h", "4d".
+pub fn age(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+pub fn rows(list: &[ContainerSummary], now: i64) -> Vec<Row> {
+    list.iter()
+        .map(|c| {
+            let target_id = label(c, LABEL_TARGET);
+            let name = label(c, LABEL_TARGET_NAME);
+            Row {
+                session: short(c.id.as_deref().unwrap_or("")).to_string(),
+                target: if name.is_empty() {
+                    short(target_id).to_string()
+                } else {
+                    name.to_string()
+                },
+                age: age(now - c.created.unwrap_or(now)),
+                status: c.status.clone().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// A table with columns as wide as their widest cell.
+pub fn render(rows: &[Row]) -> String {
+    let header = Row {
+        session: "SESSION".into(),
+        target: "TARGET".into(),
+        age: "AGE".into(),
+        status: "STATUS".into(),
+    };
+    let all: Vec<&Row> = std::iter::once(&header).chain(rows).collect();
+    let w = |f: fn(&Row) -> &str| all.iter().map(|r| f(r).chars().count()).max().unwrap_or(0);
+    let (ws, wt, wa) = (w(|r| &r.session), w(|r| &r.target), w(|r| &r.age));
+    all.iter()
+        .map(|r| {
+            format!(
+                "{:ws$}  {:wt$}  {:wa$}  {}\n",
+                r.session, r.target, r.age, r.status
+            )
+        })
+        .map(|line| line.trim_end().to_string() + "\n")
+        .collect()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `nosh ls`.
+pub async fn ls(engine: &Engine) -> Result<String, HostError> {
+    let list = sidecars(engine).await?;
+    Ok(render(&rows(&list, now())))
+}
+
+/// `nosh gc`: removes sidecars whose target is gone or stopped, and sidecars
+/// that are not running themselves (created by a client that died before
+/// starting them: auto-remove never applies to those). Returns what it did.
+pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
+    let mut done = Vec::new();
+    for c in sidecars(engine).await? {
+        let id = c.id.clone().unwrap_or_default();
+        let target = label(&c, LABEL_TARGET);
+        let running = c.state.map(|s| s.to_string()) == Some("running".into());
+        let why = if !running {
+            Some("not running".to_string())
+        } else {
+            match engine.docker.inspect_container(target, None).await {
+                Ok(t) if t.state.as_ref().and_then(|s| s.running).unwrap_or(false) => None,
+                Ok(_) => Some(format!("target {} is not running", short(target))),
+                Err(e) if status_of(&e) == Some(404) => {
+                    Some(format!("target {} is gone", short(target)))
+                }
+                Err(e) => return Err(from_engine(&engine.endpoint, "inspect", &e)),
+            }
+        };
+        if let Some(why) = why {
+            remove(engine, &id).await;
+            done.push(format!("removed {} ({why})", short(&id)));
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_one_unit() {
+        assert_eq!(age(5), "5s");
+        assert_eq!(age(125), "2m");
+        assert_eq!(age(7300), "2h");
+        assert_eq!(age(200_000), "2d");
+        assert_eq!(age(-3), "0s");
+    }
+
+    #[test]
+    fn the_table_aligns_columns_and_names_targets() {
+        let c = ContainerSummary {
+            id: Some("abcdef0123456789".into()),
+            created: Some(100),
+            status: Some("Up 2 minutes".into()),
+            labels: Some(HashMap::from([
+                (LABEL_TARGET.to_string(), "99999999999999".to_string()),
+                (LABEL_TARGET_NAME.to_string(), "claims-api".to_string()),
+            ])),
+            ..Default::default()
+        };
+        let table = render(&rows(&[c], 220));
+        assert_eq!(
+            table,
+            "SESSION       TARGET      AGE  STATUS\nabcdef012345  claims-api  2m   Up 2 minutes\n"
+        );
+    }
+}
