@@ -17,6 +17,7 @@ pub mod cli;
 pub mod escape;
 pub mod host;
 pub mod procinfo;
+pub mod procnet;
 pub mod shell;
 pub mod sys;
 pub mod target;
