@@ -14,6 +14,7 @@ mod help;
 mod history;
 mod id;
 mod ls;
+mod ports;
 mod ps;
 mod pwd;
 mod run;
@@ -86,6 +87,15 @@ fn entry<B: Builtin>() -> Entry {
     }
 }
 
+/// The same builtin under a second name (`ss` for `ports`).
+fn alias<B: Builtin>(name: &'static str, about: fn() -> String) -> Entry {
+    Entry {
+        name,
+        run: dispatch::<B>,
+        about,
+    }
+}
+
 /// Every builtin, sorted by name.
 pub fn table() -> &'static [Entry] {
     static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
@@ -103,6 +113,8 @@ pub fn table() -> &'static [Entry] {
             entry::<history::History>(),
             entry::<id::Id>(),
             entry::<ls::Ls>(),
+            entry::<ports::Ports>(),
+            alias::<ports::Ports>("ss", || "The same as `ports`.".into()),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
             entry::<run::Run>(),
