@@ -14,6 +14,7 @@
 
 pub mod builtins;
 pub mod cli;
+pub mod dns;
 pub mod escape;
 pub mod host;
 pub mod procinfo;

@@ -5,6 +5,7 @@ pub mod util;
 
 mod cat;
 mod cd;
+mod connect;
 mod echo;
 mod env;
 mod exit;
@@ -17,6 +18,7 @@ mod ls;
 mod ports;
 mod ps;
 mod pwd;
+mod resolve;
 mod run;
 mod stat;
 mod tail;
@@ -103,6 +105,7 @@ pub fn table() -> &'static [Entry] {
         let mut t = vec![
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<connect::Connect>(),
             entry::<echo::Echo>(),
             entry::<env::Env>(),
             entry::<exit::Exit>(),
@@ -117,6 +120,7 @@ pub fn table() -> &'static [Entry] {
             alias::<ports::Ports>("ss", || "The same as `ports`.".into()),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
+            entry::<resolve::Resolve>(),
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
