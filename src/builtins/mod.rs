@@ -13,6 +13,7 @@ mod export;
 mod head;
 mod help;
 mod history;
+mod http;
 mod id;
 mod ls;
 mod ports;
@@ -114,6 +115,7 @@ pub fn table() -> &'static [Entry] {
             entry::<head::Head>(),
             entry::<help::Help>(),
             entry::<history::History>(),
+            entry::<http::Http>(),
             entry::<id::Id>(),
             entry::<ls::Ls>(),
             entry::<ports::Ports>(),
