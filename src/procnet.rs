@@ -31,7 +31,13 @@ pub enum Proto {
 }
 
 impl Proto {
-    pub const ALL: [Proto; 5] = [Proto::Tcp, Proto::Tcp6, Proto::Udp, Proto::Udp6, Proto::Unix];
+    pub const ALL: [Proto; 5] = [
+        Proto::Tcp,
+        Proto::Tcp6,
+        Proto::Udp,
+        Proto::Udp6,
+        Proto::Unix,
+    ];
 
     /// The file name under `/proc/net`, and the name shown.
     pub fn name(self) -> &'static str {
@@ -396,6 +402,8 @@ const RTF_UP: u32 = 0x0001;
 const RTF_GATEWAY: u32 = 0x0002;
 const RTF_HOST: u32 = 0x0004;
 const RTF_REJECT: u32 = 0x0200;
+/// IPv6 routes of the local table: the host's own addresses.
+const RTF_LOCAL: u32 = 0x8000_0000;
 
 fn flag_string(flags: u32) -> String {
     let mut s = String::new();
@@ -463,8 +471,9 @@ fn parse_v6_plain(hex: &str) -> Option<Ipv6Addr> {
 
 /// Parse `/proc/net/ipv6_route`:
 /// `dest dest_len src src_len gateway metric refcnt use flags iface`.
-/// The kernel's catch-all "unreachable" entry on `lo` is left out, as
-/// `ip -6 route` does.
+/// As `ip -6 route` shows the main table only, the local table's entries
+/// (own addresses, flagged RTF_LOCAL, and multicast ff00::/8) and the
+/// kernel's catch-all "unreachable" entry on `lo` are left out.
 pub fn parse_ipv6_route(text: &[u8]) -> Vec<Route> {
     let text = String::from_utf8_lossy(text);
     text.lines()
@@ -478,13 +487,16 @@ pub fn parse_ipv6_route(text: &[u8]) -> Vec<Route> {
             let gw = parse_v6_plain(f[4])?;
             let metric = u32::from_str_radix(f[5], 16).ok()?;
             let flags = u32::from_str_radix(f[8], 16).ok()?;
-            if flags & RTF_UP == 0 || (flags & RTF_REJECT != 0 && f[9] == "lo") {
+            if flags & RTF_UP == 0
+                || flags & RTF_LOCAL != 0
+                || dest.is_multicast()
+                || (flags & RTF_REJECT != 0 && f[9] == "lo")
+            {
                 return None;
             }
             Some(Route {
                 destination: prefix(IpAddr::V6(dest), len),
-                gateway: (flags & RTF_GATEWAY != 0 || !gw.is_unspecified())
-                    .then(|| gw.to_string()),
+                gateway: (flags & RTF_GATEWAY != 0 || !gw.is_unspecified()).then(|| gw.to_string()),
                 iface: f[9].to_string(),
                 metric,
                 flags: flag_string(flags),
@@ -631,8 +643,8 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_routes_parse_and_skip_the_null_entry() {
-        let text = b"fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n";
+    fn ipv6_routes_parse_and_skip_local_and_null_entries() {
+        let text = b"fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 20010db8000000000000000000000001 00000400 00000001 00000000 00000003     eth0\n00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo\nff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n";
         let r = parse_ipv6_route(text);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].destination, "fe80::/64");

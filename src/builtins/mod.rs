@@ -3,6 +3,7 @@
 
 pub mod util;
 
+mod bind_check;
 mod cat;
 mod cd;
 mod connect;
@@ -104,6 +105,7 @@ pub fn table() -> &'static [Entry] {
     static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![
+            entry::<bind_check::BindCheck>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
             entry::<connect::Connect>(),
