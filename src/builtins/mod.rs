@@ -16,11 +16,13 @@ mod help;
 mod history;
 mod http;
 mod id;
+mod ip;
 mod ls;
 mod ports;
 mod ps;
 mod pwd;
 mod resolve;
+mod route;
 mod run;
 mod stat;
 mod tail;
@@ -119,12 +121,14 @@ pub fn table() -> &'static [Entry] {
             entry::<history::History>(),
             entry::<http::Http>(),
             entry::<id::Id>(),
+            entry::<ip::Ip>(),
             entry::<ls::Ls>(),
             entry::<ports::Ports>(),
             alias::<ports::Ports>("ss", || "The same as `ports`.".into()),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
             entry::<resolve::Resolve>(),
+            entry::<route::Route>(),
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
