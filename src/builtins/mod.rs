@@ -4,6 +4,7 @@
 pub mod util;
 
 mod bind_check;
+mod caps;
 mod cat;
 mod cd;
 mod connect;
@@ -30,6 +31,8 @@ mod truefalse;
 mod unset;
 mod which;
 mod whoami;
+mod why;
+mod writable;
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
@@ -108,6 +111,7 @@ pub fn table() -> &'static [Entry] {
     TABLE.get_or_init(|| {
         let mut t = vec![
             entry::<bind_check::BindCheck>(),
+            entry::<caps::Caps>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
             entry::<connect::Connect>(),
@@ -136,6 +140,8 @@ pub fn table() -> &'static [Entry] {
             entry::<unset::Unset>(),
             entry::<which::Which>(),
             entry::<whoami::Whoami>(),
+            entry::<why::Why>(),
+            entry::<writable::Writable>(),
         ];
         t.sort_by_key(|e| e.name);
         t
