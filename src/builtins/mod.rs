@@ -3,9 +3,11 @@
 
 pub mod util;
 
+mod bind_check;
 mod caps;
 mod cat;
 mod cd;
+mod connect;
 mod echo;
 mod entrypoint;
 mod env;
@@ -14,10 +16,15 @@ mod export;
 mod head;
 mod help;
 mod history;
+mod http;
 mod id;
+mod ip;
 mod ls;
+mod ports;
 mod ps;
 mod pwd;
+mod resolve;
+mod route;
 mod run;
 mod stat;
 mod tail;
@@ -90,14 +97,25 @@ fn entry<B: Builtin>() -> Entry {
     }
 }
 
+/// The same builtin under a second name (`ss` for `ports`).
+fn alias<B: Builtin>(name: &'static str, about: fn() -> String) -> Entry {
+    Entry {
+        name,
+        run: dispatch::<B>,
+        about,
+    }
+}
+
 /// Every builtin, sorted by name.
 pub fn table() -> &'static [Entry] {
     static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![
+            entry::<bind_check::BindCheck>(),
             entry::<caps::Caps>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<connect::Connect>(),
             entry::<echo::Echo>(),
             entry::<entrypoint::Entrypoint>(),
             entry::<env::Env>(),
@@ -107,10 +125,16 @@ pub fn table() -> &'static [Entry] {
             entry::<head::Head>(),
             entry::<help::Help>(),
             entry::<history::History>(),
+            entry::<http::Http>(),
             entry::<id::Id>(),
+            entry::<ip::Ip>(),
             entry::<ls::Ls>(),
+            entry::<ports::Ports>(),
+            alias::<ports::Ports>("ss", || "The same as `ports`.".into()),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
+            entry::<resolve::Resolve>(),
+            entry::<route::Route>(),
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
