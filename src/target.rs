@@ -38,6 +38,9 @@ pub struct TargetInfo {
     pub error: String,
     /// True when the toolbox runs in a replica rather than beside the target.
     pub replica: bool,
+    /// The last lines the container logged (stdout and stderr), for
+    /// `doctor` to find the errors the app reported.
+    pub log_tail: Vec<String>,
 }
 
 impl TargetInfo {

@@ -8,6 +8,7 @@ mod caps;
 mod cat;
 mod cd;
 mod connect;
+mod doctor;
 mod echo;
 mod entrypoint;
 mod env;
@@ -116,6 +117,7 @@ pub fn table() -> &'static [Entry] {
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
             entry::<connect::Connect>(),
+            entry::<doctor::Doctor>(),
             entry::<echo::Echo>(),
             entry::<entrypoint::Entrypoint>(),
             entry::<env::Env>(),

@@ -511,7 +511,8 @@ import socket
 import subprocess
 import sys
 
-LOG_PATH = "/var/log/claims-api/app.log"
+# LOG_FILE=- logs to stdout, as a container should.
+LOG_PATH = os.environ.get("LOG_FILE", "/var/log/claims-api/app.log")
 DATA_PATH = "/app/data.db"
 TCP_PORT = int(os.environ.get("PORT", "8080"))
 UDP_PORT = int(os.environ.get("UDP_PORT", "8081"))
@@ -536,7 +537,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        log = open(LOG_PATH, "a", buffering=1)
+        log = sys.stdout if LOG_PATH == "-" else open(LOG_PATH, "a", buffering=1)
     except OSError as e:
         print(f"claims-api: cannot open log file: {e}", file=sys.stderr, flush=True)
         if os.environ.get("CRASH_ON_LOG_ERROR") == "1":
