@@ -14,9 +14,11 @@ use crate::procnet::{Owners, Proto};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Try to bind PORT on ADDR (default 0.0.0.0) as this identity, with no
-/// capabilities, in the target's network namespace, and release it at
-/// once: will the app be able to listen there? Explains a refusal (the
+/// Check whether the app can listen on PORT, and explain why not
+///
+/// Binds PORT on ADDR (default 0.0.0.0) as this identity, with no
+/// capabilities, in the target's network namespace, and releases it at
+/// once. Explains a refusal (the
 /// unprivileged port sysctl and CAP_NET_BIND_SERVICE, the process holding
 /// the port, an address that is not local) and the fixes.
 ///

@@ -12,10 +12,11 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Open a TCP connection from the target's network namespace and close it
-/// at once: does anything listen at HOST:PORT, as the app would reach it?
-/// HOST is an address or a name, resolved through the target's /etc/hosts
-/// and resolv.conf. IPv6 addresses are written in brackets: [::1]:8080.
+/// Test a TCP connection to HOST:PORT as the app would make it
+///
+/// Opens a TCP connection from the target's network namespace and closes
+/// it at once. HOST is an address or a name, resolved through the
+/// target's /etc/hosts and resolv.conf. IPv6 addresses are written in brackets: [::1]:8080.
 ///
 /// Prints `connected to ADDR:PORT in N ms`, or for each address tried
 /// `refused`, `timed out after N s` or `unreachable`. Exit 0 when a

@@ -25,8 +25,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// GET a URL from the target's network namespace (HTTP/1.1, or HTTPS
-/// verified with the target's own CA bundle) and print the status line,
+/// GET a URL as the app would (HTTP/1.1, HTTPS with the target's CA bundle)
+///
+/// Sends the request from the target's network namespace and prints the status line,
 /// the headers with -i, and the body (escaped on a terminal). Names are
 /// resolved through the target's /etc/hosts and resolv.conf.
 ///

@@ -14,8 +14,9 @@ use crate::procnet;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Show the network interfaces of the target's network namespace: index,
-/// name, flags, state, MTU, MAC and addresses (`ip addr`), or its routes
+/// Show the target's network interfaces and addresses, or its routes
+///
+/// Interfaces of the target's network namespace: index, name, flags, state, MTU, MAC and addresses (`ip addr`), or its routes
 /// (`ip route`, the same as `route`). Interfaces and IPv4 addresses come
 /// from getifaddrs (netlink), IPv6 addresses from /proc/net/if_inet6,
 /// state and MTU from /sys/class/net.

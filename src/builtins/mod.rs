@@ -132,7 +132,7 @@ pub fn table() -> &'static [Entry] {
             entry::<ip::Ip>(),
             entry::<ls::Ls>(),
             entry::<ports::Ports>(),
-            alias::<ports::Ports>("ss", || "The same as `ports`.".into()),
+            alias::<ports::Ports>("ss", || "The same as `ports`".into()),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
             entry::<resolve::Resolve>(),

@@ -13,8 +13,10 @@ use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// List the target's sockets (TCP, UDP, unix; IPv4 and IPv6) with the pid
-/// and name of the process that owns each. Listening sockets only unless
+/// List the target's sockets and the process that owns each
+///
+/// TCP, UDP and unix sockets, IPv4 and IPv6, with the pid and name of the
+/// owning process. Listening sockets only unless
 /// -a. Read from /proc/net and /proc/*/fd of the target's namespaces.
 ///
 /// An owner shows as `-` when its process runs as another user or is not

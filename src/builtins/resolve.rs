@@ -11,8 +11,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Resolve a name as the target's programs would: the target's /etc/hosts
-/// first, then the nameservers of its /etc/resolv.conf (UDP, A and AAAA,
+/// Resolve a name as the target's programs would
+///
+/// The target's /etc/hosts first, then the nameservers of its /etc/resolv.conf (UDP, A and AAAA,
 /// with its `search` domains and `ndots`), asked from the target's network
 /// namespace. Each address is printed with where it came from.
 ///

@@ -10,7 +10,9 @@ use crate::procnet::{self, Route as Row};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Show the routing table of the target's network namespace (IPv4 from
+/// Show the target's routing table
+///
+/// Routes of the target's network namespace (IPv4 from
 /// /proc/net/route, IPv6 from /proc/net/ipv6_route): destination, gateway,
 /// interface, metric and flags (U up, G via a gateway, H host, ! reject).
 ///
