@@ -308,7 +308,10 @@ fn caps_of_the_target_and_of_the_shell_decode() {
 fn setuid_root_program_run_from_the_shell_keeps_the_app_uid() {
     let t = Target::start();
     let meta = fs::metadata(t.root.path().join("app/suid")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o4000, 0o4000);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o4000,
+        0o4000
+    );
     let out = t.toolbox(&[], "run /app/suid ids");
     assert_eq!(stdout(&out), "uid=65532 euid=65532\n", "{}", stderr(&out));
 }

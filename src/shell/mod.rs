@@ -239,7 +239,7 @@ fn initial_vars(
     vars
 }
 
-fn banner(ctx: &Ctx) -> String {
+pub fn banner(ctx: &Ctx) -> String {
     let info = &ctx.info;
     let mut out = format!(
         "nosh {} — a shell for {}",
@@ -263,7 +263,34 @@ fn banner(ctx: &Ctx) -> String {
                 .join(" ")
         })
         .unwrap_or_default();
-    out.push_str(&format!("  target    pid {} {}\n", ctx.target_pid, cmd));
+    if info.replica {
+        out.push_str(&format!(
+            "  replica   a copy of {} started with this shell instead of its command; the original is untouched\n",
+            escape::field(info.display_name().as_bytes())
+        ));
+        let state = if info.state.is_empty() {
+            "not running"
+        } else {
+            info.state.as_str()
+        };
+        out.push_str(&format!(
+            "  original  {state}, exit code {}, restarted {} times",
+            info.exit_code, info.restart_count
+        ));
+        if let Some(why) = crate::target::explain_exit(info.exit_code) {
+            out.push_str(&format!(": {why}"));
+        }
+        out.push('\n');
+        if !info.error.is_empty() {
+            out.push_str(&format!(
+                "  error     {}\n",
+                escape::field(info.error.as_bytes())
+            ));
+        }
+        out.push_str("  try       `entrypoint --test` runs the configured command and explains why it dies\n");
+    } else {
+        out.push_str(&format!("  target    pid {} {}\n", ctx.target_pid, cmd));
+    }
     let how = match ctx.id_source {
         IdSource::Target => "the target's",
         IdSource::User => "--user",
