@@ -6,6 +6,7 @@
 //! - [`session`]: the sidecar and the attached terminal;
 //! - [`wire`]: the attach and wait calls on connections of our own;
 //! - [`terminal`]: raw mode, window size, stdin;
+//! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
 //! - [`sessions`]: `nosh ls` and `nosh gc`;
 //! - [`error`]: every failure as a sentence and a hint.
 //!
@@ -19,6 +20,7 @@ pub mod session;
 pub mod sessions;
 pub mod target;
 pub mod terminal;
+pub mod watchdog;
 pub mod wire;
 
 use std::future::Future;
@@ -34,8 +36,18 @@ use session::{Outcome, Request};
 /// `nosh TARGET`: a shell beside a running container. Exits with the shell's
 /// status, or 125 when nosh itself fails.
 pub fn attach(args: AttachArgs) -> ExitCode {
+    // Forked first, while this process still has one thread.
+    let env = std::env::var("DOCKER_HOST").ok();
+    let mut watchdog = engine::endpoint(args.engine.host.as_deref(), env.as_deref())
+        .ok()
+        .and_then(watchdog::Watchdog::start);
     run_to_exit(async move {
-        let code = attach_session(&args).await?;
+        let code = attach_session(&args, watchdog.as_mut()).await?;
+        // Only a clean end says "done": after a failure mid-session the
+        // watchdog removes whatever may be left.
+        if let Some(w) = watchdog.as_mut() {
+            w.done();
+        }
         Ok(code)
     })
 }
@@ -111,7 +123,10 @@ pub fn exit_status(status: i64) -> u8 {
     u8::try_from(status).unwrap_or(EXIT_NOSH_FAILED)
 }
 
-async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
+async fn attach_session(
+    args: &AttachArgs,
+    watchdog: Option<&mut watchdog::Watchdog>,
+) -> Result<u8, HostError> {
     let log = Log::new(args.engine.verbose);
     let Some(name) = args.target.as_deref() else {
         return Err(HostError::NoSuchContainer(String::new()));
@@ -169,7 +184,7 @@ async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
         } else {
             None
         };
-        session::run(&engine, &target, &image, &req).await?
+        session::run(&engine, &target, &image, &req, watchdog).await?
     };
     match outcome {
         Outcome::Exited(status) => {
