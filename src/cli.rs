@@ -37,6 +37,31 @@ pub enum Command {
     Gc(EngineArgs),
     /// List live nosh sessions.
     Ls(EngineArgs),
+    /// Run the hardened-image migration checklist on a container; exit 1
+    /// when an error is found (for CI gates).
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// One JSON document: {"target", "findings": [{id, severity, message, evidence, fix}]}.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Judge as Kubernetes runs hardened workloads: unprivileged ports from
+    /// 1024, read-only root filesystem, all capabilities dropped.
+    #[arg(long)]
+    pub prod_like: bool,
+
+    /// Use this prebuilt toolbox image instead of importing this binary.
+    #[arg(long, value_name = "REF")]
+    pub toolbox_image: Option<String>,
+
+    /// Container name, id or unique id prefix.
+    pub target: String,
 }
 
 /// How to reach the engine.

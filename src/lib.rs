@@ -14,9 +14,13 @@
 
 pub mod builtins;
 pub mod cli;
+pub mod dns;
 pub mod escape;
 pub mod host;
+pub mod perm;
 pub mod procinfo;
+pub mod procnet;
+pub mod program;
 pub mod shell;
 pub mod sys;
 pub mod target;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some(Command::Attach(args)) => nosh::host::attach(args),
         Some(Command::Gc(engine)) => nosh::host::gc(engine),
         Some(Command::Ls(engine)) => nosh::host::ls(engine),
+        Some(Command::Doctor(args)) => nosh::host::doctor(args),
         None => nosh::host::attach(cli.attach),
     }
 }

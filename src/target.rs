@@ -38,6 +38,9 @@ pub struct TargetInfo {
     pub error: String,
     /// True when the toolbox runs in a replica rather than beside the target.
     pub replica: bool,
+    /// The last lines the container logged (stdout and stderr), for
+    /// `doctor` to find the errors the app reported.
+    pub log_tail: Vec<String>,
 }
 
 impl TargetInfo {
@@ -50,5 +53,44 @@ impl TargetInfo {
         } else {
             "target"
         }
+    }
+}
+
+/// What an exit status usually means for a container's main process.
+pub fn explain_exit(code: i64) -> Option<&'static str> {
+    Some(match code {
+        0 => return None,
+        1 => "the app reported an error (exit 1): its own output says why",
+        2 => "usage error (exit 2): the command line or configuration was rejected",
+        126 => {
+            "126: the command was found but could not be executed (no exec permission, a noexec mount, or a wrong ELF architecture)"
+        }
+        127 => {
+            "127: the command was not found (a missing binary, a missing shell for a shell-form CMD, or a missing ELF interpreter or shebang interpreter)"
+        }
+        128 => "128: invalid exit argument",
+        130 => "130: interrupted (SIGINT)",
+        134 => "134: aborted (SIGABRT), often an assertion or a runtime panic",
+        137 => {
+            "137: killed with SIGKILL: the OOM killer (check `cgroup` for oom_kill) or `docker kill`/a stop timeout"
+        }
+        139 => {
+            "139: segmentation fault (SIGSEGV), often a binary built for another libc or a missing library"
+        }
+        143 => "143: terminated by SIGTERM (`docker stop`)",
+        c if c > 128 && c < 160 => "killed by a signal (128 + signal number)",
+        _ => "the app exited with an error status",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_exit_codes_are_explained() {
+        assert!(explain_exit(127).unwrap().contains("not found"));
+        assert!(explain_exit(137).unwrap().contains("OOM"));
+        assert!(explain_exit(0).is_none());
     }
 }

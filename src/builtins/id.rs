@@ -18,8 +18,14 @@ pub struct Id {
     user: Option<String>,
 }
 
+/// `65532(nonroot)`, or just the number when the target has no name for
+/// it, as coreutils prints.
 fn named(id: u32, name: String) -> String {
-    format!("{id}({})", escape::field(name.as_bytes()))
+    if name == id.to_string() {
+        name
+    } else {
+        format!("{id}({})", escape::field(name.as_bytes()))
+    }
 }
 
 impl Builtin for Id {

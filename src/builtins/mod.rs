@@ -3,19 +3,29 @@
 
 pub mod util;
 
+mod bind_check;
+mod caps;
 mod cat;
 mod cd;
+mod connect;
+mod doctor;
 mod echo;
+mod entrypoint;
 mod env;
 mod exit;
 mod export;
 mod head;
 mod help;
 mod history;
+mod http;
 mod id;
+mod ip;
 mod ls;
+mod ports;
 mod ps;
 mod pwd;
+mod resolve;
+mod route;
 mod run;
 mod stat;
 mod tail;
@@ -23,6 +33,8 @@ mod truefalse;
 mod unset;
 mod which;
 mod whoami;
+mod why;
+mod writable;
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
@@ -86,14 +98,28 @@ fn entry<B: Builtin>() -> Entry {
     }
 }
 
+/// The same builtin under a second name (`ss` for `ports`).
+fn alias<B: Builtin>(name: &'static str, about: fn() -> String) -> Entry {
+    Entry {
+        name,
+        run: dispatch::<B>,
+        about,
+    }
+}
+
 /// Every builtin, sorted by name.
 pub fn table() -> &'static [Entry] {
     static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![
+            entry::<bind_check::BindCheck>(),
+            entry::<caps::Caps>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<connect::Connect>(),
+            entry::<doctor::Doctor>(),
             entry::<echo::Echo>(),
+            entry::<entrypoint::Entrypoint>(),
             entry::<env::Env>(),
             entry::<exit::Exit>(),
             entry::<export::Export>(),
@@ -101,10 +127,16 @@ pub fn table() -> &'static [Entry] {
             entry::<head::Head>(),
             entry::<help::Help>(),
             entry::<history::History>(),
+            entry::<http::Http>(),
             entry::<id::Id>(),
+            entry::<ip::Ip>(),
             entry::<ls::Ls>(),
+            entry::<ports::Ports>(),
+            alias::<ports::Ports>("ss", || "The same as `ports`".into()),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
+            entry::<resolve::Resolve>(),
+            entry::<route::Route>(),
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
@@ -112,6 +144,8 @@ pub fn table() -> &'static [Entry] {
             entry::<unset::Unset>(),
             entry::<which::Which>(),
             entry::<whoami::Whoami>(),
+            entry::<why::Why>(),
+            entry::<writable::Writable>(),
         ];
         t.sort_by_key(|e| e.name);
         t

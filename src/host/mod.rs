@@ -151,7 +151,11 @@ async fn attach_session(
         .then(|| tokio::task::spawn_blocking(image::SelfBinary::read));
 
     let engine = engine::connect(args.engine.host.as_deref(), log).await?;
-    let target = target::resolve(&engine, name).await?;
+    let mut target = target::resolve(&engine, name).await?;
+    // Only doctor reads the log; a plain `-c` stays one round trip shorter.
+    if command.as_deref().is_none_or(|c| c.contains("doctor")) {
+        target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
+    }
     let image = match binary {
         None => {
             let given = args.toolbox_image.clone().unwrap_or_default();
@@ -198,6 +202,25 @@ async fn attach_session(
             Ok(128u8.saturating_add(sig as u8))
         }
     }
+}
+
+/// `nosh doctor TARGET`: the checklist, run non-interactively in a sidecar.
+pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
+    let mut command = String::from("doctor");
+    if args.json {
+        command.push_str(" --json");
+    }
+    if args.prod_like {
+        command.push_str(" --prod-like");
+    }
+    attach(AttachArgs {
+        engine: args.engine,
+        target: Some(args.target),
+        command: Some(command),
+        no_tty: true,
+        toolbox_image: args.toolbox_image,
+        ..AttachArgs::default()
+    })
 }
 
 /// After a session killed by a signal: say so if the target went down with it.

@@ -138,6 +138,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         state: status,
         error: state.error.unwrap_or_default(),
         replica: false,
+        log_tail: Vec::new(),
     };
     Target {
         info,
@@ -180,6 +181,30 @@ pub fn check_joinable(info: &TargetInfo, paused: bool) -> Result<(), HostError> 
             },
         }),
     }
+}
+
+/// The last lines the container logged, for `doctor`: the app's own error
+/// messages ("Permission denied: '/var/log/x'") are the best evidence of
+/// what it tries to write. Capped so the toolbox's argument stays small;
+/// a failure here only means less evidence.
+pub async fn log_tail(engine: &Engine, id: &str) -> Vec<String> {
+    use futures_util::StreamExt;
+    let options = bollard::query_parameters::LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail("40")
+        .build();
+    let mut stream = engine.docker.logs(id, Some(options));
+    let mut text = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        if text.len() > 8192 {
+            break;
+        }
+    }
+    text.lines()
+        .map(|l| l.chars().take(400).collect())
+        .collect()
 }
 
 #[cfg(test)]

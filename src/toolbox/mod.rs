@@ -63,16 +63,21 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 2.
     let mut target = join::Target::open(args.pid)?;
     let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
+    let target_pid = target.pid_inside();
     // 3.
     if target.join_pid_ns()? {
         // SAFETY: the toolbox is single-threaded (no runtime, no threads are
         // ever started on this path), so the child may run arbitrary code.
         match unsafe { fork() }? {
             ForkResult::Parent { child } => return Ok(wait_for(child)),
-            ForkResult::Child => sys::set_child_subreaper()?,
+            ForkResult::Child => {
+                // If the parent outside the namespace is killed, the shell
+                // goes too, and its children with it (see reaper).
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                sys::set_child_subreaper()?;
+            }
         }
     }
-    let target_pid = target.pid_inside();
     // This process's own /proc entry, opened before /proc changes meaning.
     let self_dir: OwnedFd = open(
         "/proc/self",

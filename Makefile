@@ -1,0 +1,80 @@
+# nosh: one static binary, the host half and the toolbox half.
+#
+# Quick start: `make demo`, `make test`. Needs the Rust toolchain and a
+# running Docker Engine; the tests build their own shell-less images
+# (nothing is pulled) and download a few Debian packages once.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+TRIPLE := x86_64-unknown-linux-gnu
+# glibc, linked statically: no musl toolchain needed.
+STATIC_RUSTFLAGS := -C target-feature=+crt-static
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+STATIC_DEV := $(TARGET_DIR)/$(TRIPLE)/static-dev
+NOSH_DEV := $(STATIC_DEV)/nosh
+DEMO_APP := $(STATIC_DEV)/examples/demo-app
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+TOOLBOX_IMAGE ?= nosh-toolbox:$(VERSION)
+# Integration tests share one Docker Engine; two at a time suits small machines.
+TEST_THREADS ?= 2
+
+.PHONY: all build static-dev static test lint toolbox-image demo bench clean
+
+all: build
+
+## build: the debug binary (dynamically linked, for quick iteration)
+build:
+	$(CARGO) build
+
+## static-dev: the static binary the tests and the demo use, and the static demo-app
+static-dev:
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --profile static-dev \
+		--target $(TRIPLE) --bin nosh --example demo-app
+
+## static: the release binary in dist/nosh, checked to be static
+static:
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --release --target $(TRIPLE) --bin nosh
+	mkdir -p dist
+	cp $(TARGET_DIR)/$(TRIPLE)/release/nosh dist/nosh
+	@bytes=$$(stat -c %s dist/nosh); \
+		echo "dist/nosh: $$bytes bytes ($$(awk "BEGIN { printf \"%.2f\", $$bytes / 1048576 }") MB)"
+	@file dist/nosh
+	@file dist/nosh | grep -Eq 'static-pie linked|statically linked' \
+		|| { echo "dist/nosh is not statically linked" >&2; exit 1; }
+	@! ldd dist/nosh 2>/dev/null | grep -q '=>' \
+		|| { echo "dist/nosh needs shared libraries" >&2; exit 1; }
+
+## test: unit, namespace and Docker integration tests against the static binary
+test: static-dev
+	NOSH_BIN=$(NOSH_DEV) NOSH_DEMO_APP=$(DEMO_APP) \
+		$(CARGO) test -- --test-threads=$(TEST_THREADS)
+
+## lint: clippy with warnings as errors, and rustfmt
+lint:
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --check
+
+## toolbox-image: the toolbox image for registries and Kubernetes (toolbox/Dockerfile)
+toolbox-image: static
+	rm -rf $(TARGET_DIR)/toolbox-context
+	mkdir -p $(TARGET_DIR)/toolbox-context
+	cp dist/nosh $(TARGET_DIR)/toolbox-context/nosh
+	DOCKER_BUILDKIT=0 docker build -q -f toolbox/Dockerfile \
+		-t $(TOOLBOX_IMAGE) $(TARGET_DIR)/toolbox-context
+	@docker image inspect --format '{{.Id}} {{.Size}} bytes' $(TOOLBOX_IMAGE)
+
+## demo: a shell-less app as uid 65532 (container nosh-demo), and nosh beside it
+demo: static-dev
+	NOSH_BIN=$(NOSH_DEV) NOSH_DEMO_APP=$(DEMO_APP) scripts/demo.sh
+
+## bench: attach latency, builtins against the usual tools, image size
+bench: static-dev
+	NOSH_BIN=$(NOSH_DEV) bench/run.sh
+
+## clean: build outputs, test containers and fixture images
+clean:
+	-docker ps -aq --filter label=io.nosh.test=1 | xargs -r docker rm -f
+	-docker images --format '{{.Repository}}:{{.Tag}}' | grep '^nosh-fixture-' | xargs -r docker rmi
+	-docker rm -f nosh-demo
+	rm -rf dist
+	$(CARGO) clean

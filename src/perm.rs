@@ -1,0 +1,720 @@
+//! Why an access is allowed or denied: the permission walk behind `why`,
+//! `writable` and `doctor`.
+//!
+//! The kernel's answer (`faccessat` as the shell's own identity, which is
+//! the app's) is the verdict; the walk over every path component (owner,
+//! group, mode, ACL, mount flags) is the explanation. When they disagree the
+//! output says so rather than guessing.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use nix::unistd::AccessFlags;
+use serde::Serialize;
+
+use crate::shell::Ctx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+impl Access {
+    pub fn parse(s: &str) -> Option<Access> {
+        match s {
+            "read" | "r" => Some(Access::Read),
+            "write" | "w" => Some(Access::Write),
+            "exec" | "x" | "execute" => Some(Access::Exec),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Exec => "exec",
+        }
+    }
+}
+
+/// The identity the shell runs as (the app's).
+#[derive(Debug, Clone, Serialize)]
+pub struct Who {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Who {
+    pub fn current() -> Who {
+        let gid = nix::unistd::getegid().as_raw();
+        let mut groups: Vec<u32> = nix::unistd::getgroups()
+            .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+            .unwrap_or_default();
+        if !groups.contains(&gid) {
+            groups.insert(0, gid);
+        }
+        Who {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid,
+            groups,
+        }
+    }
+}
+
+/// A mount from /proc/self/mountinfo.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Mount {
+    pub target: String,
+    pub fstype: String,
+    pub source: String,
+    pub readonly: bool,
+    pub noexec: bool,
+    pub nosuid: bool,
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space).
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse /proc/self/mountinfo (see proc(5)): field 5 is the mount point,
+/// field 6 the per-mount options; after " - ": type, source, super options.
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let l: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            let opts: Vec<&str> = l.get(5)?.split(',').collect();
+            let super_opts: Vec<&str> = r.get(2).map_or(vec![], |s| s.split(',').collect());
+            let has = |o: &str| opts.contains(&o) || super_opts.contains(&o);
+            Some(Mount {
+                target: unescape_octal(l.get(4)?),
+                fstype: r.first()?.to_string(),
+                source: unescape_octal(r.get(1).unwrap_or(&"")),
+                readonly: opts.contains(&"ro") || super_opts.contains(&"ro"),
+                noexec: has("noexec"),
+                nosuid: has("nosuid"),
+            })
+        })
+        .collect()
+}
+
+/// The mounts this process sees.
+pub fn mounts() -> Vec<Mount> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| parse_mountinfo(&t))
+        .unwrap_or_default()
+}
+
+/// The mount holding `path` (target-absolute): the longest mount point that
+/// is a prefix; the last one mounted wins on ties, as the kernel stacks them.
+pub fn mount_of<'a>(mounts: &'a [Mount], path: &str) -> Option<&'a Mount> {
+    mounts
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| {
+            m.target == "/"
+                || path == m.target
+                || path.starts_with(&format!("{}/", m.target.trim_end_matches('/')))
+        })
+        .max_by_key(|(i, m)| (m.target.len(), *i))
+        .map(|(_, m)| m)
+}
+
+/// One step of the walk.
+#[derive(Debug, Clone, Serialize)]
+pub struct Component {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub owner: String,
+    pub uid: u32,
+    pub group: String,
+    pub gid: u32,
+    pub mode: String,
+    pub acl: Option<String>,
+    pub mount: String,
+    pub mount_flags: Vec<String>,
+    /// What this step needs: "search" (x on a directory), "read", "write",
+    /// "exec", "write+search" (create in a directory).
+    pub need: String,
+    pub ok: bool,
+    /// Which class of the mode applied: owner, group, other, acl.
+    pub class: String,
+    pub symlink_to: Option<String>,
+    pub exists: bool,
+}
+
+/// The component and bit that decide.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deciding {
+    pub path: String,
+    pub owner: String,
+    pub group: String,
+    pub mode: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub path: String,
+    pub access: Access,
+    pub allowed: bool,
+    pub identity: Who,
+    pub deciding: Option<Deciding>,
+    pub components: Vec<Component>,
+    pub fixes: Vec<String>,
+    /// Set when the kernel's answer and the walk disagree.
+    pub note: Option<String>,
+}
+
+/// One ACL entry: (tag, id, permission bits).
+type AclEntry = (u16, u32, u16);
+
+/// POSIX ACL entries from the `system.posix_acl_access` xattr, rendered as
+/// getfacl does (`user:1000:rw-`); None when the file has none.
+fn acl(path: &Path) -> Option<(String, Vec<AclEntry>)> {
+    let mut buf = vec![0u8; 1024];
+    let c =
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).ok()?;
+    let name = c"system.posix_acl_access";
+    // SAFETY: c and name are NUL-terminated; buf is writable for its length.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n <= 4 {
+        return None;
+    }
+    let buf = &buf[..n as usize];
+    // Version 2 header, then entries of (tag u16, perm u16, id u32).
+    let mut entries = Vec::new();
+    let mut shown = Vec::new();
+    for e in buf[4..].chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u16::from_le_bytes([e[2], e[3]]);
+        let id = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        let rwx = format!(
+            "{}{}{}",
+            if perm & 4 != 0 { 'r' } else { '-' },
+            if perm & 2 != 0 { 'w' } else { '-' },
+            if perm & 1 != 0 { 'x' } else { '-' }
+        );
+        let label = match tag {
+            0x01 => "user::".to_string(),
+            0x02 => format!("user:{id}:"),
+            0x04 => "group::".to_string(),
+            0x08 => format!("group:{id}:"),
+            0x10 => "mask::".to_string(),
+            0x20 => "other::".to_string(),
+            _ => continue,
+        };
+        shown.push(format!("{label}{rwx}"));
+        entries.push((tag, id, perm));
+    }
+    // Only extended ACLs (named entries) are worth showing.
+    entries
+        .iter()
+        .any(|(t, _, _)| *t == 0x02 || *t == 0x08)
+        .then(|| (shown.join(","), entries))
+}
+
+/// Which permission bits apply to `who` for a file, and under which class.
+fn class_bits(
+    who: &Who,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    acl: Option<&[AclEntry]>,
+) -> (u32, &'static str) {
+    if who.uid == uid {
+        return ((mode >> 6) & 7, "owner");
+    }
+    if let Some(entries) = acl {
+        let mask = entries
+            .iter()
+            .find(|e| e.0 == 0x10)
+            .map_or(7, |e| u32::from(e.2));
+        if let Some(e) = entries.iter().find(|e| e.0 == 0x02 && e.1 == who.uid) {
+            return (u32::from(e.2) & mask, "acl");
+        }
+        let mut group_perm: Option<u32> = None;
+        for e in entries {
+            let matches = (e.0 == 0x04 && who.groups.contains(&gid))
+                || (e.0 == 0x08 && who.groups.contains(&e.1));
+            if matches {
+                group_perm = Some(group_perm.unwrap_or(0) | u32::from(e.2));
+            }
+        }
+        if let Some(p) = group_perm {
+            return (p & mask, "acl");
+        }
+        return (mode & 7, "other");
+    }
+    if who.groups.contains(&gid) {
+        return ((mode >> 3) & 7, "group");
+    }
+    (mode & 7, "other")
+}
+
+fn class_label(class: &str) -> &str {
+    match class {
+        "owner" => "its owner",
+        "group" => "its group",
+        "acl" => "an ACL entry",
+        _ => "others",
+    }
+}
+
+/// Walk `path` for `access` as `who`.
+pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdict {
+    let abs = ctx.abs(path);
+    let mounts = mounts();
+    let exists = fs::symlink_metadata(ctx.resolve(&abs)).is_ok();
+    let access = access.unwrap_or_else(|| default_access(ctx, &abs, exists));
+
+    // Components: "/", "/var", "/var/log", ... the last is the path itself.
+    let mut prefixes = vec!["/".to_string()];
+    let mut acc = String::new();
+    for part in abs.split('/').filter(|p| !p.is_empty()) {
+        acc.push('/');
+        acc.push_str(part);
+        prefixes.push(acc.clone());
+    }
+    let last = prefixes.len() - 1;
+    let mut components = Vec::new();
+    let mut deciding: Option<Deciding> = None;
+    let mut fixes: Vec<String> = Vec::new();
+
+    for (i, p) in prefixes.iter().enumerate() {
+        let real = ctx.resolve(p);
+        let is_last = i == last;
+        let meta = fs::metadata(&real);
+        let lmeta = fs::symlink_metadata(&real);
+        let mount = mount_of(&mounts, p);
+        let mut flags = Vec::new();
+        if let Some(m) = mount {
+            if m.readonly {
+                flags.push("ro".to_string());
+            }
+            if m.noexec {
+                flags.push("noexec".to_string());
+            }
+            if m.nosuid {
+                flags.push("nosuid".to_string());
+            }
+        }
+        let Ok(m) = meta else {
+            // A missing last component: creating it needs write+search on
+            // the parent, which the previous step already reported on.
+            let err = meta
+                .err()
+                .map(|e| crate::builtins::util::io_error(&e))
+                .unwrap_or_default();
+            components.push(Component {
+                path: p.clone(),
+                kind: "missing".into(),
+                owner: String::new(),
+                uid: 0,
+                group: String::new(),
+                gid: 0,
+                mode: String::new(),
+                acl: None,
+                mount: mount.map(|m| m.target.clone()).unwrap_or_default(),
+                mount_flags: flags,
+                need: if is_last {
+                    "create".into()
+                } else {
+                    "search".into()
+                },
+                ok: is_last && err.contains("No such file"),
+                class: String::new(),
+                symlink_to: None,
+                exists: false,
+            });
+            if !is_last && deciding.is_none() {
+                let uid = who.uid;
+                let gid = who.gid;
+                fixes.push(format!(
+                    "create {p} in the build stage: RUN mkdir -p {p} && chown {uid}:{gid} {p}"
+                ));
+                deciding = Some(Deciding {
+                    path: p.clone(),
+                    owner: String::new(),
+                    group: String::new(),
+                    mode: String::new(),
+                    reason: format!("{p} cannot be reached: {err}"),
+                });
+            }
+            break;
+        };
+        let acl = acl(&real);
+        let (bits, class) = class_bits(
+            who,
+            m.uid(),
+            m.gid(),
+            m.mode(),
+            acl.as_ref().map(|a| a.1.as_slice()),
+        );
+        let is_dir = m.is_dir();
+        // What this step needs.
+        let parent_of_missing = !exists && i + 1 == last;
+        let (need, want): (&str, u32) = if is_last {
+            match access {
+                Access::Read => ("read", 4),
+                Access::Write => ("write", 2),
+                Access::Exec if is_dir => ("search", 1),
+                Access::Exec => ("exec", 1),
+            }
+        } else if parent_of_missing && access == Access::Write {
+            ("write+search", 3)
+        } else {
+            ("search", 1)
+        };
+        let mut ok = bits & want == want;
+        let mut reason = String::new();
+        let owner = crate::escape::field(ctx.user_name(m.uid()).as_bytes()).into_owned();
+        let group = crate::escape::field(ctx.group_name(m.gid()).as_bytes()).into_owned();
+        let mode_str = format!("{:04o}", m.mode() & 0o7777);
+        if !ok {
+            let missing: Vec<&str> = [(4, "r"), (2, "w"), (1, "x")]
+                .iter()
+                .filter(|(b, _)| want & b != 0 && bits & b == 0)
+                .map(|(_, n)| *n)
+                .collect();
+            reason = format!(
+                "{p} is {} {owner}:{group} {mode_str}; uid {} falls under {}, which lacks '{}' ({need})",
+                if is_dir { "a directory" } else { "a file" },
+                who.uid,
+                class_label(class),
+                missing.join(""),
+            );
+        }
+        let writes = (is_last && access == Access::Write) || need == "write+search";
+        if ok && writes && mount.is_some_and(|mm| mm.readonly) {
+            ok = false;
+            reason = format!(
+                "{p} is on a read-only mount ({}, {})",
+                mount.map(|mm| mm.target.as_str()).unwrap_or("/"),
+                mount.map(|mm| mm.fstype.as_str()).unwrap_or("")
+            );
+        }
+        if ok && is_last && access == Access::Exec && !is_dir && mount.is_some_and(|mm| mm.noexec) {
+            ok = false;
+            reason = format!(
+                "{p} is on a noexec mount ({})",
+                mount.map(|mm| mm.target.as_str()).unwrap_or("/")
+            );
+        }
+        if ok && is_last && access == Access::Exec && !is_dir && !m.is_file() {
+            ok = false;
+            reason = format!("{p} is not a regular file");
+        }
+        let symlink_to = lmeta
+            .ok()
+            .filter(|l| l.file_type().is_symlink())
+            .and_then(|_| fs::read_link(&real).ok())
+            .map(|t| crate::escape::os(t.as_os_str()).into_owned());
+        components.push(Component {
+            path: p.clone(),
+            kind: if is_dir {
+                "directory"
+            } else if m.is_file() {
+                "file"
+            } else {
+                "other"
+            }
+            .into(),
+            owner: owner.clone(),
+            uid: m.uid(),
+            group: group.clone(),
+            gid: m.gid(),
+            mode: crate::builtins::util::mode_string(m.mode()),
+            acl: acl.map(|a| a.0),
+            mount: mount.map(|mm| mm.target.clone()).unwrap_or_default(),
+            mount_flags: flags,
+            need: need.into(),
+            ok,
+            class: class.into(),
+            symlink_to,
+            exists: true,
+        });
+        if !ok && deciding.is_none() {
+            deciding = Some(Deciding {
+                path: p.clone(),
+                owner: owner.clone(),
+                group: group.clone(),
+                mode: mode_str.clone(),
+                reason: reason.clone(),
+            });
+            fixes = fixes_for(p, &abs, access, who, m.uid(), is_dir, mount, &reason);
+            break;
+        }
+    }
+    let walk_allows = deciding.is_none();
+    // The kernel's verdict, as this very identity.
+    let kernel = kernel_allows(ctx, &abs, access, exists);
+    let note = match (walk_allows, kernel) {
+        (true, Some(false)) => Some("the modes allow it but the kernel refuses: a security module (AppArmor, SELinux), a seccomp filter or an immutable attribute decides".to_string()),
+        (false, Some(true)) => Some("the modes deny it but the kernel allows it: an ACL or capability nosh does not model decides".to_string()),
+        _ => None,
+    };
+    Verdict {
+        path: abs,
+        access,
+        allowed: kernel.unwrap_or(walk_allows),
+        identity: who.clone(),
+        deciding,
+        components,
+        fixes,
+        note,
+    }
+}
+
+/// The access that fails first (read, write, exec for executables), or
+/// write for a path that does not exist yet.
+fn default_access(ctx: &Ctx, abs: &str, exists: bool) -> Access {
+    if !exists {
+        return Access::Write;
+    }
+    for a in [Access::Read, Access::Write] {
+        if kernel_allows(ctx, abs, a, true) == Some(false) {
+            return a;
+        }
+    }
+    Access::Write
+}
+
+/// `faccessat(AT_EACCESS)` as the shell's identity; for a missing path,
+/// write+search on its parent.
+fn kernel_allows(ctx: &Ctx, abs: &str, access: Access, exists: bool) -> Option<bool> {
+    let (path, flags) = if exists {
+        let f = match access {
+            Access::Read => AccessFlags::R_OK,
+            Access::Write => AccessFlags::W_OK,
+            Access::Exec => AccessFlags::X_OK,
+        };
+        (ctx.resolve(abs), f)
+    } else {
+        let parent = Path::new(abs).parent()?.to_str()?.to_string();
+        (ctx.resolve(&parent), AccessFlags::W_OK | AccessFlags::X_OK)
+    };
+    match nix::unistd::faccessat(
+        nix::fcntl::AT_FDCWD,
+        &path,
+        flags,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    ) {
+        Ok(()) => Some(true),
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EROFS | nix::errno::Errno::EPERM) => {
+            Some(false)
+        }
+        Err(_) => None,
+    }
+}
+
+fn looks_like_logs(path: &str) -> bool {
+    path.contains("/log") || path.ends_with(".log")
+}
+
+/// The fixes for a denial at component `p` of `path`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, each value is distinct evidence"
+)]
+fn fixes_for(
+    p: &str,
+    path: &str,
+    access: Access,
+    who: &Who,
+    owner_uid: u32,
+    is_dir: bool,
+    mount: Option<&Mount>,
+    reason: &str,
+) -> Vec<String> {
+    let mut fixes = Vec::new();
+    let uid = who.uid;
+    let gid = who.gid;
+    if reason.contains("read-only mount") {
+        let at = if path == p && !is_dir {
+            Path::new(path)
+                .parent()
+                .and_then(|x| x.to_str())
+                .unwrap_or("/")
+                .to_string()
+        } else {
+            p.to_string()
+        };
+        let m = mount.map(|m| m.target.as_str()).unwrap_or("/");
+        if m == "/" {
+            fixes.push(format!("read-only root filesystem: use a tmpfs at {at} (docker run --tmpfs {at}, or a Kubernetes emptyDir volume)"));
+        } else {
+            fixes.push(format!("the volume at {m} is mounted read-only: mount it read-write, or write elsewhere (a tmpfs at {at})"));
+        }
+        if looks_like_logs(path) {
+            fixes.push("log to stdout/stderr instead of a file: the engine collects it".into());
+        }
+        return fixes;
+    }
+    if reason.contains("noexec") {
+        fixes.push(format!(
+            "the mount at {} is noexec: run the program from another filesystem or remount without noexec",
+            mount.map(|m| m.target.as_str()).unwrap_or("/")
+        ));
+        return fixes;
+    }
+    match access {
+        Access::Write => {
+            let dir = if is_dir {
+                p.to_string()
+            } else {
+                path.to_string()
+            };
+            fixes.push(format!(
+                "chown {uid}:{gid} {dir} in the build stage (RUN mkdir -p {dir} && chown {uid}:{gid} {dir}, or COPY --chown={uid}:{gid})"
+            ));
+            if looks_like_logs(path) {
+                fixes.push("log to stdout/stderr instead of a file: the engine collects it".into());
+            }
+            fixes.push(format!(
+                "mount a writable volume at {dir} (docker run -v NAME:{dir}, or a Kubernetes emptyDir)"
+            ));
+            if owner_uid == 0 {
+                fixes.push(format!(
+                    "or grant group write: chgrp {gid} {dir} && chmod g+w {dir}"
+                ));
+            }
+        }
+        Access::Read => {
+            fixes.push(format!(
+                "make it readable by uid {uid} in the build stage: chown {uid} {p}, or chmod o+r{} {p}",
+                if is_dir { "x" } else { "" }
+            ));
+        }
+        Access::Exec => {
+            if is_dir {
+                fixes.push(format!(
+                    "chmod o+x {p} in the build stage so uid {uid} can pass through it"
+                ));
+            } else {
+                fixes.push(format!(
+                    "chmod +x {p} in the build stage (COPY --chmod=755)"
+                ));
+            }
+        }
+    }
+    if p != path && access != Access::Write {
+        fixes.push(format!("{p} blocks every path below it: chmod o+x {p}"));
+    }
+    fixes
+}
+
+/// Why the directory `dir` (existing) is writable for `who`, if it is.
+pub fn writable_reason(meta: &fs::Metadata, who: &Who, mount: Option<&Mount>) -> String {
+    let tmpfs = mount.is_some_and(|m| m.fstype == "tmpfs");
+    let base = if meta.uid() == who.uid {
+        "owner"
+    } else if who.groups.contains(&meta.gid()) && meta.mode() & 0o020 != 0 {
+        "group"
+    } else if meta.mode() & 0o002 != 0 {
+        if meta.mode() & 0o1000 != 0 {
+            "world (sticky)"
+        } else {
+            "world"
+        }
+    } else {
+        "acl"
+    };
+    if tmpfs {
+        format!("{base}, tmpfs (not persisted)")
+    } else {
+        base.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_parses_flags_and_escapes() {
+        let text = "22 1 0:21 / / ro,relatime - overlay overlay rw,lowerdir=a\n\
+            30 22 0:5 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755\n\
+            31 22 0:6 / /my\\040dir rw,noexec shared:1 - ext4 /dev/sda1 rw\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 3);
+        assert!(m[0].readonly);
+        assert_eq!(m[1].target, "/dev");
+        assert!(m[1].nosuid && !m[1].readonly);
+        assert_eq!(m[2].target, "/my dir");
+        assert!(m[2].noexec);
+        assert_eq!(m[2].source, "/dev/sda1");
+    }
+
+    #[test]
+    fn mount_of_picks_the_longest_prefix() {
+        let text = "1 0 0:1 / / rw - overlay o rw\n2 1 0:2 / /var/log rw - tmpfs t rw\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(mount_of(&m, "/var/log/app").unwrap().target, "/var/log");
+        assert_eq!(mount_of(&m, "/var/logs").unwrap().target, "/");
+        assert_eq!(mount_of(&m, "/var/log").unwrap().target, "/var/log");
+    }
+
+    #[test]
+    fn mode_classes_follow_owner_then_group_then_other() {
+        let who = Who {
+            uid: 65532,
+            gid: 65532,
+            groups: vec![65532],
+        };
+        assert_eq!(class_bits(&who, 65532, 0, 0o700, None), (7, "owner"));
+        assert_eq!(class_bits(&who, 0, 65532, 0o750, None), (5, "group"));
+        assert_eq!(class_bits(&who, 0, 0, 0o755, None), (5, "other"));
+        // The owner class applies even when it grants less than others.
+        assert_eq!(class_bits(&who, 65532, 0, 0o077, None), (0, "owner"));
+    }
+
+    #[test]
+    fn acl_named_user_is_limited_by_the_mask() {
+        let who = Who {
+            uid: 65532,
+            gid: 65532,
+            groups: vec![65532],
+        };
+        let entries = [
+            (0x01, 0, 7),
+            (0x02, 65532, 7),
+            (0x04, 0, 5),
+            (0x10, 0, 5),
+            (0x20, 0, 0),
+        ];
+        assert_eq!(class_bits(&who, 0, 0, 0o750, Some(&entries)), (5, "acl"));
+    }
+}
