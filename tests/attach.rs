@@ -2,20 +2,23 @@
 //! image the tests build themselves (a static C program imported FROM
 //! scratch: no registry is reachable).
 //!
-//! The binary under test is the static build: `$NOSH_BIN`, else
-//! `$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/static-dev/nosh` (build it
-//! with `RUSTFLAGS='-C target-feature=+crt-static' cargo build --profile
-//! static-dev --target x86_64-unknown-linux-gnu`). Tests are skipped, loudly,
-//! when no engine socket is there.
+//! The binary under test is the static build (`make static-dev`, or
+//! `$NOSH_BIN`). Tests are skipped, loudly, when no engine socket is there.
+//! The fixture app is local to this file: it also emits output that starts
+//! with bytes a multiplex header starts with.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{TEST_LABEL, docker, docker_ok, nosh_bin};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -25,39 +28,6 @@ fn engine_available() -> bool {
         eprintln!("SKIPPED: no Docker engine socket at /var/run/docker.sock");
     }
     ok
-}
-
-fn nosh_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("NOSH_BIN") {
-        return bin.into();
-    }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let bin = target_dir.join("x86_64-unknown-linux-gnu/static-dev/nosh");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the static binary first (see the top of tests/attach.rs) or set NOSH_BIN",
-        bin.display()
-    );
-    bin
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("running the docker CLI")
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 const APP_C: &str = r#"
@@ -112,6 +82,8 @@ fn app_image() -> &'static str {
                 r#"ENTRYPOINT ["/app/app"]"#,
                 "-c",
                 "USER 65532",
+                "-c",
+                &format!("LABEL {TEST_LABEL}"),
                 "-",
                 &tag,
             ])
@@ -138,7 +110,7 @@ impl Target {
     fn run(test: &str, extra: &[&str]) -> Target {
         let name = format!("nosh-t-{test}-{}", std::process::id());
         let _ = docker(&["rm", "-f", &name]);
-        let mut args = vec!["run", "-d", "--name", &name];
+        let mut args = vec!["run", "-d", "--label", TEST_LABEL, "--name", &name];
         args.extend_from_slice(extra);
         args.push(app_image());
         let id = docker_ok(&args);
@@ -574,6 +546,8 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
     let stale = docker_ok(&[
         "create",
         "--label",
+        TEST_LABEL,
+        "--label",
         "io.nosh.session=sidecar",
         "--label",
         "io.nosh.target=0000000000000000deadbeef",
@@ -608,7 +582,7 @@ fn an_ambiguous_prefix_lists_the_candidates() {
     // Create containers until two share their first hex digit.
     let mut made: Vec<String> = Vec::new();
     let pair = loop {
-        let id = docker_ok(&["create", "--label", "nosh-test=ambiguous", app_image()]);
+        let id = docker_ok(&["create", "--label", TEST_LABEL, app_image()]);
         if let Some(other) = made.iter().find(|o| o.as_bytes()[0] == id.as_bytes()[0]) {
             break (other.clone(), id.clone());
         }
@@ -651,7 +625,16 @@ fn an_exited_container_gives_its_exit_code() {
     docker_ok(&["rm", "-f", &t.id]);
     let name = format!("nosh-t-exited7-{}", std::process::id());
     let _ = docker(&["rm", "-f", &name]);
-    let out = docker(&["run", "--name", &name, app_image(), "exit", "7"]);
+    let out = docker(&[
+        "run",
+        "--label",
+        TEST_LABEL,
+        "--name",
+        &name,
+        app_image(),
+        "exit",
+        "7",
+    ]);
     assert_eq!(out.status.code(), Some(7));
     let ran = Nosh::new().args([&name, "-c", "true"]).run();
     let _ = docker(&["rm", "-f", &name]);
@@ -820,7 +803,7 @@ fn a_terminal_session_prompts_runs_follows_resizes_and_exits() {
     pty.send("echo cols=$COLUMNS rows=$LINES\r");
     let at = pty.expect("cols=123 rows=41", at);
     pty.send("id\r");
-    let at = pty.expect("uid=65532(", at);
+    let at = pty.expect("\nuid=65532", at);
     pty.expect("$ ", at);
     pty.send("exit 5\r");
     let status = pty.child.wait().unwrap();
