@@ -41,8 +41,14 @@ pub fn attach(args: AttachArgs) -> ExitCode {
     let mut watchdog = engine::endpoint(args.engine.host.as_deref(), env.as_deref())
         .ok()
         .and_then(watchdog::Watchdog::start);
+    // Reading and hashing this binary (several MB) overlaps the runtime's
+    // start and the engine calls that find the target.
+    let binary = args
+        .toolbox_image
+        .is_none()
+        .then(|| std::thread::spawn(image::SelfBinary::read));
     run_to_exit(async move {
-        let code = attach_session(&args, watchdog.as_mut()).await?;
+        let code = attach_session(&args, binary, watchdog.as_mut()).await?;
         // Only a clean end says "done": after a failure mid-session the
         // watchdog removes whatever may be left.
         if let Some(w) = watchdog.as_mut() {
@@ -125,6 +131,7 @@ pub fn exit_status(status: i64) -> u8 {
 
 async fn attach_session(
     args: &AttachArgs,
+    binary: Option<std::thread::JoinHandle<Result<image::SelfBinary, HostError>>>,
     watchdog: Option<&mut watchdog::Watchdog>,
 ) -> Result<u8, HostError> {
     let log = Log::new(args.engine.verbose);
@@ -144,12 +151,6 @@ async fn attach_session(
         (None, true) => None,
     };
 
-    // Reading and hashing this binary overlaps the engine calls.
-    let binary = args
-        .toolbox_image
-        .is_none()
-        .then(|| tokio::task::spawn_blocking(image::SelfBinary::read));
-
     let engine = engine::connect(args.engine.host.as_deref(), log).await?;
     let mut target = target::resolve(&engine, name).await?;
     // Only doctor reads the log; a plain `-c` stays one round trip shorter.
@@ -163,10 +164,16 @@ async fn attach_session(
             given
         }
         Some(task) => {
-            let binary = task.await.map_err(|e| HostError::HashBinary {
-                path: "/proc/self/exe".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+            let joined = tokio::task::spawn_blocking(move || task.join()).await;
+            let binary = match joined {
+                Ok(Ok(read)) => read?,
+                _ => {
+                    return Err(HostError::HashBinary {
+                        path: "/proc/self/exe".into(),
+                        source: std::io::Error::other("the hashing thread failed"),
+                    });
+                }
+            };
             log.say(|| format!("hashed this binary: {}", binary.short_hash));
             image::ensure(&engine, &binary).await?
         }
