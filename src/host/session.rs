@@ -26,6 +26,7 @@ use super::engine::Engine;
 use super::error::{HostError, SIDECAR_CAPS, from_create, from_start};
 use super::target::Target;
 use super::terminal;
+use super::watchdog::Watchdog;
 use super::wire::{self, Channel, Demux};
 
 /// Labels every sidecar carries: `nosh ls` and `nosh gc` find them by these.
@@ -143,6 +144,7 @@ pub async fn run(
     target: &Target,
     image: &str,
     req: &Request,
+    watchdog: Option<&mut Watchdog>,
 ) -> Result<Outcome, HostError> {
     let log = engine.log;
     // 1. Create.
@@ -156,6 +158,9 @@ pub async fn run(
         .await
         .map_err(|e| from_create(&engine.endpoint, &e))?;
     let id = created.id;
+    if let Some(w) = watchdog {
+        w.guard(&id);
+    }
     log.say(|| format!("created sidecar {name} ({})", &id[..id.len().min(12)]));
 
     // A sidecar that never started is not auto-removed: remove it on failure.
@@ -181,9 +186,8 @@ pub async fn run(
     };
 
     // 5. Window size at once.
-    if req.tty
-        && let Some((cols, rows)) = terminal::size()
-    {
+    if req.tty {
+        let (cols, rows) = terminal::size().unwrap_or(terminal::DEFAULT_SIZE);
         resize(engine, &id, cols, rows).await;
         log.say(|| format!("resized to {cols}x{rows}"));
     }
@@ -265,14 +269,22 @@ async fn pump(
                 Some(bytes) => to_sidecar.write_all(&bytes).await.map_err(lost)?,
                 None => {
                     stdin_open = false;
-                    // Half-close: the engine closes the sidecar's stdin.
-                    to_sidecar.shutdown().await.map_err(lost)?;
+                    if tty {
+                        // On a TTY the engine answers a half-close by closing
+                        // our output streams, which can lose the last output.
+                        // End of input on a terminal is ^D: send that.
+                        to_sidecar.write_all(b"\x04").await.map_err(lost)?;
+                    } else {
+                        // Half-close: the engine closes the sidecar's stdin.
+                        to_sidecar.shutdown().await.map_err(lost)?;
+                    }
                     engine.log.say(|| "stdin closed".into());
                 }
             },
             _ = winch.recv(), if tty => {
                 if let Some((cols, rows)) = terminal::size() {
                     resize(engine, id, cols, rows).await;
+                    engine.log.say(|| format!("resized to {cols}x{rows}"));
                 }
             }
             _ = int.recv() => return Ok(Some(libc::SIGINT)),
