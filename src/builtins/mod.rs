@@ -9,11 +9,13 @@ mod echo;
 mod env;
 mod exit;
 mod export;
+mod find;
 mod head;
 mod help;
 mod history;
 mod id;
 mod ls;
+mod mounts;
 mod ps;
 mod pwd;
 mod run;
@@ -98,11 +100,13 @@ pub fn table() -> &'static [Entry] {
             entry::<exit::Exit>(),
             entry::<export::Export>(),
             entry::<truefalse::False>(),
+            entry::<find::Find>(),
             entry::<head::Head>(),
             entry::<help::Help>(),
             entry::<history::History>(),
             entry::<id::Id>(),
             entry::<ls::Ls>(),
+            entry::<mounts::Mounts>(),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
             entry::<run::Run>(),
