@@ -5,11 +5,15 @@ pub mod util;
 
 mod cat;
 mod cd;
+mod df;
+mod du;
 mod echo;
 mod env;
 mod exit;
 mod export;
+mod file;
 mod find;
+mod grep;
 mod head;
 mod help;
 mod history;
@@ -18,11 +22,13 @@ mod ls;
 mod mounts;
 mod ps;
 mod pwd;
+mod readlink;
 mod run;
 mod stat;
 mod tail;
 mod truefalse;
 mod unset;
+mod wc;
 mod which;
 mod whoami;
 
@@ -95,12 +101,16 @@ pub fn table() -> &'static [Entry] {
         let mut t = vec![
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<df::Df>(),
+            entry::<du::Du>(),
             entry::<echo::Echo>(),
             entry::<env::Env>(),
             entry::<exit::Exit>(),
             entry::<export::Export>(),
             entry::<truefalse::False>(),
+            entry::<file::FileCmd>(),
             entry::<find::Find>(),
+            entry::<grep::Grep>(),
             entry::<head::Head>(),
             entry::<help::Help>(),
             entry::<history::History>(),
@@ -109,11 +119,13 @@ pub fn table() -> &'static [Entry] {
             entry::<mounts::Mounts>(),
             entry::<ps::Ps>(),
             entry::<pwd::Pwd>(),
+            entry::<readlink::Readlink>(),
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
             entry::<truefalse::True>(),
             entry::<unset::Unset>(),
+            entry::<wc::Wc>(),
             entry::<which::Which>(),
             entry::<whoami::Whoami>(),
         ];
