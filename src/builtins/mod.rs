@@ -5,12 +5,14 @@ pub mod util;
 
 mod cat;
 mod cd;
+mod cgroup;
 mod df;
 mod du;
 mod echo;
 mod env;
 mod exit;
 mod export;
+mod fds;
 mod file;
 mod find;
 mod grep;
@@ -18,6 +20,8 @@ mod head;
 mod help;
 mod history;
 mod id;
+mod kill;
+mod limits;
 mod ls;
 mod mounts;
 mod ps;
@@ -101,6 +105,7 @@ pub fn table() -> &'static [Entry] {
         let mut t = vec![
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<cgroup::Cgroup>(),
             entry::<df::Df>(),
             entry::<du::Du>(),
             entry::<echo::Echo>(),
@@ -108,6 +113,7 @@ pub fn table() -> &'static [Entry] {
             entry::<exit::Exit>(),
             entry::<export::Export>(),
             entry::<truefalse::False>(),
+            entry::<fds::Fds>(),
             entry::<file::FileCmd>(),
             entry::<find::Find>(),
             entry::<grep::Grep>(),
@@ -115,6 +121,8 @@ pub fn table() -> &'static [Entry] {
             entry::<help::Help>(),
             entry::<history::History>(),
             entry::<id::Id>(),
+            entry::<kill::Kill>(),
+            entry::<limits::Limits>(),
             entry::<ls::Ls>(),
             entry::<mounts::Mounts>(),
             entry::<ps::Ps>(),
