@@ -21,19 +21,26 @@ use crate::shell::io::Io;
 /// following symbolic links. All tests must match (AND); `!` or `-not`
 /// negates the next one. Output streams as it is found.
 ///
-/// Tests: -name GLOB, -path GLOB (`*` matches `/` too), -type f|d|l|p|s|c|b,
-/// -user NAME|UID, -group NAME|GID, -perm MODE (exactly), -perm -MODE (all of
-/// these bits), -perm /MODE (any of them) with MODE octal or symbolic
-/// (u+w,g=r), -writable (the kernel decides, for this shell's identity),
-/// -newer FILE, -size [+-]N[ckMG] (default unit 512-byte blocks, rounded up;
-/// + more than, - less than). Options: -maxdepth N, -mindepth N. `-print` is
-/// accepted and implied.
+/// Tests:
+///   -name GLOB         the last component matches (`*`, `?`, `[...]`)
+///   -path GLOB         the whole path matches (`*` matches `/` too)
+///   -type C            f d l p s c b
+///   -user NAME|UID     -group NAME|GID (names from the target's files)
+///   -perm MODE         exactly MODE; -perm -MODE: all of these bits;
+///                      -perm /MODE: any of them (octal or u+w,g=r)
+///   -writable          the kernel says this shell's identity may write
+///   -newer FILE        modified after FILE
+///   -size [+-]N[ckMG]  in 512-byte blocks by default, rounded up;
+///                      +N more than N, -N less than N
+///
+/// Options: -maxdepth N, -mindepth N. `-print` is accepted and implied.
 ///
 /// Unreadable directories are reported on stderr and the walk goes on; the
 /// exit status is then 1.
 #[derive(Parser)]
 #[command(
     name = "find",
+    verbatim_doc_comment,
     disable_version_flag = true,
     disable_help_flag = true,
     override_usage = "find [PATH...] [-name GLOB] [-path GLOB] [-type f|d|l|p|s|c|b] [-user NAME] [-group NAME] [-perm [-/]MODE] [-writable] [-newer FILE] [-size [+-]N[ckMG]] [-maxdepth N] [-mindepth N]"
