@@ -13,8 +13,10 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// The cgroup limits and usage of a process (default: the target): memory
-/// limit, usage and peak, CPU quota, pids limit and count, OOM kills. Reads
+/// Memory, CPU and pids limits and usage of a process's cgroup, OOM kills.
+///
+/// For PID (default: the target): memory limit, usage and peak, CPU quota,
+/// pids limit and count, OOM kills. Reads
 /// cgroup v2 (memory.max, cpu.max, pids.max, memory.events) or v1
 /// (memory.limit_in_bytes, cpu.cfs_quota_us, pids.max, memory.oom_control)
 /// under the cgroup filesystem the target has mounted, at the process's

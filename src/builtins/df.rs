@@ -10,8 +10,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Free space on the target's filesystems: size, used, available, use%,
-/// type, read-only, mount point (statvfs of each mount point of the
+/// Free space on the target's filesystems.
+///
+/// Size, used, available, use%, type, read-only, mount point (statvfs of each mount point of the
 /// target's mountinfo). Sizes are in KiB unless -h. Pseudo filesystems
 /// (proc, sysfs, cgroup, ...) are hidden unless -a.
 ///

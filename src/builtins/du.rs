@@ -15,6 +15,8 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
+/// Disk usage of directories (allocated blocks, hard links once).
+///
 /// Disk usage of each directory (from allocated blocks, as GNU du: a sparse
 /// file counts what it occupies, a file with several hard links once), in
 /// KiB. Symbolic links are not followed.

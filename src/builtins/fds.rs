@@ -14,8 +14,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// The open file descriptors of a process (default: the target): what each
-/// one is (a file path, a socket with its protocol, local and peer address
+/// Open file descriptors of a process: files, sockets, pipes.
+///
+/// For PID (default: the target): what each one is (a file path, a socket with its protocol, local and peer address
 /// and state, a pipe, an anon inode), its access mode and offset.
 ///
 /// Readable only for processes of this shell's uid that are dumpable; for

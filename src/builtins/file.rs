@@ -13,7 +13,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Describe files: ELF executables (32/64-bit, architecture, statically or
+/// What a file is: ELF static/dynamic and its interpreter, script and its #!.
+///
+/// Describes ELF executables (32/64-bit, architecture, statically or
 /// dynamically linked, the interpreter and whether it exists in the target,
 /// stripped or not), scripts (the #! line, and whether its interpreter
 /// exists and is executable for this identity), directories, symbolic

@@ -17,8 +17,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Search for files below each PATH (default `.`), as GNU find does, without
-/// following symbolic links. All tests must match (AND); `!` or `-not`
+/// Search for files (GNU find's tests, no -exec), without following symlinks
+///
+/// Searches below each PATH (default `.`). All tests must match (AND); `!` or `-not`
 /// negates the next one. Output streams as it is found.
 ///
 /// Tests:

@@ -13,8 +13,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Print lines matching PATTERN (a basic regular expression unless -E or
-/// -F), as GNU grep does. A file holding NUL bytes is binary: its lines are
+/// Print lines matching a pattern, as GNU grep does.
+///
+/// PATTERN is a basic regular expression unless -E or -F. A file holding NUL bytes is binary: its lines are
 /// not printed, only "Binary file X matches". Lines longer than 1 MiB are
 /// matched in pieces. Exit status: 0 a line matched, 1 none did, 2 error.
 #[derive(Parser)]

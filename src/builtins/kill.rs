@@ -12,9 +12,11 @@ use super::Builtin;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Send a signal (default TERM) to processes of the target's PID namespace,
-/// as this shell's identity: the kernel allows it only for processes of the
-/// same uid. SIGNAL is a name with or without SIG (TERM, SIGKILL) or a
+/// Send a signal to processes (as this shell's identity).
+///
+/// The signal (default TERM) goes to processes of the target's PID
+/// namespace; the kernel allows it only for processes of the same uid.
+/// SIGNAL is a name with or without SIG (TERM, SIGKILL) or a
 /// number; 0 only checks that the process exists and may be signalled.
 /// `kill -l` lists the signals. Process groups (negative pids) are refused.
 #[derive(Parser)]

@@ -10,8 +10,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Resource limits of a process (default: the target), from
-/// /proc/PID/limits: soft and hard values, unlimited spelled out.
+/// Resource limits (ulimits) of a process.
+///
+/// For PID (default: the target), from /proc/PID/limits: soft and hard values, unlimited spelled out.
 ///
 /// JSON (--json): an array of {limit, key, soft, hard, units}; key is the
 /// snake_case name (max_open_files), soft and hard are numbers or null

@@ -10,8 +10,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// List the target's mounts (from /proc/self/mountinfo as the target sees
-/// them): source, mount point, filesystem type, and the flags that usually
+/// The target's mounts, with ro/noexec/nosuid/nodev spelled out.
+///
+/// From mountinfo as the target sees it: source, mount point, filesystem type, and the flags that usually
 /// explain a failure (ro, noexec, nosuid, nodev) as words.
 ///
 /// JSON (--json): an array of {mount_id, parent_id, source, target, fstype,

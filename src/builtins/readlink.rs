@@ -11,7 +11,9 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Print the target of a symbolic link. With -f, print the canonical path
+/// Print the target of a symbolic link, or with -f the canonical path.
+///
+/// With -f, print the canonical path
 /// inside the target: every symlink resolved against the target's root
 /// (an absolute link never leads out of it); all but the last component
 /// must exist.

@@ -12,6 +12,7 @@ use crate::shell::Ctx;
 use crate::shell::io::Io;
 
 /// Count lines, words and bytes of files (or stdin), as coreutils wc does.
+///
 /// Words are runs of bytes that are not ASCII white space.
 ///
 /// JSON (--json): an array of {file, lines, words, bytes}, with a "total"
