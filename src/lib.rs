@@ -17,6 +17,7 @@ pub mod cli;
 pub mod dns;
 pub mod escape;
 pub mod host;
+pub mod mountinfo;
 pub mod perm;
 pub mod procinfo;
 pub mod procnet;
