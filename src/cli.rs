@@ -68,9 +68,15 @@ pub struct DoctorArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
     /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375).
-    /// Defaults to $DOCKER_HOST, then the local socket.
+    /// Defaults to $DOCKER_HOST, then the docker CLI's context, then the
+    /// local socket.
     #[arg(short = 'H', long = "host", value_name = "HOST")]
     pub host: Option<String>,
+
+    /// The docker CLI context to use (see `docker context ls`); overrides
+    /// $DOCKER_HOST, $DOCKER_CONTEXT and the current context.
+    #[arg(long, value_name = "NAME", conflicts_with = "host")]
+    pub context: Option<String>,
 
     /// Log engine calls on stderr.
     #[arg(short, long)]

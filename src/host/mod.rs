@@ -1,5 +1,6 @@
 //! The host half: engine, toolbox image, sidecar, terminal.
 //!
+//! - [`context`]: which engine, chosen as the docker CLI chooses (contexts);
 //! - [`engine`]: where the engine is, connecting, the `-v` log;
 //! - [`target`]: finding the target and refusing what a sidecar can't join;
 //! - [`image`]: the toolbox image made of this binary;
@@ -12,6 +13,7 @@
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
 
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod image;
@@ -43,7 +45,7 @@ pub fn attach(args: AttachArgs) -> ExitCode {
 /// `nosh gc`.
 pub fn gc(args: EngineArgs) -> ExitCode {
     run_to_exit(async move {
-        let engine = engine::connect(args.host.as_deref(), Log::new(args.verbose)).await?;
+        let engine = engine::connect_args(&args, Log::new(args.verbose)).await?;
         for line in sessions::gc(&engine).await? {
             println!("{line}");
         }
@@ -54,7 +56,7 @@ pub fn gc(args: EngineArgs) -> ExitCode {
 /// `nosh ls`.
 pub fn ls(args: EngineArgs) -> ExitCode {
     run_to_exit(async move {
-        let engine = engine::connect(args.host.as_deref(), Log::new(args.verbose)).await?;
+        let engine = engine::connect_args(&args, Log::new(args.verbose)).await?;
         print!("{}", sessions::ls(&engine).await?);
         Ok(0)
     })
@@ -135,7 +137,7 @@ async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
         .is_none()
         .then(|| tokio::task::spawn_blocking(image::SelfBinary::read));
 
-    let engine = engine::connect(args.engine.host.as_deref(), log).await?;
+    let engine = engine::connect_args(&args.engine, log).await?;
     let mut target = target::resolve(&engine, name).await?;
     // Only doctor reads the log; a plain `-c` stays one round trip shorter.
     if command.as_deref().is_none_or(|c| c.contains("doctor")) {
