@@ -378,7 +378,7 @@ fn from_context(inputs: &Inputs, name: &str, via: &'static str) -> Result<Chosen
     let host = non_empty(endpoint.host);
     let tls_dir = store.join("tls").join(&hash).join("docker");
     let tcp = host.as_deref().is_some_and(|h| h.starts_with("tcp://"));
-    let tls = (tcp && (tls_dir.is_dir() || endpoint.skip_tls_verify)).then(|| Tls {
+    let tls = (tcp && (tls_dir.is_dir() || endpoint.skip_tls_verify)).then_some(Tls {
         dir: tls_dir,
         verify: !endpoint.skip_tls_verify,
     });

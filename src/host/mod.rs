@@ -96,7 +96,7 @@ pub fn report(e: &HostError) {
         text.push_str(&format!(": {s}"));
         source = s.source();
     }
-    eprintln!("{text}");
+    eprintln!("{}", crate::color::error(&text, crate::color::stderr()));
     if let Some(hint) = e.hint() {
         eprintln!("hint: {hint}");
     }
