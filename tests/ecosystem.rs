@@ -281,3 +281,71 @@ fn make_install_lays_out_binary_plugin_man_page_and_completions() {
         "the installed binary is the one given"
     );
 }
+
+/// The docker CLI, signalled while its stdout is not a terminal, does not
+/// signal the plugin: it closes the plugin socket. nosh takes that as
+/// SIGTERM, ends the session (status 128 + 15) and removes the sidecar.
+#[test]
+fn a_signal_to_the_docker_cli_ends_the_plugin_session_and_removes_the_sidecar() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    let home = home_with_plugin();
+    let app = target();
+    let mut cli = Command::new("env")
+        .args([
+            "-u",
+            "DOCKER_HOST",
+            "-u",
+            "DOCKER_CONTEXT",
+            "-u",
+            "DOCKER_CONFIG",
+        ])
+        .arg(format!("HOME={}", home.path().display()))
+        .args(["docker", "nosh", "-T", app.name()])
+        // Kept open: the session waits for commands.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run docker nosh");
+    // The session is up once the shell answers (a signal before the
+    // session's handlers exist would just kill the client).
+    let mut stdin = cli.stdin.take().expect("stdin");
+    stdin.write_all(b"echo ready\n").expect("send a command");
+    let mut stdout = BufReader::new(cli.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read the answer");
+    assert_eq!(line, "ready\n");
+    let sidecars = || {
+        common::docker_ok(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.nosh.target={}", app.id()),
+        ])
+    };
+    let wait = |what: &str, done: &mut dyn FnMut() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what} within 30 s");
+            thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert!(!sidecars().is_empty(), "no sidecar while the session runs");
+    let pid = Pid::from_raw(i32::try_from(cli.id()).expect("pid"));
+    kill(pid, Signal::SIGTERM).expect("signal the docker CLI");
+    let mut status = None;
+    wait("docker nosh exits", &mut || {
+        status = cli.try_wait().expect("wait");
+        status.is_some()
+    });
+    let status = status.expect("exited");
+    assert_eq!(status.code(), Some(128 + 15), "{status:?}");
+    wait("the sidecar is removed", &mut || sidecars().is_empty());
+    drop(stdin);
+}
