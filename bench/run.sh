@@ -1,5 +1,23 @@
 #!/usr/bin/env bash
-# Benchmarks (`make bench`): attach latency, builtins against procps, ss,
-# find and busybox, toolbox image size, sidecar memory. Not written yet.
-set -euo pipefail
-echo "no benchmarks yet"
+# `make bench`: every benchmark, each printed as medians and a ratio against
+# a baseline measured in the same run (never an absolute pass/fail time).
+#
+#   attach.sh   nosh T -c true  vs  docker run --rm of the same sidecar
+#   ports.sh    ports -a -t     vs  ss -tanp          (10,000 sockets)
+#   find.sh     find / -name X  vs  GNU find, busybox (200,000 files)
+#   ps.sh       ps              vs  procps ps -ef     (2,000 processes)
+#   size_mem.sh toolbox image size and sidecar memory vs the static binary
+#               and the target app
+set -uo pipefail
+cd "$(dirname "$0")"
+status=0
+for b in attach.sh ports.sh find.sh ps.sh size_mem.sh; do
+    if [[ ! -x $b ]]; then
+        echo "== $b: missing" >&2
+        status=1
+        continue
+    fi
+    echo "== $b"
+    ./"$b" || { echo "== $b failed" >&2; status=1; }
+done
+exit $status

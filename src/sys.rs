@@ -60,6 +60,17 @@ pub struct RealCredentials;
 impl Credentials for RealCredentials {
     fn clear_bounding_set(&mut self) -> Result<(), SysError> {
         for cap in 0..64 {
+            // SAFETY: PR_CAPBSET_READ takes a capability number, no pointers.
+            let held = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap, 0, 0, 0) };
+            if held < 0 {
+                // EINVAL past the kernel's last capability ends the loop.
+                return Ok(());
+            }
+            if held == 0 {
+                // Already gone (a replica started with cap_drop ALL, which
+                // cannot drop again without CAP_SETPCAP).
+                continue;
+            }
             // SAFETY: PR_CAPBSET_DROP takes a capability number and no
             // pointers; it only changes this thread's bounding set.
             let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
@@ -98,15 +109,31 @@ impl Credentials for RealCredentials {
         nix::sys::prctl::set_no_new_privs().map_err(call("set no_new_privs"))
     }
 
+    // Each id call is skipped when the ids are already the wanted ones: a
+    // process that starts unprivileged (the toolbox as PID 1 of a replica)
+    // may not call them at all, yet is verified all the same.
     fn set_groups(&mut self, groups: &[Gid]) -> Result<(), SysError> {
+        let mut have = nix::unistd::getgroups().unwrap_or_default();
+        let mut want = groups.to_vec();
+        have.sort_unstable_by_key(|g| g.as_raw());
+        want.sort_unstable_by_key(|g| g.as_raw());
+        if have == want {
+            return Ok(());
+        }
         nix::unistd::setgroups(groups).map_err(call("set supplementary groups"))
     }
 
     fn set_resgid(&mut self, gid: Gid) -> Result<(), SysError> {
+        if nix::unistd::getresgid().is_ok_and(|r| [r.real, r.effective, r.saved] == [gid; 3]) {
+            return Ok(());
+        }
         nix::unistd::setresgid(gid, gid, gid).map_err(call("set group ids"))
     }
 
     fn set_resuid(&mut self, uid: Uid) -> Result<(), SysError> {
+        if nix::unistd::getresuid().is_ok_and(|r| [r.real, r.effective, r.saved] == [uid; 3]) {
+            return Ok(());
+        }
         nix::unistd::setresuid(uid, uid, uid).map_err(call("set user ids"))
     }
 

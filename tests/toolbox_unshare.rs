@@ -303,3 +303,15 @@ fn caps_of_the_target_and_of_the_shell_decode() {
     assert_eq!(v["bounding"], serde_json::json!([]));
     assert_eq!(v["no_new_privs"], true);
 }
+
+#[test]
+fn setuid_root_program_run_from_the_shell_keeps_the_app_uid() {
+    let t = Target::start();
+    let meta = fs::metadata(t.root.path().join("app/suid")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o4000,
+        0o4000
+    );
+    let out = t.toolbox(&[], "run /app/suid ids");
+    assert_eq!(stdout(&out), "uid=65532 euid=65532\n", "{}", stderr(&out));
+}

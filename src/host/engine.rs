@@ -5,10 +5,11 @@
 
 use std::time::Instant;
 
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
 use super::context::{self, Inputs};
 use super::error::{Endpoint, HostError, from_engine};
+use super::wire;
 use crate::cli::EngineArgs;
 
 /// The default local socket, as the docker CLI uses it.
@@ -113,10 +114,37 @@ async fn connect_chosen(inputs: &Inputs, log: Log) -> Result<Engine, HostError> 
         }
     }
     .map_err(|e| from_engine(&endpoint, "connect", &e))?;
-    let docker = docker
-        .negotiate_version()
-        .await
-        .map_err(|e| from_engine(&endpoint, "version", &e))?;
+    // Negotiate: the older of ours and the engine's newest, as the docker CLI
+    // does, from `/_ping`; bollard's own negotiation asks the slower
+    // `/version`, kept as the fallback.
+    let engine_version = wire::ping(&endpoint)
+        .await?
+        .as_deref()
+        .and_then(wire::parse_api_version);
+    let docker = match engine_version {
+        Some(engine) => {
+            let ours = (
+                API_DEFAULT_VERSION.major_version,
+                API_DEFAULT_VERSION.minor_version,
+            );
+            let (major_version, minor_version) = engine.min(ours);
+            let version = ClientVersion {
+                major_version,
+                minor_version,
+            };
+            match &endpoint {
+                Endpoint::Unix(path) => Docker::connect_with_unix(path, TIMEOUT_SECS, &version),
+                Endpoint::Tcp(addr) => {
+                    Docker::connect_with_http(&format!("tcp://{addr}"), TIMEOUT_SECS, &version)
+                }
+            }
+            .map_err(|e| from_engine(&endpoint, "connect", &e))?
+        }
+        None => docker
+            .negotiate_version()
+            .await
+            .map_err(|e| from_engine(&endpoint, "version", &e))?,
+    };
     let v = docker.client_version();
     let api_version = format!("v{}.{}", v.major_version, v.minor_version);
     log.say(|| format!("connected to {endpoint}, API {api_version}"));

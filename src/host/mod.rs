@@ -7,6 +7,7 @@
 //! - [`session`]: the sidecar and the attached terminal;
 //! - [`wire`]: the attach and wait calls on connections of our own;
 //! - [`terminal`]: raw mode, window size, stdin;
+//! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
 //! - [`sessions`]: `nosh ls` and `nosh gc`;
 //! - [`error`]: every failure as a sentence and a hint.
 //!
@@ -21,6 +22,7 @@ pub mod session;
 pub mod sessions;
 pub mod target;
 pub mod terminal;
+pub mod watchdog;
 pub mod wire;
 
 use std::future::Future;
@@ -36,8 +38,24 @@ use session::{Outcome, Request};
 /// `nosh TARGET`: a shell beside a running container. Exits with the shell's
 /// status, or 125 when nosh itself fails.
 pub fn attach(args: AttachArgs) -> ExitCode {
+    // Forked first, while this process still has one thread.
+    let env = std::env::var("DOCKER_HOST").ok();
+    let mut watchdog = engine::endpoint(args.engine.host.as_deref(), env.as_deref())
+        .ok()
+        .and_then(watchdog::Watchdog::start);
+    // Reading and hashing this binary (several MB) overlaps the runtime's
+    // start and the engine calls that find the target.
+    let binary = args
+        .toolbox_image
+        .is_none()
+        .then(|| std::thread::spawn(image::SelfBinary::read));
     run_to_exit(async move {
-        let code = attach_session(&args).await?;
+        let code = attach_session(&args, binary, watchdog.as_mut()).await?;
+        // Only a clean end says "done": after a failure mid-session the
+        // watchdog removes whatever may be left.
+        if let Some(w) = watchdog.as_mut() {
+            w.done();
+        }
         Ok(code)
     })
 }
@@ -113,7 +131,11 @@ pub fn exit_status(status: i64) -> u8 {
     u8::try_from(status).unwrap_or(EXIT_NOSH_FAILED)
 }
 
-async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
+async fn attach_session(
+    args: &AttachArgs,
+    binary: Option<std::thread::JoinHandle<Result<image::SelfBinary, HostError>>>,
+    watchdog: Option<&mut watchdog::Watchdog>,
+) -> Result<u8, HostError> {
     let log = Log::new(args.engine.verbose);
     let Some(name) = args.target.as_deref() else {
         return Err(HostError::NoSuchContainer(String::new()));
@@ -131,12 +153,6 @@ async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
         (None, true) => None,
     };
 
-    // Reading and hashing this binary overlaps the engine calls.
-    let binary = args
-        .toolbox_image
-        .is_none()
-        .then(|| tokio::task::spawn_blocking(image::SelfBinary::read));
-
     let engine = engine::connect_args(&args.engine, log).await?;
     let mut target = target::resolve(&engine, name).await?;
     // Only doctor reads the log; a plain `-c` stays one round trip shorter.
@@ -150,10 +166,16 @@ async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
             given
         }
         Some(task) => {
-            let binary = task.await.map_err(|e| HostError::HashBinary {
-                path: "/proc/self/exe".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+            let joined = tokio::task::spawn_blocking(move || task.join()).await;
+            let binary = match joined {
+                Ok(Ok(read)) => read?,
+                _ => {
+                    return Err(HostError::HashBinary {
+                        path: "/proc/self/exe".into(),
+                        source: std::io::Error::other("the hashing thread failed"),
+                    });
+                }
+            };
             log.say(|| format!("hashed this binary: {}", binary.short_hash));
             image::ensure(&engine, &binary).await?
         }
@@ -175,7 +197,7 @@ async fn attach_session(args: &AttachArgs) -> Result<u8, HostError> {
         } else {
             None
         };
-        session::run(&engine, &target, &image, &req).await?
+        session::run(&engine, &target, &image, &req, watchdog).await?
     };
     match outcome {
         Outcome::Exited(status) => {

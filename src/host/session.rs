@@ -26,6 +26,7 @@ use super::engine::Engine;
 use super::error::{HostError, SIDECAR_CAPS, from_create, from_start};
 use super::target::Target;
 use super::terminal;
+use super::watchdog::Watchdog;
 use super::wire::{self, Channel, Demux};
 
 /// Labels every sidecar carries: `nosh ls` and `nosh gc` find them by these.
@@ -46,7 +47,7 @@ pub struct Request {
 }
 
 /// The arguments of the toolbox entry (after `/nosh toolbox`).
-pub fn toolbox_args(target: &Target, req: &Request) -> Vec<String> {
+pub fn toolbox_args(req: &Request) -> Vec<String> {
     let mut args = vec!["--pid".to_string(), "1".to_string()];
     if req.root {
         args.push("--root".into());
@@ -56,9 +57,20 @@ pub fn toolbox_args(target: &Target, req: &Request) -> Vec<String> {
     if let Some(cmd) = &req.command {
         args.extend(["-c".to_string(), cmd.clone()]);
     }
-    let json = serde_json::to_string(&target.info).unwrap_or_else(|_| "{}".into());
-    args.extend(["--target-info".to_string(), json]);
     args
+}
+
+/// The sidecar's environment: the target's configuration for the toolbox
+/// (in the environment, not the command line: after the drop the toolbox is
+/// not dumpable, so the app cannot read it back, and `ps` stays readable),
+/// and `$TERM` when it has a TTY.
+pub fn sidecar_env(target: &Target, req: &Request) -> Vec<String> {
+    let json = serde_json::to_string(&target.info).unwrap_or_else(|_| "{}".into());
+    let mut env = vec![format!("NOSH_TARGET_INFO={json}")];
+    if let (Some(term), true) = (&req.term, req.tty) {
+        env.push(format!("TERM={term}"));
+    }
+    env
 }
 
 /// The sidecar's configuration.
@@ -74,14 +86,11 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ]);
-    let env = match (&req.term, req.tty) {
-        (Some(term), true) => Some(vec![format!("TERM={term}")]),
-        _ => None,
-    };
+    let env = Some(sidecar_env(target, req));
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        cmd: Some(toolbox_args(target, req)),
+        cmd: Some(toolbox_args(req)),
         env,
         labels: Some(labels),
         tty: Some(req.tty),
@@ -143,6 +152,7 @@ pub async fn run(
     target: &Target,
     image: &str,
     req: &Request,
+    watchdog: Option<&mut Watchdog>,
 ) -> Result<Outcome, HostError> {
     let log = engine.log;
     // 1. Create.
@@ -156,6 +166,9 @@ pub async fn run(
         .await
         .map_err(|e| from_create(&engine.endpoint, &e))?;
     let id = created.id;
+    if let Some(w) = watchdog {
+        w.guard(&id);
+    }
     log.say(|| format!("created sidecar {name} ({})", &id[..id.len().min(12)]));
 
     // A sidecar that never started is not auto-removed: remove it on failure.
@@ -181,9 +194,8 @@ pub async fn run(
     };
 
     // 5. Window size at once.
-    if req.tty
-        && let Some((cols, rows)) = terminal::size()
-    {
+    if req.tty {
+        let (cols, rows) = terminal::size().unwrap_or(terminal::DEFAULT_SIZE);
         resize(engine, &id, cols, rows).await;
         log.say(|| format!("resized to {cols}x{rows}"));
     }
@@ -265,14 +277,22 @@ async fn pump(
                 Some(bytes) => to_sidecar.write_all(&bytes).await.map_err(lost)?,
                 None => {
                     stdin_open = false;
-                    // Half-close: the engine closes the sidecar's stdin.
-                    to_sidecar.shutdown().await.map_err(lost)?;
+                    if tty {
+                        // On a TTY the engine answers a half-close by closing
+                        // our output streams, which can lose the last output.
+                        // End of input on a terminal is ^D: send that.
+                        to_sidecar.write_all(b"\x04").await.map_err(lost)?;
+                    } else {
+                        // Half-close: the engine closes the sidecar's stdin.
+                        to_sidecar.shutdown().await.map_err(lost)?;
+                    }
                     engine.log.say(|| "stdin closed".into());
                 }
             },
             _ = winch.recv(), if tty => {
                 if let Some((cols, rows)) = terminal::size() {
                     resize(engine, id, cols, rows).await;
+                    engine.log.say(|| format!("resized to {cols}x{rows}"));
                 }
             }
             _ = int.recv() => return Ok(Some(libc::SIGINT)),
@@ -354,7 +374,9 @@ mod tests {
         assert_eq!(h.auto_remove, Some(true));
         assert_eq!(c.stdin_once, Some(true));
         assert_eq!(c.tty, Some(true));
-        assert_eq!(c.env.unwrap(), ["TERM=xterm"]);
+        let env = c.env.unwrap();
+        assert!(env[0].starts_with("NOSH_TARGET_INFO={"));
+        assert_eq!(env[1..], ["TERM=xterm"]);
         let labels = c.labels.unwrap();
         assert_eq!(labels[LABEL_TARGET], "0123456789abcdef");
         assert_eq!(labels[LABEL_SESSION], "sidecar");
@@ -376,18 +398,16 @@ mod tests {
             command: Some("id".into()),
             ..Default::default()
         };
-        let args = toolbox_args(&target(""), &req);
-        assert_eq!(args[..6], ["--pid", "1", "--user", "1000:1000", "-c", "id"]);
-        assert_eq!(args[6], "--target-info");
-        let info: TargetInfo = serde_json::from_str(&args[7]).unwrap();
+        let args = toolbox_args(&req);
+        assert_eq!(args, ["--pid", "1", "--user", "1000:1000", "-c", "id"]);
+        let env = sidecar_env(&target(""), &req);
+        let json = env[0].strip_prefix("NOSH_TARGET_INFO=").unwrap();
+        let info: TargetInfo = serde_json::from_str(json).unwrap();
         assert_eq!(info.name, "api");
-        let root = toolbox_args(
-            &target(""),
-            &Request {
-                root: true,
-                ..Default::default()
-            },
-        );
+        let root = toolbox_args(&Request {
+            root: true,
+            ..Default::default()
+        });
         assert_eq!(root[..3], ["--pid", "1", "--root"]);
     }
 

@@ -44,12 +44,28 @@ pub fn restore() {
     }
 }
 
-/// The terminal's (columns, rows), if stdout or stdin is a terminal.
+/// The terminal's (columns, rows), from the first of stdin, stdout and
+/// stderr that is a terminal. (crossterm's `size` would run `tput` when none is.)
 pub fn size() -> Option<(u16, u16)> {
-    crossterm::terminal::size()
-        .ok()
-        .filter(|&(c, r)| c > 0 && r > 0)
+    [libc::STDIN_FILENO, libc::STDOUT_FILENO, libc::STDERR_FILENO]
+        .into_iter()
+        .find_map(|fd| {
+            let mut ws = libc::winsize {
+                ws_row: 0,
+                ws_col: 0,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            // SAFETY: TIOCGWINSZ writes one winsize into the valid `ws`; a
+            // descriptor that is not a terminal makes it fail with ENOTTY.
+            let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+            (rc == 0 && ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col, ws.ws_row))
+        })
 }
+
+/// The size given to a TTY forced with `-t` when no local terminal has one:
+/// a 0x0 terminal confuses line editors.
+pub const DEFAULT_SIZE: (u16, u16) = (80, 24);
 
 /// Reads stdin on a dedicated thread: `tokio::io::stdin` would block the
 /// runtime's shutdown while a read is pending. The channel closes at EOF.

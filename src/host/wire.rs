@@ -85,6 +85,8 @@ impl AsyncWrite for Conn {
 pub struct Head {
     pub status: u16,
     pub chunked: bool,
+    /// The `Api-Version` header: the newest API the engine speaks.
+    pub api_version: Option<String>,
     pub rest: Vec<u8>,
 }
 
@@ -138,17 +140,24 @@ pub fn parse_head(head: &[u8]) -> std::io::Result<Head> {
                 "malformed HTTP status line",
             )
         })?;
-    let chunked = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("transfer-encoding")
-                && v.trim().eq_ignore_ascii_case("chunked")
-        })
-    });
-    Ok(Head {
+    let mut head = Head {
         status,
-        chunked,
+        chunked: false,
+        api_version: None,
         rest: Vec::new(),
-    })
+    };
+    for line in lines {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
+            head.chunked = true;
+        } else if key.eq_ignore_ascii_case("api-version") {
+            head.api_version = Some(value.to_string());
+        }
+    }
+    Ok(head)
 }
 
 /// Decodes a complete chunked body; stops at the last chunk.
@@ -188,6 +197,23 @@ async fn error_of(conn: &mut Conn, head: Head) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string())
+}
+
+/// `GET /_ping`: the engine's newest API version, from a header. Half a
+/// millisecond, where `/version` (bollard's negotiation) takes about eight:
+/// the engine collects its components' versions for it.
+pub async fn ping(endpoint: &Endpoint) -> Result<Option<String>, HostError> {
+    let mut conn = Conn::open(endpoint).await?;
+    let head = request(&mut conn, "GET", "/_ping", "Connection: close\r\n")
+        .await
+        .map_err(|e| from_io(endpoint, &e))?;
+    Ok(head.api_version)
+}
+
+/// "1.41" → (1, 41).
+pub fn parse_api_version(v: &str) -> Option<(usize, usize)> {
+    let (major, minor) = v.trim().split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// A hijacked attach stream: `first` holds output bytes read with the head.
@@ -370,6 +396,11 @@ mod tests {
         assert!(!h.chunked);
         let h = parse_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked").unwrap();
         assert!(h.chunked);
+        let h = parse_head(b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nDocker-Experimental: false")
+            .unwrap();
+        assert_eq!(h.api_version.as_deref(), Some("1.41"));
+        assert_eq!(parse_api_version("1.41"), Some((1, 41)));
+        assert_eq!(parse_api_version("x"), None);
         assert!(parse_head(b"garbage").is_err());
     }
 

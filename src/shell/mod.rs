@@ -239,7 +239,7 @@ fn initial_vars(
     vars
 }
 
-fn banner(ctx: &Ctx) -> String {
+pub fn banner(ctx: &Ctx) -> String {
     let info = &ctx.info;
     let mut out = format!(
         "nosh {} — a shell for {}",
@@ -263,7 +263,34 @@ fn banner(ctx: &Ctx) -> String {
                 .join(" ")
         })
         .unwrap_or_default();
-    out.push_str(&format!("  target    pid {} {}\n", ctx.target_pid, cmd));
+    if info.replica {
+        out.push_str(&format!(
+            "  replica   a copy of {} started with this shell instead of its command; the original is untouched\n",
+            escape::field(info.display_name().as_bytes())
+        ));
+        let state = if info.state.is_empty() {
+            "not running"
+        } else {
+            info.state.as_str()
+        };
+        out.push_str(&format!(
+            "  original  {state}, exit code {}, restarted {} times",
+            info.exit_code, info.restart_count
+        ));
+        if let Some(why) = crate::target::explain_exit(info.exit_code) {
+            out.push_str(&format!(": {why}"));
+        }
+        out.push('\n');
+        if !info.error.is_empty() {
+            out.push_str(&format!(
+                "  error     {}\n",
+                escape::field(info.error.as_bytes())
+            ));
+        }
+        out.push_str("  try       `entrypoint --test` runs the configured command and explains why it dies\n");
+    } else {
+        out.push_str(&format!("  target    pid {} {}\n", ctx.target_pid, cmd));
+    }
     let how = match ctx.id_source {
         IdSource::Target => "the target's",
         IdSource::User => "--user",
@@ -287,8 +314,10 @@ fn banner(ctx: &Ctx) -> String {
     out
 }
 
-/// Set COLUMNS and LINES from the terminal, so scripts and tests see resizes.
-fn update_window_size(ctx: &mut Ctx) {
+/// Set COLUMNS and LINES from the terminal, so scripts and tests see
+/// resizes. Returns false while the terminal has no size yet (a sidecar's
+/// TTY is 0x0 until the client's first resize arrives).
+fn update_window_size(ctx: &mut Ctx) -> bool {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -300,7 +329,9 @@ fn update_window_size(ctx: &mut Ctx) {
     if rc == 0 && ws.ws_col > 0 {
         ctx.vars.insert("COLUMNS".into(), ws.ws_col.to_string());
         ctx.vars.insert("LINES".into(), ws.ws_row.to_string());
+        return true;
     }
+    false
 }
 
 /// Run the shell to its end; the result is its exit status.
@@ -320,6 +351,14 @@ pub fn run(session: Session) -> u8 {
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if interactive {
+        // The client sends the size right after start; wait a moment for it
+        // so the banner and the first prompt know the width.
+        for _ in 0..50 {
+            if update_window_size(&mut ctx) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(4));
+        }
         print!("{}", banner(&ctx));
         let _ = std::io::stdout().flush();
     }
@@ -332,6 +371,7 @@ pub fn run(session: Session) -> u8 {
                     continue;
                 }
                 ctx.history.push(l.clone());
+                update_window_size(&mut ctx);
                 exec::run_line(&l, &mut ctx);
                 if let Some(code) = ctx.exit_requested {
                     return code as u8;

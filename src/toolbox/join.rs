@@ -50,6 +50,14 @@ pub enum View {
     ProcRoot(PathBuf),
 }
 
+/// Whether an open directory is the same inode as `path`.
+fn same_file(fd: &OwnedFd, path: &str) -> bool {
+    match (nix::sys::stat::fstat(fd), nix::sys::stat::stat(path)) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    }
+}
+
 /// One namespace of the target that differs from ours.
 struct Ns {
     name: &'static str,
@@ -174,7 +182,10 @@ impl Target {
         }
         match (&self.root, &self.cwd) {
             (Some(root), cwd) => {
-                if sys::chroot_to(root).is_err() {
+                // Already at the target's root (the toolbox is the target's
+                // own PID 1, as in a replica): nothing to enter.
+                let same_root = self.mnt.is_none() && same_file(root, "/");
+                if !same_root && sys::chroot_to(root).is_err() {
                     return Ok(proc_root());
                 }
                 match cwd {

@@ -58,6 +58,10 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
         None => TargetInfo::default(),
     };
+    // SAFETY: the toolbox is single-threaded; nothing reads the
+    // environment concurrently. Programs started later get the target's
+    // environment, never this variable.
+    unsafe { std::env::remove_var("NOSH_TARGET_INFO") };
     // 1.
     sys::set_child_subreaper()?;
     // 2.

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 /// A static program that sleeps as its own process tree: it opens
 /// /app/data.txt for writing, starts one child, then waits for signals.
-/// `app exit N` exits with N at once; `app orphan` leaves a sleeping child
+/// `app exit N` exits with N at once; `app ids` prints its real and
+/// effective uid; `app orphan` leaves a sleeping child
 /// behind and exits (to prove the toolbox reaps what it started).
 const APP_C: &str = r#"
 #include <fcntl.h>
@@ -23,9 +24,14 @@ const APP_C: &str = r#"
 #include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <stdio.h>
 static void bye(int s) { (void)s; _exit(0); }
 int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+    if (argc > 1 && strcmp(argv[1], "ids") == 0) {
+        printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "orphan") == 0) {
         if (fork() == 0) { close(1); close(2); for (;;) pause(); }
         return 0;
@@ -118,6 +124,9 @@ impl Target {
         put(r, "etc/secret", b"root only\n", 0o600);
         put(r, "app/evil\x1b[31mname", b"", 0o644);
         fs::copy(static_app(), r.join("app/app")).unwrap();
+        // A setuid-root copy: no_new_privs must keep it at the app's uid.
+        fs::copy(static_app(), r.join("app/suid")).unwrap();
+        fs::set_permissions(r.join("app/suid"), fs::Permissions::from_mode(0o4755)).unwrap();
         extra(r);
 
         let script = format!(

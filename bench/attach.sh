@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Attach latency: `nosh T -c true` against a plain `docker run --rm` of the
+# same toolbox image beside the same target, alternately, N runs each; then
+# the first run (toolbox image not yet imported) and where the time goes (-v).
+#
+#   bench/attach.sh            # N=15
+#   N=31 NOSH_BIN=... bench/attach.sh
+#
+# Needs a local Docker Engine, gcc (for the static fixture app) and the
+# static nosh build.
+set -euo pipefail
+
+N=${N:-15}
+here=$(cd "$(dirname "$0")/.." && pwd)
+NOSH=${NOSH_BIN:-${CARGO_TARGET_DIR:-$here/target}/x86_64-unknown-linux-gnu/static-dev/nosh}
+[[ -x $NOSH ]] || { echo "bench: $NOSH missing: build the static binary first" >&2; exit 1; }
+
+work=$(mktemp -d)
+target=nosh-bench-target-$$
+cleanup() {
+    docker rm -f "$target" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# 1. A shell-less target: a static app that sleeps, FROM scratch, as 65532.
+cat >"$work/app.c" <<'EOF'
+#include <signal.h>
+#include <unistd.h>
+static void term(int s) { (void)s; _exit(0); }
+int main(void) { signal(SIGTERM, term); for (;;) pause(); }
+EOF
+mkdir -p "$work/root/app"
+gcc -static -O2 -o "$work/root/app/app" "$work/app.c"
+tar -C "$work/root" -c . | docker import -c 'ENTRYPOINT ["/app/app"]' -c 'USER 65532' - nosh-bench-app:latest >/dev/null
+docker run -d --name "$target" nosh-bench-app:latest >/dev/null
+
+ms_now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
+
+# 2. First run: the toolbox image is imported from this binary.
+image=$("$NOSH" -v "$target" -c true 2>&1 >/dev/null | sed -n 's/.*toolbox image \(nosh-toolbox:[^ ]*\) is present.*/\1/p; s/.*importing \(nosh-toolbox:[^ ]*\).*/\1/p' | head -1)
+[[ -n $image ]] || { echo "bench: could not learn the toolbox image name" >&2; exit 1; }
+first=()
+for _ in 1 2 3; do
+    docker rmi -f "$image" >/dev/null
+    t0=$(ms_now)
+    "$NOSH" "$target" -c true
+    t1=$(ms_now)
+    first+=($(( (t1 - t0) / 1000 )))
+done
+first_ms=$(printf '%s\n' "${first[@]}" | awk '{print $1/1000}' | median)
+
+# 3. Cached runs, alternating so that engine drift hits both alike.
+nosh_t=() docker_t=()
+for _ in $(seq "$N"); do
+    t0=$(ms_now)
+    "$NOSH" "$target" -c true
+    t1=$(ms_now)
+    docker run --rm --pid "container:$target" --network "container:$target" \
+        --cap-add SYS_ADMIN --cap-add SYS_PTRACE --cap-add SYS_CHROOT \
+        "$image" --pid 1 -c true
+    t2=$(ms_now)
+    nosh_t+=($(( (t1 - t0) / 1000 )))
+    docker_t+=($(( (t2 - t1) / 1000 )))
+done
+nosh_ms=$(printf '%s\n' "${nosh_t[@]}" | awk '{print $1/1000}' | median)
+docker_ms=$(printf '%s\n' "${docker_t[@]}" | awk '{print $1/1000}' | median)
+
+echo "attach latency, median of $N (ms), target $target, image $image"
+printf '  %-58s %8s\n' "nosh T -c true" "$nosh_ms"
+printf '  %-58s %8s\n' "docker run --rm --pid/--network container:T ... -c true" "$docker_ms"
+printf '  %-58s %8s\n' "ratio nosh / docker run" "$(awk -v a="$nosh_ms" -v b="$docker_ms" 'BEGIN{printf "%.2f", a/b}')"
+printf '  %-58s %8s\n' "first run, image imported (median of 3)" "$first_ms"
+echo
+echo "where the time goes (nosh -v, cached image):"
+"$NOSH" -v "$target" -c true 2>&1 >/dev/null | sed 's/^nosh: */  /'

@@ -1,0 +1,829 @@
+//! `nosh TARGET` against the real Docker Engine, with a shell-less fixture
+//! image the tests build themselves (a static C program imported FROM
+//! scratch: no registry is reachable).
+//!
+//! The binary under test is the static build (`make static-dev`, or
+//! `$NOSH_BIN`). Tests are skipped, loudly, when no engine socket is there.
+//! The fixture app is local to this file: it also emits output that starts
+//! with bytes a multiplex header starts with.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{TEST_LABEL, docker, docker_ok, nosh_bin};
+
+// ---------------------------------------------------------------- fixtures
+
+fn engine_available() -> bool {
+    let ok = Path::new("/var/run/docker.sock").exists();
+    if !ok {
+        eprintln!("SKIPPED: no Docker engine socket at /var/run/docker.sock");
+    }
+    ok
+}
+
+const APP_C: &str = r#"
+/* A shell-less app: `app` sleeps until SIGTERM, `app exit N` exits with N,
+   `app emit` writes bytes that start with ^A ^B (a fake multiplex header). */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void term(int s) { (void)s; _exit(0); }
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+    if (argc > 1 && strcmp(argv[1], "emit") == 0) {
+        static const char b[] = "\x01\x02\x00\x00\x00\x00\x00\x05hello-after-control\n";
+        return write(1, b, sizeof b - 1) == (ssize_t)(sizeof b - 1) ? 0 : 1;
+    }
+    signal(SIGTERM, term);
+    signal(SIGINT, term);
+    for (;;) pause();
+}
+"#;
+
+/// The fixture image: `/app/app` (static), run as 65532. Built once per test
+/// process; the tag is stable, so parallel test binaries share it.
+fn app_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("app.c");
+        std::fs::write(&src, APP_C).unwrap();
+        std::fs::create_dir_all(dir.path().join("root/app")).unwrap();
+        let bin = dir.path().join("root/app/app");
+        let cc = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .status()
+            .expect("gcc");
+        assert!(cc.success(), "gcc -static failed");
+        let tag = "nosh-test-app:attach".to_string();
+        let mut tar = Command::new("tar")
+            .arg("-C")
+            .arg(dir.path().join("root"))
+            .args(["-c", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let import = Command::new("docker")
+            .args([
+                "import",
+                "-c",
+                r#"ENTRYPOINT ["/app/app"]"#,
+                "-c",
+                "USER 65532",
+                "-c",
+                &format!("LABEL {TEST_LABEL}"),
+                "-",
+                &tag,
+            ])
+            .stdin(tar.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(tar.wait().unwrap().success(), "tar failed");
+        assert!(
+            import.status.success(),
+            "docker import: {}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        tag
+    })
+}
+
+/// A running fixture container, removed when dropped.
+struct Target {
+    name: String,
+    id: String,
+}
+
+impl Target {
+    fn run(test: &str, extra: &[&str]) -> Target {
+        let name = format!("nosh-t-{test}-{}", std::process::id());
+        let _ = docker(&["rm", "-f", &name]);
+        let mut args = vec!["run", "-d", "--label", TEST_LABEL, "--name", &name];
+        args.extend_from_slice(extra);
+        args.push(app_image());
+        let id = docker_ok(&args);
+        Target { name, id }
+    }
+
+    fn inspect(&self, format: &str) -> String {
+        docker_ok(&["inspect", "-f", format, &self.id])
+    }
+
+    /// Sidecars of this target, any state.
+    fn sidecars(&self) -> Vec<String> {
+        docker_ok(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.nosh.target={}", self.id),
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+
+    fn wait_for_sidecar(&self) {
+        let start = Instant::now();
+        while self.sidecars().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no sidecar appeared"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Give it the moment between create and a started shell.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Polls until no sidecar of this target is left (≤ 10 s).
+    fn assert_nothing_left(&self) {
+        let start = Instant::now();
+        loop {
+            let left = self.sidecars();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sidecars left behind for {}: {left:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Host-side view of the target's PID namespace: (pid, state) of each
+    /// process in it.
+    fn processes(&self) -> BTreeSet<(u32, char)> {
+        let pid = self.inspect("{{.State.Pid}}");
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+        let mut found = BTreeSet::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if std::fs::read_link(format!("/proc/{p}/ns/pid"))
+                .ok()
+                .as_ref()
+                != Some(&ns)
+            {
+                continue;
+            }
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.trim().chars().next())
+                .unwrap_or('?');
+            found.insert((p, state));
+        }
+        found
+    }
+
+    /// What must not change across a session.
+    fn fingerprint(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.inspect("{{.RestartCount}} {{.State.StartedAt}} {{.State.Pid}} {{.State.Status}} {{json .ExecIDs}}"),
+            docker_ok(&["diff", &self.id])
+        )
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.id]);
+    }
+}
+
+// ---------------------------------------------------------------- nosh runs
+
+/// One `nosh` invocation: `Nosh::new().args([..]).stdin("..").run()`.
+#[derive(Default)]
+struct Nosh {
+    args: Vec<String>,
+    stdin: Option<String>,
+    uid: Option<u32>,
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Nosh {
+    fn new() -> Nosh {
+        Nosh::default()
+    }
+
+    fn args<const N: usize>(mut self, args: [&str; N]) -> Nosh {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    fn stdin(mut self, text: &str) -> Nosh {
+        self.stdin = Some(text.into());
+        self
+    }
+
+    fn by_user(mut self, uid: u32) -> Nosh {
+        self.uid = Some(uid);
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(nosh_bin());
+        cmd.args(&self.args).env_remove("DOCKER_HOST");
+        if let Some(uid) = self.uid {
+            cmd.uid(uid).gid(uid);
+        }
+        cmd
+    }
+
+    fn run(self) -> Ran {
+        let mut cmd = self.command();
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawning nosh");
+        if let Some(text) = &self.stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let ran = Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert!(
+            !ran.stderr.contains("panicked"),
+            "nosh panicked: {}",
+            ran.stderr
+        );
+        ran
+    }
+
+    /// Starts nosh with its stdin held open, for sessions killed mid-way.
+    fn spawn(self) -> Child {
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("spawning nosh")
+    }
+}
+
+impl Ran {
+    fn ok(self) -> Ran {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn stdout_has(self, what: &str) -> Ran {
+        assert!(
+            self.stdout.contains(what),
+            "stdout lacks {what:?}:\n{}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// A nosh failure: exit 125, the sentence, and a hint line.
+    fn fails_with(self, sentence: &str) -> Ran {
+        assert_eq!(self.code, 125, "stderr: {}", self.stderr);
+        assert!(
+            self.stderr.contains(sentence),
+            "stderr lacks {sentence:?}:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains("\nhint: "),
+            "no hint:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+// ---------------------------------------------------------------- sessions
+
+#[test]
+fn shell_runs_as_the_target_uid() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("uid", &[]);
+    Nosh::new()
+        .args([&t.name, "-c", "id"])
+        .run()
+        .ok()
+        .stdout_has("uid=65532");
+}
+
+#[test]
+fn exit_status_is_the_shells() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("status", &[]);
+    assert_eq!(Nosh::new().args([&t.name, "-c", "exit 3"]).run().code, 3);
+    assert_eq!(Nosh::new().args([&t.name, "--", "exit", "4"]).run().code, 4);
+    t.assert_nothing_left();
+}
+
+#[test]
+fn piped_commands_run_in_order_and_see_the_targets_files() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("piped", &[]);
+    let ran = Nosh::new()
+        .args(["-T", &t.name])
+        .stdin("ls /\nid\n")
+        .run()
+        .ok();
+    let ls_at = ran.stdout.find("app").expect("ls / lists /app");
+    let id_at = ran.stdout.find("uid=65532").expect("id ran");
+    assert!(ls_at < id_at, "{}", ran.stdout);
+    assert!(
+        !ran.stdout.contains("nosh"),
+        "the toolbox's own / leaked:\n{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn ps_shows_the_targets_pid_1() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("ps", &[]);
+    let ran = Nosh::new().args([&t.name, "-c", "ps"]).run().ok();
+    assert!(
+        ran.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("1 ") && l.contains("/app/app")),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_target_can_be_named_by_id_or_unique_prefix() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("byid", &[]);
+    Nosh::new().args([&t.id, "-c", "true"]).run().ok();
+    Nosh::new().args([&t.id[..10], "-c", "true"]).run().ok();
+}
+
+#[test]
+fn the_target_is_untouched_and_nothing_is_left() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("untouched", &[]);
+    let before = t.fingerprint();
+    let procs = t.processes();
+    Nosh::new()
+        .args(["-T", &t.name])
+        .stdin("ls /app\nps\ncat /proc/1/status\nrun /app/app exit 0\n")
+        .run()
+        .ok();
+    t.assert_nothing_left();
+    assert_eq!(t.fingerprint(), before);
+    let after = t.processes();
+    assert_eq!(after, procs, "the target's process list changed");
+    assert!(after.iter().all(|(_, s)| *s != 'Z'), "zombies: {after:?}");
+}
+
+#[test]
+fn output_starting_with_control_bytes_arrives_intact_on_a_tty() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("ctl", &[]);
+    for mode in ["-t", "-T"] {
+        let out = Command::new(nosh_bin())
+            .args([mode, &t.name, "-c", "run /app/app emit"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout
+                .starts_with(b"\x01\x02\x00\x00\x00\x00\x00\x05hello-after-control"),
+            "{mode}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn ten_concurrent_sessions_on_one_target() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("ten", &[]);
+    let name = t.name.clone();
+    let runs: Vec<_> = (0..10)
+        .map(|i| {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                Nosh::new()
+                    .args([&name, "-c", &format!("echo session-{i}")])
+                    .run()
+                    .ok()
+                    .stdout_has(&format!("session-{i}"));
+            })
+        })
+        .collect();
+    for r in runs {
+        r.join().unwrap();
+    }
+    t.assert_nothing_left();
+}
+
+#[test]
+fn nothing_is_left_after_the_client_is_killed() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("kill9", &[]);
+    let mut child = Nosh::new().args(["-T", &t.name]).spawn();
+    t.wait_for_sidecar();
+    child.kill().unwrap(); // SIGKILL: no cleanup code of ours runs.
+    child.wait().unwrap();
+    t.assert_nothing_left();
+}
+
+#[test]
+fn the_sidecar_goes_when_the_target_stops() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("stopped", &[]);
+    let child = Nosh::new().args(["-T", &t.name]).spawn();
+    t.wait_for_sidecar();
+    docker_ok(&["stop", "-t", "2", &t.id]);
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stopped"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.assert_nothing_left();
+}
+
+#[test]
+fn interrupting_the_client_removes_the_sidecar() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("sigint", &[]);
+    let child = Nosh::new().args(["-T", &t.name]).spawn();
+    t.wait_for_sidecar();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    t.assert_nothing_left();
+}
+
+#[test]
+fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("gc", &[]);
+    let child = Nosh::new().args(["-T", &t.name]).spawn();
+    t.wait_for_sidecar();
+    let ls = Nosh::new().args(["ls"]).run().ok();
+    assert!(ls.stdout.starts_with("SESSION"), "{}", ls.stdout);
+    assert!(ls.stdout.contains(&t.name), "{}", ls.stdout);
+    drop(child); // its stdin closes: the session ends on its own.
+
+    // A leftover as a crashed client would leave it: created, never started.
+    let stale = docker_ok(&[
+        "create",
+        "--label",
+        TEST_LABEL,
+        "--label",
+        "io.nosh.session=sidecar",
+        "--label",
+        "io.nosh.target=0000000000000000deadbeef",
+        app_image(),
+    ]);
+    let gc = Nosh::new().args(["gc"]).run().ok();
+    assert!(gc.stdout.contains(&stale[..12]), "{}", gc.stdout);
+    assert!(
+        docker(&["inspect", &stale]).status.code() != Some(0),
+        "gc left {stale}"
+    );
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn an_unknown_container_is_one_sentence_and_125() {
+    if !engine_available() {
+        return;
+    }
+    Nosh::new()
+        .args(["no-such-container-here", "-c", "true"])
+        .run()
+        .fails_with("nosh: no such container: no-such-container-here");
+}
+
+#[test]
+fn an_ambiguous_prefix_lists_the_candidates() {
+    if !engine_available() {
+        return;
+    }
+    // Create containers until two share their first hex digit.
+    let mut made: Vec<String> = Vec::new();
+    let pair = loop {
+        let id = docker_ok(&["create", "--label", TEST_LABEL, app_image()]);
+        if let Some(other) = made.iter().find(|o| o.as_bytes()[0] == id.as_bytes()[0]) {
+            break (other.clone(), id.clone());
+        }
+        made.push(id);
+        assert!(made.len() <= 17);
+    };
+    made.push(pair.1.clone());
+    // Every container sharing that digit is a candidate.
+    let prefix = &pair.0[..1];
+    let ran = Nosh::new().args([prefix, "-c", "true"]).run();
+    for id in &made {
+        let _ = docker(&["rm", "-f", id]);
+    }
+    let ran = ran.fails_with(&format!("container id prefix '{prefix}' is ambiguous"));
+    assert!(
+        ran.stderr.contains(&pair.0[..12]) && ran.stderr.contains(&pair.1[..12]),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_paused_container_says_unpause() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("paused", &[]);
+    docker_ok(&["pause", &t.id]);
+    let ran = Nosh::new().args([&t.name, "-c", "true"]).run();
+    docker_ok(&["unpause", &t.id]);
+    ran.fails_with(&format!("container {} is paused", t.name));
+}
+
+#[test]
+fn an_exited_container_gives_its_exit_code() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("exited", &[]);
+    docker_ok(&["rm", "-f", &t.id]);
+    let name = format!("nosh-t-exited7-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &name]);
+    let out = docker(&[
+        "run",
+        "--label",
+        TEST_LABEL,
+        "--name",
+        &name,
+        app_image(),
+        "exit",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    let ran = Nosh::new().args([&name, "-c", "true"]).run();
+    let _ = docker(&["rm", "-f", &name]);
+    ran.fails_with(&format!(
+        "container {name} is not running (exited with code 7); nosh attaches only to running containers"
+    ));
+}
+
+#[test]
+fn an_unreachable_engine_names_the_socket() {
+    if !engine_available() {
+        return;
+    }
+    Nosh::new()
+        .args(["-H", "unix:///nonexistent.sock", "anything", "-c", "true"])
+        .run()
+        .fails_with("cannot connect to the Docker engine at unix:///nonexistent.sock");
+}
+
+#[test]
+fn a_socket_this_user_cannot_open_is_permission_denied() {
+    if !engine_available() {
+        return;
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: needs root to run nosh as another user");
+        return;
+    }
+    // The engine socket is root:docker 0660; uid 65534 is in neither.
+    Nosh::new()
+        .by_user(65534)
+        .args(["anything", "-c", "true"])
+        .run()
+        .fails_with("permission denied on the Docker engine socket unix:///var/run/docker.sock");
+}
+
+// ---------------------------------------------------------------- terminal
+
+/// nosh on a pseudo-terminal, as a person at a terminal runs it.
+struct Pty {
+    master: std::fs::File,
+    slave: OwnedFd,
+    child: Child,
+    screen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Pty {
+    fn spawn(args: &[&str], cols: u16, rows: u16) -> Pty {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        // openpty(3) leaves both ends inheritable: keep them out of nosh.
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .unwrap();
+        }
+        let master = std::fs::File::from(pty.master);
+        set_size(&master, cols, rows);
+        let slave = pty.slave;
+        let mut cmd = Command::new(nosh_bin());
+        cmd.args(args)
+            .env("TERM", "xterm")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(match std::env::var_os("NOSH_TEST_PTY_LOG") {
+                Some(log) => Stdio::from(std::fs::File::create(log).unwrap()),
+                None => Stdio::from(slave.try_clone().unwrap()),
+            });
+        // SAFETY: only async-signal-safe calls (setsid, ioctl) run between
+        // fork and exec; they make the pty the child's controlling terminal
+        // so that resizes send it SIGWINCH.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Pty {
+            master,
+            slave,
+            child,
+            screen,
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        self.master.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Waits until the screen, from `from` on, contains `what`; returns the
+    /// offset after it.
+    fn expect(&self, what: &str, from: usize) -> usize {
+        let start = Instant::now();
+        loop {
+            {
+                let screen = self.screen.lock().unwrap();
+                let text = String::from_utf8_lossy(&screen[from.min(screen.len())..]).into_owned();
+                if let Some(at) = text.find(what) {
+                    return from + at + what.len();
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "never saw {what:?}; screen:\n{text}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn termios(&self) -> nix::sys::termios::Termios {
+        nix::sys::termios::tcgetattr(&self.slave).unwrap()
+    }
+}
+
+fn set_size(master: &std::fs::File, cols: u16, rows: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which is valid
+    // for the duration of the call.
+    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    assert_eq!(rc, 0, "TIOCSWINSZ");
+}
+
+#[test]
+fn a_terminal_session_prompts_runs_follows_resizes_and_exits() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("tty", &[]);
+    let mut pty = Pty::spawn(&[&t.name], 90, 20);
+    let before = pty.termios();
+    let at = pty.expect("$ ", 0);
+    // The first prompt may come before the first resize reaches the
+    // sidecar's TTY (it is 0x0 until then); the shell reads the size each
+    // time it prompts.
+    pty.send("\r");
+    let at = pty.expect("$ ", at);
+    pty.send("echo cols=$COLUMNS rows=$LINES\r");
+    let at = pty.expect("cols=90 rows=20", at);
+    // The shell reads the size each time it prompts: resize, then prompt.
+    set_size(&pty.master, 123, 41);
+    std::thread::sleep(Duration::from_millis(500));
+    pty.send("\r");
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send("echo cols=$COLUMNS rows=$LINES\r");
+    let at = pty.expect("cols=123 rows=41", at);
+    pty.send("id\r");
+    let at = pty.expect("\nuid=65532", at);
+    pty.expect("$ ", at);
+    pty.send("exit 5\r");
+    let status = pty.child.wait().unwrap();
+    assert_eq!(status.code(), Some(5));
+    // Raw mode was undone.
+    let after = pty.termios();
+    assert_eq!(after.local_flags, before.local_flags);
+    assert_eq!(after.input_flags, before.input_flags);
+    t.assert_nothing_left();
+}
+
+#[test]
+fn nothing_is_left_after_a_terminal_client_is_killed() {
+    if !engine_available() {
+        return;
+    }
+    let t = Target::run("tty-kill9", &[]);
+    let mut pty = Pty::spawn(&[&t.name], 80, 24);
+    pty.expect("$ ", 0);
+    pty.child.kill().unwrap();
+    pty.child.wait().unwrap();
+    t.assert_nothing_left();
+}
