@@ -61,13 +61,6 @@ pub enum ContextError {
         reason: String,
     },
 
-    #[error("cannot read the Docker CLI configuration {}", .path.display())]
-    ReadConfig {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
     #[error(
         "the engine at {host} ({source_of}) needs TLS, which this build of nosh does not speak"
     )]
@@ -90,7 +83,7 @@ impl ContextError {
                 "see the contexts with `docker context ls` (nosh looked for {}), or leave out --context and DOCKER_CONTEXT for the local engine",
                 meta.display()
             ),
-            ContextError::ReadContext { .. } | ContextError::ReadConfig { .. } => {
+            ContextError::ReadContext { .. } => {
                 "check the file's permissions, or set DOCKER_CONFIG to another directory".into()
             }
             ContextError::BadContext { name, .. } => {
@@ -246,7 +239,7 @@ pub fn choose(inputs: &Inputs) -> Result<Chosen, ContextError> {
                 with_env_tls(inputs, host, Source::DockerHostEnv)
             } else if let Some(name) = inputs.docker_context.clone() {
                 from_context(inputs, &name, "DOCKER_CONTEXT")?
-            } else if let Some(name) = current_context(&inputs.config_dir())? {
+            } else if let Some(name) = current_context(&inputs.config_dir()) {
                 from_context(inputs, &name, "currentContext in config.json")?
             } else {
                 local_socket(Source::LocalSocket)
@@ -299,19 +292,15 @@ struct ConfigFile {
     current_context: Option<String>,
 }
 
-/// `currentContext` of `DIR/config.json`, if the file names one.
-pub fn current_context(config_dir: &Path) -> Result<Option<String>, ContextError> {
-    let path = config_dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(ContextError::ReadConfig { path, source }),
-    };
-    // A config.json the docker CLI can't parse either is its problem to
-    // report; here it just names no context.
-    Ok(serde_json::from_str::<ConfigFile>(&text)
+/// `currentContext` of `DIR/config.json`, if the file names one. A file that
+/// is missing, unreadable (another user's HOME, as when root's environment
+/// is kept by `sudo -u`) or malformed names none: the docker CLI, too, only
+/// warns and goes on with its defaults.
+pub fn current_context(config_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
+    serde_json::from_str::<ConfigFile>(&text)
         .ok()
-        .and_then(|c| non_empty(c.current_context)))
+        .and_then(|c| non_empty(c.current_context))
 }
 
 #[derive(Deserialize)]
@@ -549,6 +538,18 @@ mod tests {
             ..all
         };
         assert_eq!(host_of(&config_only).as_deref(), Some("unix:///cfg.sock"));
+    }
+
+    #[test]
+    fn an_unreadable_or_malformed_config_names_no_context() {
+        let store = Store::new();
+        std::fs::write(store.path().join("config.json"), "{not json").unwrap();
+        assert_eq!(host_of(&store.inputs()), None);
+        let inputs = Inputs {
+            docker_config: Some(store.path().join("config.json/not-a-dir")),
+            ..Inputs::default()
+        };
+        assert_eq!(choose(&inputs).unwrap().source, Source::LocalSocket);
     }
 
     #[test]
