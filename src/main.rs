@@ -44,8 +44,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if as_plugin.is_some() && !matches!(cli.command, Some(Command::Toolbox(_))) {
-        plugin::watch_cli_socket();
+    if as_plugin.is_some() {
+        plugin::running_as_plugin();
     }
     match cli.command {
         Some(Command::Toolbox(args)) => nosh::toolbox::main(args),

@@ -21,6 +21,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::host::context::PluginGlobals;
 
@@ -155,10 +156,22 @@ fn inline_bool(arg: &str) -> Option<bool> {
     arg.split_once('=').and_then(|(_, v)| v.parse().ok())
 }
 
-/// When the docker CLI gave us its plugin socket: a thread that waits for
-/// the CLI to close it and then sends this process SIGTERM. Call it only on
-/// the host half: the toolbox half must stay single-threaded.
+static AS_PLUGIN: AtomicBool = AtomicBool::new(false);
+
+/// Records that the docker CLI runs us as its plugin (see [`from_docker_cli`]).
+pub fn running_as_plugin() {
+    AS_PLUGIN.store(true, Ordering::Relaxed);
+}
+
+/// When running as the plugin and the docker CLI gave us its plugin socket:
+/// a thread that waits for the CLI to close it and then sends this process
+/// SIGTERM. Call it only on the host half, after any fork: the toolbox half
+/// must stay single-threaded, and the session's watchdog is forked from a
+/// single-threaded process.
 pub fn watch_cli_socket() {
+    if !AS_PLUGIN.load(Ordering::Relaxed) {
+        return;
+    }
     let Some(addr) = std::env::var_os(SOCKET_ENV) else {
         return;
     };

@@ -90,6 +90,13 @@ pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<End
     Err(HostError::BadHost(given.into()))
 }
 
+/// Where the engine that `-H` and `--context` (and the environment) choose
+/// is, without connecting.
+pub fn chosen_endpoint(args: &EngineArgs) -> Result<Endpoint, HostError> {
+    let inputs = Inputs::from_env(args.host.as_deref(), args.context.as_deref());
+    endpoint(context::choose(&inputs)?.host.as_deref(), None)
+}
+
 /// Connects to the engine that `-H` and `--context` (and the environment)
 /// choose, and negotiates the API version.
 pub async fn connect_args(args: &EngineArgs, log: Log) -> Result<Engine, HostError> {

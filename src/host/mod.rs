@@ -38,11 +38,14 @@ use session::{Outcome, Request};
 /// `nosh TARGET`: a shell beside a running container. Exits with the shell's
 /// status, or 125 when nosh itself fails.
 pub fn attach(args: AttachArgs) -> ExitCode {
-    // Forked first, while this process still has one thread.
-    let env = std::env::var("DOCKER_HOST").ok();
-    let mut watchdog = engine::endpoint(args.engine.host.as_deref(), env.as_deref())
+    // Forked first, while this process still has one thread; it must
+    // reach the same engine as the session, contexts included.
+    let mut watchdog = engine::chosen_endpoint(&args.engine)
         .ok()
         .and_then(watchdog::Watchdog::start);
+    // As the docker CLI's plugin: end like on SIGTERM when the CLI says so
+    // (a thread, so only after the fork).
+    crate::plugin::watch_cli_socket();
     // Reading and hashing this binary (several MB) overlaps the runtime's
     // start and the engine calls that find the target.
     let binary = args
