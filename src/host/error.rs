@@ -98,6 +98,10 @@ pub enum HostError {
 
     #[error("terminal: {0}")]
     Terminal(#[source] io::Error),
+
+    /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
+    #[error(transparent)]
+    Context(#[from] super::context::ContextError),
 }
 
 impl HostError {
@@ -133,6 +137,7 @@ impl HostError {
             HostError::CreateFailed(_) | HostError::StartFailed(_) => {
                 "run with -v to see the engine calls; `nosh gc` removes leftovers".into()
             }
+            HostError::Context(e) => return e.hint(),
             HostError::Stream(_) | HostError::Engine { .. } | HostError::Terminal(_) => return None,
         })
     }
