@@ -189,6 +189,21 @@ pub async fn run(
         Ok(x) => x,
         Err(e) => {
             remove(engine, &id).await;
+            // The runtime's own words for a target that stopped between
+            // create and start are cryptic; say what happened instead.
+            let running = engine
+                .docker
+                .inspect_container(&target.info.id, None)
+                .await
+                .ok()
+                .and_then(|t| t.state?.running)
+                .unwrap_or(false);
+            if !running {
+                return Err(HostError::NotRunning {
+                    name: target.info.display_name().to_string(),
+                    state: "stopped while the sidecar was starting".into(),
+                });
+            }
             return Err(e);
         }
     };
