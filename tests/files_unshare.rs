@@ -7,62 +7,19 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::path::Path;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "support/unshare.rs"]
+mod unshare;
+
+use unshare::{
+    all_pids, children, mkdir_owned as mkdir, put_owned as put, run_bounded, spawn_namespaced,
+    static_app, status_field as field, stderr, stdout,
+};
+
 /// Opens /app/data.txt for writing, starts one child, then waits.
-const APP_C: &str = r#"
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-static void bye(int s) { (void)s; _exit(0); }
-int main(void) {
-    signal(SIGTERM, bye);
-    open("/app/data.txt", O_RDWR | O_CREAT | O_APPEND, 0644);
-    if (fork() == 0) { for (;;) pause(); }
-    for (;;) pause();
-}
-"#;
-
-fn static_app() -> &'static Path {
-    static APP: OnceLock<PathBuf> = OnceLock::new();
-    APP.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("nosh-files-app-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("app.c"), APP_C).unwrap();
-        let bin = dir.join("app");
-        let out = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&bin)
-            .arg(dir.join("app.c"))
-            .output()
-            .expect("gcc is needed to build the static test app");
-        assert!(
-            out.status.success(),
-            "gcc -static failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-}
-
-fn put(root: &Path, rel: &str, content: &[u8], mode: u32, owner: u32) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(&p, content).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
-    std::os::unix::fs::chown(&p, Some(owner), Some(owner)).unwrap();
-}
-
-fn mkdir(root: &Path, rel: &str, mode: u32, owner: u32) {
-    let p = root.join(rel);
-    fs::create_dir_all(&p).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
-    std::os::unix::fs::chown(&p, Some(owner), Some(owner)).unwrap();
-}
-
 /// The target; killed (with everything in its PID namespace) on drop.
 struct Target {
     root: tempfile::TempDir,
@@ -122,24 +79,7 @@ impl Target {
              (chroot {r} /app/app &) && exec chroot --userspec=65532:65532 {r} /app/app",
             r = r.display()
         );
-        let unshare = Command::new("unshare")
-            .args([
-                "--pid",
-                "--fork",
-                "--mount",
-                "--uts",
-                "--ipc",
-                "--net",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare (util-linux) is needed for these tests");
+        let unshare = spawn_namespaced(&script);
         let upid = unshare.id() as i32;
         let mut t = Target {
             root,
@@ -168,11 +108,9 @@ impl Target {
 
     /// Run `nosh toolbox --pid <pid> -c LINE` as root (the shell drops to 65532).
     fn sh(&self, line: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_nosh"))
-            .args(["toolbox", "--pid", &self.pid.to_string(), "-c", line])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nosh"));
+        cmd.args(["toolbox", "--pid", &self.pid.to_string(), "-c", line]);
+        run_bounded(cmd, "")
     }
 
     fn json(&self, line: &str) -> serde_json::Value {
@@ -232,26 +170,6 @@ fn nix_kill(pid: i32) -> std::io::Result<()> {
         .map(|_| ())
 }
 
-fn all_pids() -> Vec<i32> {
-    fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-fn children(parent: i32) -> Vec<i32> {
-    all_pids()
-        .into_iter()
-        .filter(|p| {
-            fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
-                s.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
-                    == Some(parent)
-            })
-        })
-        .collect()
-}
-
 fn is_app(pid: i32, uid: u32) -> bool {
     let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -259,19 +177,6 @@ fn is_app(pid: i32, uid: u32) -> bool {
         && field(&status, "Uid")
             .is_some_and(|u| u.split_whitespace().next() == Some(&uid.to_string()))
         && field(&status, "PPid") != Some("0")
-}
-
-fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(str::trim))
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Every path below `root/rel` as the target names it, walked on the host
