@@ -211,16 +211,20 @@ impl Target {
         run_bounded(cmd, input)
     }
 
-    /// Pids in the target's PID namespace, as the host sees them.
-    pub fn processes(&self) -> Vec<(i32, String)> {
+    /// The processes in the target's PID namespace, as the host sees them:
+    /// (pid, parent, command name). Not the whole stat line: its state and
+    /// counters move on their own.
+    pub fn processes(&self) -> Vec<(i32, i32, String)> {
         let ns = fs::read_link(format!("/proc/{}/ns/pid", self.pid)).unwrap();
-        let mut out: Vec<(i32, String)> = fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        let mut out: Vec<(i32, i32, String)> = all_pids()
+            .into_iter()
             .filter(|p| fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|l| l == ns))
-            .map(|p| {
-                let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-                (p, stat)
+            .filter_map(|p| {
+                let stat = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                let (head, rest) = stat.rsplit_once(')')?;
+                let comm = head.split_once('(')?.1.to_string();
+                let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+                Some((p, ppid, comm))
             })
             .collect();
         out.sort();
