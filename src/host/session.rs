@@ -154,6 +154,9 @@ pub async fn run(
     req: &Request,
     watchdog: Option<&mut Watchdog>,
 ) -> Result<Outcome, HostError> {
+    // Catch the signals before anything exists to clean up: a Ctrl-C during
+    // create or start must still end in "interrupted, sidecar removed".
+    let mut signals = Signals::new()?;
     let log = engine.log;
     // 1. Create.
     let name = sidecar_name(target.info.display_name());
@@ -216,7 +219,7 @@ pub async fn run(
     }
 
     // 6. Pump.
-    let interrupted = pump(engine, &id, req.tty, attached).await?;
+    let interrupted = pump(engine, &id, req.tty, attached, &mut signals).await?;
     if let Some(sig) = interrupted {
         remove(engine, &id).await;
         return Ok(Outcome::Interrupted(sig));
@@ -248,20 +251,43 @@ pub async fn remove(engine: &Engine, id: &str) {
 
 /// Copies stdin to the sidecar and its output to stdout/stderr until the
 /// output ends. Returns the signal that interrupted the client, if any.
+/// The signals a session answers, registered once at its start.
+struct Signals {
+    winch: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, HostError> {
+        let on = |kind| signal(kind).map_err(HostError::Terminal);
+        Ok(Signals {
+            winch: on(SignalKind::window_change())?,
+            int: on(SignalKind::interrupt())?,
+            term: on(SignalKind::terminate())?,
+            hup: on(SignalKind::hangup())?,
+        })
+    }
+}
+
 async fn pump(
     engine: &Engine,
     id: &str,
     tty: bool,
     attached: wire::Attached,
+    signals: &mut Signals,
 ) -> Result<Option<i32>, HostError> {
     let (mut from_sidecar, mut to_sidecar) = tokio::io::split(attached.conn);
     let lost = |e: std::io::Error| HostError::Stream(e.to_string());
     let mut stdin = terminal::stdin_reader()?;
     let mut stdin_open = true;
-    let mut winch = signal(SignalKind::window_change()).map_err(HostError::Terminal)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(HostError::Terminal)?;
-    let mut term = signal(SignalKind::terminate()).map_err(HostError::Terminal)?;
-    let mut hup = signal(SignalKind::hangup()).map_err(HostError::Terminal)?;
+    let Signals {
+        winch,
+        int,
+        term,
+        hup,
+    } = signals;
 
     let mut demux = Demux::default();
     let mut out = Output { tty };
