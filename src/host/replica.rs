@@ -16,8 +16,8 @@
 //!
 //! Steps, and what undoes each:
 //! 1. create the helper — removed with its volume at the end;
-//! 2. commit the container to `nosh-replica:<id>-<random>` (an image target
-//!    is used as it is) — removed at the end;
+//! 2. meanwhile, commit the container to `nosh-replica:<id>-<random>` (an
+//!    image target is used as it is) — removed at the end;
 //! 3. create and run the replica as a session ([`session::run_container`]),
 //!    auto-removed when the shell exits.
 //!
@@ -232,6 +232,10 @@ async fn network_mode(engine: &Engine, target: &Target) -> Option<String> {
     }
 }
 
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
 /// `<short id>-<6 hex>`: the original, and unique per session.
 fn commit_tag(target: &Target) -> String {
     let id = target.info.id.trim_start_matches("sha256:");
@@ -280,26 +284,18 @@ async fn run_made(
         other => other,
     };
 
-    // 1. The helper.
-    let helper = engine
-        .docker
-        .create_container(
-            None::<bollard::query_parameters::CreateContainerOptions>,
-            helper_config(target, toolbox_image),
-        )
-        .await
-        .map_err(|e| failed("create the toolbox volume for", &e))?
-        .id;
-    if let Some(w) = watchdog.as_deref_mut() {
-        w.helper(&helper);
-    }
-    made.helper = Some(helper.clone());
-    log.say(|| format!("created toolbox helper {}", &helper[..12.min(helper.len())]));
-
-    // 2. The image.
-    let image = if target.is_image {
-        target.info.id.clone()
-    } else {
+    // 1. and 2. at once: both take a while (the engine copies the binary
+    // into the volume; a commit diffs the container's files), and neither
+    // needs the other. Both run to their end, so whatever the engine made
+    // is known and removed, even when the other failed.
+    let create_helper = engine.docker.create_container(
+        None::<bollard::query_parameters::CreateContainerOptions>,
+        helper_config(target, toolbox_image),
+    );
+    let commit = async {
+        if target.is_image {
+            return Ok(None);
+        }
         let tag = commit_tag(target);
         let label = labels(target, "replica-image")
             .into_iter()
@@ -316,16 +312,31 @@ async fn run_made(
         let id = engine
             .docker
             .commit_container(options, ContainerConfig::default())
-            .await
-            .map_err(|e| failed("commit", &e))?
+            .await?
             .id;
-        if let Some(w) = watchdog.as_deref_mut() {
-            w.image(&id);
-        }
-        made.image = Some(id.clone());
         log.say(|| format!("committed {} to {REPO}:{tag}", target.info.display_name()));
-        id
+        Ok(Some(id))
     };
+    let (helper, committed) = tokio::join!(create_helper, commit);
+    if let Ok(created) = &helper {
+        made.helper = Some(created.id.clone());
+        if let Some(w) = watchdog.as_deref_mut() {
+            w.helper(&created.id);
+        }
+        log.say(|| format!("created toolbox helper {}", short(&created.id)));
+    }
+    if let Ok(Some(id)) = &committed {
+        made.image = Some(id.clone());
+        if let Some(w) = watchdog.as_deref_mut() {
+            w.image(id);
+        }
+    }
+    let helper = helper
+        .map_err(|e| failed("create the toolbox volume for", &e))?
+        .id;
+    let image = committed
+        .map_err(|e| failed("commit", &e))?
+        .unwrap_or_else(|| target.info.id.clone());
 
     // 3. The replica.
     let network = network_mode(engine, target).await;
