@@ -264,9 +264,29 @@ fn nothing_is_left_after_the_client_of_a_replica_is_killed() {
         assert!(Instant::now() < deadline, "no replica started");
         thread::sleep(Duration::from_millis(50));
     }
+    // The helper's anonymous volume holds the binary; it must go too.
+    let helper = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &filter,
+        "--filter",
+        "label=io.nosh.session=helper",
+    ]);
+    let volume = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{.Name}}{{end}}",
+        &helper,
+    ]);
+    assert!(!volume.is_empty(), "the helper {helper} has no volume");
     client.kill().expect("SIGKILL the client"); // no cleanup code of ours runs
     client.wait().expect("reap the client");
     assert_nothing_left(c.id());
+    assert!(
+        !docker(&["volume", "inspect", &volume]).status.success(),
+        "the helper's volume {volume} is left"
+    );
     assert_eq!(fingerprint(&c), before, "the original changed");
 }
 
