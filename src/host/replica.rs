@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerConfig, ContainerCreateBody, HostConfig, Mount, MountPoint, MountType,
+    ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig, Mount, MountPoint, MountType,
 };
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
@@ -183,6 +183,11 @@ pub fn replica_config(
         env: Some(env),
         working_dir: Some(info.working_dir.clone()).filter(|w| !w.is_empty()),
         labels: Some(labels(target, "replica")),
+        // The image's health check would run the app's probe in the replica.
+        healthcheck: Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        }),
         tty: Some(req.tty),
         open_stdin: Some(true),
         stdin_once: Some(true),
@@ -433,6 +438,7 @@ mod tests {
         assert_eq!(c.cmd.unwrap(), ["toolbox", "--pid", "1"]);
         assert_eq!(c.user.as_deref(), Some("65532"));
         assert_eq!(c.working_dir.as_deref(), Some("/app"));
+        assert_eq!(c.healthcheck.unwrap().test.unwrap(), ["NONE"]);
         let env = c.env.unwrap();
         assert_eq!(env[..2], ["PATH=/usr/bin", "MODE=prod"]);
         assert!(env[2].starts_with("NOSH_TARGET_INFO="), "{env:?}");
