@@ -18,7 +18,19 @@ TOOLBOX_IMAGE ?= nosh-toolbox:$(VERSION)
 # Integration tests share one Docker Engine; two at a time suits small machines.
 TEST_THREADS ?= 2
 
-.PHONY: all build static-dev static test lint toolbox-image demo bench clean
+# `make install`: where to, and which binary (INSTALL_BIN skips the release
+# build, e.g. INSTALL_BIN=$(NOSH_DEV) for a quick local install).
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+# The docker CLI looks for plugins here (and in libexec/docker/cli-plugins).
+PLUGINDIR := $(DESTDIR)$(PREFIX)/lib/docker/cli-plugins
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+
+.PHONY: all build static-dev static test lint toolbox-image demo bench clean install uninstall
 
 all: build
 
@@ -70,6 +82,22 @@ demo: static-dev
 ## bench: attach latency, builtins against the usual tools, image size
 bench: static-dev
 	NOSH_BIN=$(NOSH_DEV) bench/run.sh
+
+## install: nosh, the `docker nosh` plugin link, nosh(1) and completions (PREFIX, DESTDIR)
+install: $(if $(INSTALL_BIN),,static)
+	$(eval BIN := $(or $(INSTALL_BIN),dist/nosh))
+	install -d $(BINDIR) $(PLUGINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR)
+	install -m 0755 $(BIN) $(BINDIR)/nosh
+	ln -sfn ../../../bin/nosh $(PLUGINDIR)/docker-nosh
+	$(BIN) man > $(MANDIR)/nosh.1
+	$(BIN) completions bash > $(BASHDIR)/nosh
+	$(BIN) completions zsh > $(ZSHDIR)/_nosh
+	$(BIN) completions fish > $(FISHDIR)/nosh.fish
+
+## uninstall: remove what `make install` laid out
+uninstall:
+	rm -f $(BINDIR)/nosh $(PLUGINDIR)/docker-nosh $(MANDIR)/nosh.1 \
+		$(BASHDIR)/nosh $(ZSHDIR)/_nosh $(FISHDIR)/nosh.fish
 
 ## clean: build outputs, test containers and fixture images
 clean:

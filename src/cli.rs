@@ -23,6 +23,10 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// When to colour output; NO_COLOR turns `auto` off.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: crate::color::When,
+
     #[command(flatten)]
     pub attach: AttachArgs,
 }
@@ -43,6 +47,18 @@ pub enum Command {
     /// Run the hardened-image migration checklist on a container; exit 1
     /// when an error is found (for CI gates).
     Doctor(DoctorArgs),
+    /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `nosh man | man -l -`.
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -71,9 +87,15 @@ pub struct DoctorArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
     /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375).
-    /// Defaults to $DOCKER_HOST, then the local socket.
+    /// Defaults to $DOCKER_HOST, then the docker CLI's context, then the
+    /// local socket.
     #[arg(short = 'H', long = "host", value_name = "HOST")]
     pub host: Option<String>,
+
+    /// The docker CLI context to use (see `docker context ls`); overrides
+    /// $DOCKER_HOST, $DOCKER_CONTEXT and the current context.
+    #[arg(long, value_name = "NAME", conflicts_with = "host")]
+    pub context: Option<String>,
 
     /// Log engine calls on stderr.
     #[arg(short, long)]

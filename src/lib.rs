@@ -14,10 +14,14 @@
 
 pub mod builtins;
 pub mod cli;
+pub mod color;
 pub mod dns;
 pub mod escape;
 pub mod host;
+pub mod install;
+pub mod mountinfo;
 pub mod perm;
+pub mod plugin;
 pub mod procinfo;
 pub mod procnet;
 pub mod program;

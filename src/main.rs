@@ -4,13 +4,35 @@
 //! single-threaded because `setns(CLONE_NEWNS)` refuses multi-threaded
 //! callers; only the host half builds a runtime, by hand.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use nosh::cli::{Cli, Command};
+use nosh::{color, install, plugin};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    // Run as `docker-nosh`: answer the docker CLI's metadata request, and
+    // take its global options and the plugin name off the command line.
+    if plugin::is_metadata_request(&args) {
+        println!("{}", plugin::metadata());
+        return ExitCode::SUCCESS;
+    }
+    let as_plugin = plugin::from_docker_cli(&args);
+    if let Some(call) = as_plugin.as_ref() {
+        args.clone_from(&call.args);
+        nosh::host::context::set_plugin_globals(call.globals.clone());
+    }
+
+    let mut command = Cli::command().color(color::clap_choice(color::init(&mut args)));
+    if as_plugin.is_some() {
+        command = command.bin_name("docker nosh");
+    }
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -22,12 +44,19 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if as_plugin.is_some() {
+        plugin::running_as_plugin();
+    }
     match cli.command {
         Some(Command::Toolbox(args)) => nosh::toolbox::main(args),
         Some(Command::Attach(args)) => nosh::host::attach(args),
         Some(Command::Gc(engine)) => nosh::host::gc(engine),
         Some(Command::Ls(engine)) => nosh::host::ls(engine),
         Some(Command::Doctor(args)) => nosh::host::doctor(args),
+        Some(Command::Completions(args)) => {
+            install::to_stdout(|out| install::completions(args.shell, out))
+        }
+        Some(Command::Man) => install::to_stdout(install::man_page),
         None => nosh::host::attach(cli.attach),
     }
 }

@@ -67,81 +67,11 @@ impl Who {
     }
 }
 
-/// A mount from /proc/self/mountinfo.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Mount {
-    pub target: String,
-    pub fstype: String,
-    pub source: String,
-    pub readonly: bool,
-    pub noexec: bool,
-    pub nosuid: bool,
-}
-
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parse /proc/self/mountinfo (see proc(5)): field 5 is the mount point,
-/// field 6 the per-mount options; after " - ": type, source, super options.
-pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let l: Vec<&str> = left.split(' ').collect();
-            let r: Vec<&str> = right.split(' ').collect();
-            let opts: Vec<&str> = l.get(5)?.split(',').collect();
-            let super_opts: Vec<&str> = r.get(2).map_or(vec![], |s| s.split(',').collect());
-            let has = |o: &str| opts.contains(&o) || super_opts.contains(&o);
-            Some(Mount {
-                target: unescape_octal(l.get(4)?),
-                fstype: r.first()?.to_string(),
-                source: unescape_octal(r.get(1).unwrap_or(&"")),
-                readonly: opts.contains(&"ro") || super_opts.contains(&"ro"),
-                noexec: has("noexec"),
-                nosuid: has("nosuid"),
-            })
-        })
-        .collect()
-}
+pub use crate::mountinfo::{Mount, mount_of};
 
 /// The mounts this process sees.
 pub fn mounts() -> Vec<Mount> {
-    fs::read_to_string("/proc/self/mountinfo")
-        .map(|t| parse_mountinfo(&t))
-        .unwrap_or_default()
-}
-
-/// The mount holding `path` (target-absolute): the longest mount point that
-/// is a prefix; the last one mounted wins on ties, as the kernel stacks them.
-pub fn mount_of<'a>(mounts: &'a [Mount], path: &str) -> Option<&'a Mount> {
-    mounts
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| {
-            m.target == "/"
-                || path == m.target
-                || path.starts_with(&format!("{}/", m.target.trim_end_matches('/')))
-        })
-        .max_by_key(|(i, m)| (m.target.len(), *i))
-        .map(|(_, m)| m)
+    crate::mountinfo::read_self()
 }
 
 /// One step of the walk.
@@ -321,13 +251,13 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
         let mount = mount_of(&mounts, p);
         let mut flags = Vec::new();
         if let Some(m) = mount {
-            if m.readonly {
+            if m.readonly() {
                 flags.push("ro".to_string());
             }
-            if m.noexec {
+            if m.noexec() {
                 flags.push("noexec".to_string());
             }
-            if m.nosuid {
+            if m.nosuid() {
                 flags.push("nosuid".to_string());
             }
         }
@@ -418,7 +348,7 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
             );
         }
         let writes = (is_last && access == Access::Write) || need == "write+search";
-        if ok && writes && mount.is_some_and(|mm| mm.readonly) {
+        if ok && writes && mount.is_some_and(|mm| mm.readonly()) {
             ok = false;
             reason = format!(
                 "{p} is on a read-only mount ({}, {})",
@@ -426,7 +356,8 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
                 mount.map(|mm| mm.fstype.as_str()).unwrap_or("")
             );
         }
-        if ok && is_last && access == Access::Exec && !is_dir && mount.is_some_and(|mm| mm.noexec) {
+        if ok && is_last && access == Access::Exec && !is_dir && mount.is_some_and(|mm| mm.noexec())
+        {
             ok = false;
             reason = format!(
                 "{p} is on a noexec mount ({})",
@@ -662,30 +593,6 @@ pub fn writable_reason(meta: &fs::Metadata, who: &Who, mount: Option<&Mount>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mountinfo_parses_flags_and_escapes() {
-        let text = "22 1 0:21 / / ro,relatime - overlay overlay rw,lowerdir=a\n\
-            30 22 0:5 / /dev rw,nosuid - tmpfs tmpfs rw,mode=755\n\
-            31 22 0:6 / /my\\040dir rw,noexec shared:1 - ext4 /dev/sda1 rw\n";
-        let m = parse_mountinfo(text);
-        assert_eq!(m.len(), 3);
-        assert!(m[0].readonly);
-        assert_eq!(m[1].target, "/dev");
-        assert!(m[1].nosuid && !m[1].readonly);
-        assert_eq!(m[2].target, "/my dir");
-        assert!(m[2].noexec);
-        assert_eq!(m[2].source, "/dev/sda1");
-    }
-
-    #[test]
-    fn mount_of_picks_the_longest_prefix() {
-        let text = "1 0 0:1 / / rw - overlay o rw\n2 1 0:2 / /var/log rw - tmpfs t rw\n";
-        let m = parse_mountinfo(text);
-        assert_eq!(mount_of(&m, "/var/log/app").unwrap().target, "/var/log");
-        assert_eq!(mount_of(&m, "/var/logs").unwrap().target, "/");
-        assert_eq!(mount_of(&m, "/var/log").unwrap().target, "/var/log");
-    }
 
     #[test]
     fn mode_classes_follow_owner_then_group_then_other() {

@@ -22,12 +22,12 @@ use common::{TEST_LABEL, docker, docker_ok, nosh_bin};
 
 // ---------------------------------------------------------------- fixtures
 
-fn engine_available() -> bool {
-    let ok = Path::new("/var/run/docker.sock").exists();
-    if !ok {
-        eprintln!("SKIPPED: no Docker engine socket at /var/run/docker.sock");
-    }
-    ok
+/// These tests need the real engine: without it they fail, never skip.
+fn require_engine() {
+    assert!(
+        Path::new("/var/run/docker.sock").exists(),
+        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
+    );
 }
 
 const APP_C: &str = r#"
@@ -134,9 +134,23 @@ impl Target {
         .collect()
     }
 
+    /// Waits until a sidecar of this target is running (not just created:
+    /// stopping the target between create and start is another case).
     fn wait_for_sidecar(&self) {
         let start = Instant::now();
-        while self.sidecars().is_empty() {
+        let running = || {
+            docker_ok(&[
+                "ps",
+                "-q",
+                "--filter",
+                "status=running",
+                "--filter",
+                &format!("label=io.nosh.target={}", self.id),
+            ])
+            .trim()
+            .is_empty()
+        };
+        while running() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "no sidecar appeared"
@@ -338,9 +352,7 @@ impl Ran {
 
 #[test]
 fn shell_runs_as_the_target_uid() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("uid", &[]);
     Nosh::new()
         .args([&t.name, "-c", "id"])
@@ -351,9 +363,7 @@ fn shell_runs_as_the_target_uid() {
 
 #[test]
 fn exit_status_is_the_shells() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("status", &[]);
     assert_eq!(Nosh::new().args([&t.name, "-c", "exit 3"]).run().code, 3);
     assert_eq!(Nosh::new().args([&t.name, "--", "exit", "4"]).run().code, 4);
@@ -362,9 +372,7 @@ fn exit_status_is_the_shells() {
 
 #[test]
 fn piped_commands_run_in_order_and_see_the_targets_files() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("piped", &[]);
     let ran = Nosh::new()
         .args(["-T", &t.name])
@@ -383,9 +391,7 @@ fn piped_commands_run_in_order_and_see_the_targets_files() {
 
 #[test]
 fn ps_shows_the_targets_pid_1() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("ps", &[]);
     let ran = Nosh::new().args([&t.name, "-c", "ps"]).run().ok();
     assert!(
@@ -399,9 +405,7 @@ fn ps_shows_the_targets_pid_1() {
 
 #[test]
 fn a_target_can_be_named_by_id_or_unique_prefix() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("byid", &[]);
     Nosh::new().args([&t.id, "-c", "true"]).run().ok();
     Nosh::new().args([&t.id[..10], "-c", "true"]).run().ok();
@@ -409,9 +413,7 @@ fn a_target_can_be_named_by_id_or_unique_prefix() {
 
 #[test]
 fn the_target_is_untouched_and_nothing_is_left() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("untouched", &[]);
     let before = t.fingerprint();
     let procs = t.processes();
@@ -429,9 +431,7 @@ fn the_target_is_untouched_and_nothing_is_left() {
 
 #[test]
 fn output_starting_with_control_bytes_arrives_intact_on_a_tty() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("ctl", &[]);
     for mode in ["-t", "-T"] {
         let out = Command::new(nosh_bin())
@@ -456,9 +456,7 @@ fn output_starting_with_control_bytes_arrives_intact_on_a_tty() {
 
 #[test]
 fn ten_concurrent_sessions_on_one_target() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("ten", &[]);
     let name = t.name.clone();
     let runs: Vec<_> = (0..10)
@@ -481,9 +479,7 @@ fn ten_concurrent_sessions_on_one_target() {
 
 #[test]
 fn nothing_is_left_after_the_client_is_killed() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("kill9", &[]);
     let mut child = Nosh::new().args(["-T", &t.name]).spawn();
     t.wait_for_sidecar();
@@ -494,9 +490,7 @@ fn nothing_is_left_after_the_client_is_killed() {
 
 #[test]
 fn the_sidecar_goes_when_the_target_stops() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("stopped", &[]);
     let child = Nosh::new().args(["-T", &t.name]).spawn();
     t.wait_for_sidecar();
@@ -513,9 +507,7 @@ fn the_sidecar_goes_when_the_target_stops() {
 
 #[test]
 fn interrupting_the_client_removes_the_sidecar() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("sigint", &[]);
     let child = Nosh::new().args(["-T", &t.name]).spawn();
     t.wait_for_sidecar();
@@ -531,9 +523,7 @@ fn interrupting_the_client_removes_the_sidecar() {
 
 #[test]
 fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("gc", &[]);
     let child = Nosh::new().args(["-T", &t.name]).spawn();
     t.wait_for_sidecar();
@@ -565,9 +555,7 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
 
 #[test]
 fn an_unknown_container_is_one_sentence_and_125() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     Nosh::new()
         .args(["no-such-container-here", "-c", "true"])
         .run()
@@ -576,9 +564,7 @@ fn an_unknown_container_is_one_sentence_and_125() {
 
 #[test]
 fn an_ambiguous_prefix_lists_the_candidates() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     // Create containers until two share their first hex digit.
     let mut made: Vec<String> = Vec::new();
     let pair = loop {
@@ -606,9 +592,7 @@ fn an_ambiguous_prefix_lists_the_candidates() {
 
 #[test]
 fn a_paused_container_says_unpause() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("paused", &[]);
     docker_ok(&["pause", &t.id]);
     let ran = Nosh::new().args([&t.name, "-c", "true"]).run();
@@ -618,9 +602,7 @@ fn a_paused_container_says_unpause() {
 
 #[test]
 fn an_exited_container_gets_a_replica() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("exited", &[]);
     docker_ok(&["rm", "-f", &t.id]);
     let name = format!("nosh-t-exited7-{}", std::process::id());
@@ -643,9 +625,7 @@ fn an_exited_container_gets_a_replica() {
 
 #[test]
 fn an_unreachable_engine_names_the_socket() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     Nosh::new()
         .args(["-H", "unix:///nonexistent.sock", "anything", "-c", "true"])
         .run()
@@ -654,9 +634,7 @@ fn an_unreachable_engine_names_the_socket() {
 
 #[test]
 fn a_socket_this_user_cannot_open_is_permission_denied() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!("SKIPPED: needs root to run nosh as another user");
         return;
@@ -779,9 +757,7 @@ fn set_size(master: &std::fs::File, cols: u16, rows: u16) {
 
 #[test]
 fn a_terminal_session_prompts_runs_follows_resizes_and_exits() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("tty", &[]);
     let mut pty = Pty::spawn(&[&t.name], 90, 20);
     let before = pty.termios();
@@ -815,9 +791,7 @@ fn a_terminal_session_prompts_runs_follows_resizes_and_exits() {
 
 #[test]
 fn nothing_is_left_after_a_terminal_client_is_killed() {
-    if !engine_available() {
-        return;
-    }
+    require_engine();
     let t = Target::run("tty-kill9", &[]);
     let mut pty = Pty::spawn(&[&t.name], 80, 24);
     pty.expect("$ ", 0);

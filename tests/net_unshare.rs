@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use unshare::{put, run_bounded, stderr, stdout};
+use unshare::{children, compile_static, put, run_bounded, spawn_namespaced, stderr, stdout};
 
 const NET_APP_C: &str = r#"
 #include <arpa/inet.h>
@@ -79,23 +79,7 @@ fn net_app() -> &'static Path {
     static APP: OnceLock<PathBuf> = OnceLock::new();
     APP.get_or_init(|| {
         require_root_and_tools();
-        let dir = std::env::temp_dir().join(format!("nosh-net-app-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("netapp.c");
-        fs::write(&src, NET_APP_C).unwrap();
-        let bin = dir.join("netapp");
-        let out = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .expect("gcc is needed to build the static test app");
-        assert!(
-            out.status.success(),
-            "gcc failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
+        compile_static("netapp", NET_APP_C)
     })
 }
 
@@ -142,25 +126,7 @@ impl NetTarget {
             "ip link set lo up && mount -t proc proc {root}/proc && exec chroot --userspec=65532:65532 {root} /app/app",
             root = r.display()
         );
-        let unshare = Command::new("unshare")
-            .args([
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount",
-                "--uts",
-                "--ipc",
-                "--net",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare (util-linux) is needed for the network tests");
+        let unshare = spawn_namespaced(&script);
         let upid = unshare.id() as i32;
         let mut target = NetTarget {
             _root: root,
@@ -225,22 +191,10 @@ impl Drop for NetTarget {
 
 /// The child of `parent` that runs /app/app as 65532.
 fn app_child(parent: i32) -> Option<i32> {
-    fs::read_dir("/proc").ok()?.find_map(|e| {
-        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let ppid: i32 = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        (ppid == parent
-            && cmd.starts_with(b"/app/app")
-            && status.lines().any(|l| l.starts_with("Uid:\t65532")))
-        .then_some(pid)
+    children(parent).into_iter().find(|pid| {
+        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        cmd.starts_with(b"/app/app") && status.lines().any(|l| l.starts_with("Uid:\t65532"))
     })
 }
 

@@ -312,7 +312,7 @@ impl Doctor {
         }
         let mut ro_needs: Vec<String> = Vec::new();
         let mounts = perm::mounts();
-        let root_ro = perm::mount_of(&mounts, "/").is_some_and(|m| m.readonly);
+        let root_ro = perm::mount_of(&mounts, "/").is_some_and(|m| m.readonly());
         for (path, (source, strong)) in &candidates {
             let real = ctx.resolve(path);
             let is_dir = std::fs::metadata(&real).is_ok_and(|m| m.is_dir());
@@ -482,7 +482,7 @@ impl Doctor {
 
         // readonly-rootfs
         if root_ro {
-            r.add("readonly-rootfs", "info", "the root filesystem is read-only".into(), json!({"writable_mounts": mounts.iter().filter(|m| !m.readonly && m.target != "/" && !m.target.starts_with("/proc") && !m.target.starts_with("/sys") && !m.target.starts_with("/dev")).map(|m| m.target.clone()).collect::<Vec<_>>()}), "mount a tmpfs or volume at every path the app writes");
+            r.add("readonly-rootfs", "info", "the root filesystem is read-only".into(), json!({"writable_mounts": mounts.iter().filter(|m| !m.readonly() && m.target != "/" && !m.target.starts_with("/proc") && !m.target.starts_with("/sys") && !m.target.starts_with("/dev")).map(|m| m.target.clone()).collect::<Vec<_>>()}), "mount a tmpfs or volume at every path the app writes");
         } else if self.prod_like && !ro_needs.is_empty() {
             ro_needs.sort();
             ro_needs.dedup();

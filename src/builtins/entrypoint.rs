@@ -206,17 +206,18 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
             Some(interp) => checks.push(Check {
                 id: "interpreter-present",
                 severity: "ok",
-                message: format!("{} ELF, {}, interpreter {} present", elf.machine, elf.linkage(), escape::field(interp.as_bytes())),
+                message: format!("{} ELF, {} linked, interpreter {} present", elf.machine, elf.linking, escape::field(interp.as_bytes())),
                 fix: None,
             }),
             None => checks.push(Check {
                 id: "static-binary",
                 severity: "ok",
-                message: format!("{} ELF, {}: no interpreter needed", elf.machine, elf.linkage()),
+                message: format!("{} ELF, {} linked: no interpreter needed", elf.machine, elf.linking),
                 fix: None,
             }),
         },
-        Ok(Program::Script { interpreter, .. }) => {
+        Ok(Program::Script(shebang)) => {
+            let interpreter = shebang.interpreter;
             let found = if interpreter.contains('/') {
                 std::fs::metadata(ctx.resolve(&interpreter)).is_ok()
             } else {

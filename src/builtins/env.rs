@@ -38,14 +38,7 @@ impl Builtin for Env {
     const NAME: &'static str = "env";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
         let Some(pid) = self.pid else {
-            for (k, v) in &ctx.vars {
-                writeln!(
-                    io.out,
-                    "{}={}",
-                    escape::field(k.as_bytes()),
-                    escape::field(v.as_bytes())
-                )?;
-            }
+            util::write_vars(&mut io.out, &ctx.vars)?;
             return Ok(0);
         };
         match ctx.proc.environ(pid) {

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use clap::Parser;
 
-use super::Builtin;
+use super::{Builtin, util};
 use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
@@ -22,14 +22,7 @@ impl Builtin for Export {
     const NAME: &'static str = "export";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
         if self.assignments.is_empty() {
-            for (k, v) in &ctx.vars {
-                writeln!(
-                    io.out,
-                    "{}={}",
-                    escape::field(k.as_bytes()),
-                    escape::field(v.as_bytes())
-                )?;
-            }
+            util::write_vars(&mut io.out, &ctx.vars)?;
             return Ok(0);
         }
         let mut status = 0;

@@ -7,23 +7,34 @@ mod bind_check;
 mod caps;
 mod cat;
 mod cd;
+mod cgroup;
 mod connect;
+mod df;
 mod doctor;
+mod du;
 mod echo;
 mod entrypoint;
 mod env;
 mod exit;
 mod export;
+mod fds;
+mod file;
+mod find;
+mod grep;
 mod head;
 mod help;
 mod history;
 mod http;
 mod id;
 mod ip;
+mod kill;
+mod limits;
 mod ls;
+mod mounts;
 mod ports;
 mod ps;
 mod pwd;
+mod readlink;
 mod resolve;
 mod route;
 mod run;
@@ -31,6 +42,7 @@ mod stat;
 mod tail;
 mod truefalse;
 mod unset;
+mod wc;
 mod which;
 mod whoami;
 mod why;
@@ -118,12 +130,19 @@ pub fn table() -> &'static [Entry] {
             entry::<cd::Cd>(),
             entry::<connect::Connect>(),
             entry::<doctor::Doctor>(),
+            entry::<cgroup::Cgroup>(),
+            entry::<df::Df>(),
+            entry::<du::Du>(),
             entry::<echo::Echo>(),
             entry::<entrypoint::Entrypoint>(),
             entry::<env::Env>(),
             entry::<exit::Exit>(),
             entry::<export::Export>(),
             entry::<truefalse::False>(),
+            entry::<fds::Fds>(),
+            entry::<file::FileCmd>(),
+            entry::<find::Find>(),
+            entry::<grep::Grep>(),
             entry::<head::Head>(),
             entry::<help::Help>(),
             entry::<history::History>(),
@@ -137,11 +156,16 @@ pub fn table() -> &'static [Entry] {
             entry::<pwd::Pwd>(),
             entry::<resolve::Resolve>(),
             entry::<route::Route>(),
+            entry::<kill::Kill>(),
+            entry::<limits::Limits>(),
+            entry::<mounts::Mounts>(),
+            entry::<readlink::Readlink>(),
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
             entry::<truefalse::True>(),
             entry::<unset::Unset>(),
+            entry::<wc::Wc>(),
             entry::<which::Which>(),
             entry::<whoami::Whoami>(),
             entry::<why::Why>(),

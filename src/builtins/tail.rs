@@ -78,21 +78,12 @@ impl Builtin for Tail {
     const NAME: &'static str = "tail";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
         let tty = io.out.is_terminal();
-        let files = if self.files.is_empty() {
-            vec!["-".to_string()]
-        } else {
-            self.files.clone()
-        };
+        let files = util::files_or_stdin(&self.files);
         let many = files.len() > 1;
         let mut status = 0;
         for (i, f) in files.iter().enumerate() {
             if many {
-                writeln!(
-                    io.out,
-                    "{}==> {} <==",
-                    if i > 0 { "\n" } else { "" },
-                    escape::field(f.as_bytes())
-                )?;
+                util::write_file_header(&mut io.out, i, f)?;
             }
             let data = if f == "-" {
                 self.one(&mut io.stdin, None)?

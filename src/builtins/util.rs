@@ -102,10 +102,50 @@ pub fn iso8601(secs: i64) -> String {
     datetime(secs).replace(' ', "T") + "Z"
 }
 
-/// Write one JSON document and a newline.
+/// Write one JSON document and a newline. An I/O error keeps its kind, so
+/// a closed pipe (`ports --json | head`) stays a quiet broken pipe.
 pub fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, value).map_err(|e| match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    })?;
     writeln!(out)
+}
+
+/// The shell's variables as `NAME=value` lines, escaped (`env`, `export`).
+pub fn write_vars(
+    out: &mut impl Write,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> io::Result<()> {
+    for (k, v) in vars {
+        writeln!(
+            out,
+            "{}={}",
+            crate::escape::field(k.as_bytes()),
+            crate::escape::field(v.as_bytes())
+        )?;
+    }
+    Ok(())
+}
+
+/// The files a filter builtin reads: stdin (`-`) when none is named.
+pub fn files_or_stdin(files: &[String]) -> Vec<String> {
+    if files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        files.to_vec()
+    }
+}
+
+/// `==> name <==` before each file when several are shown, as head and
+/// tail print it.
+pub fn write_file_header(out: &mut impl Write, index: usize, name: &str) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}==> {} <==",
+        if index > 0 { "\n" } else { "" },
+        crate::escape::field(name.as_bytes())
+    )
 }
 
 /// Render rows as left-aligned columns (the last column unpadded).
@@ -181,6 +221,21 @@ mod tests {
         assert_eq!(datetime(0), "1970-01-01 00:00:00");
         assert_eq!(datetime(1_795_750_874), "2026-11-27 03:41:14");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn json_keeps_a_broken_pipe_a_broken_pipe() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = write_json(&mut Closed, &vec![1, 2, 3]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! Connecting to the engine: `-H`, else `DOCKER_HOST`, else the local socket;
-//! then the API version is negotiated down to what the engine speaks
-//! (Engine 20.10 speaks 1.41).
+//! Connecting to the engine: which one is chosen by [`super::context`] (`-H`,
+//! `--context`, `DOCKER_HOST`, `DOCKER_CONTEXT`, the docker CLI's current
+//! context, else the local socket); then the API version is negotiated down
+//! to what the engine speaks (Engine 20.10 speaks 1.41).
 
 use std::time::Instant;
 
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
+use super::context::{self, Inputs};
 use super::error::{Endpoint, HostError, from_engine};
 use super::wire;
+use crate::cli::EngineArgs;
 
 /// The default local socket, as the docker CLI uses it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -87,10 +90,30 @@ pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<End
     Err(HostError::BadHost(given.into()))
 }
 
-/// Connects and negotiates the API version.
+/// Where the engine that `-H` and `--context` (and the environment) choose
+/// is, without connecting.
+pub fn chosen_endpoint(args: &EngineArgs) -> Result<Endpoint, HostError> {
+    let inputs = Inputs::from_env(args.host.as_deref(), args.context.as_deref());
+    endpoint(context::choose(&inputs)?.host.as_deref(), None)
+}
+
+/// Connects to the engine that `-H` and `--context` (and the environment)
+/// choose, and negotiates the API version.
+pub async fn connect_args(args: &EngineArgs, log: Log) -> Result<Engine, HostError> {
+    let inputs = Inputs::from_env(args.host.as_deref(), args.context.as_deref());
+    connect_chosen(&inputs, log).await
+}
+
+/// Connects to `host` if given, else to what the environment and the docker
+/// CLI's configuration choose; negotiates the API version.
 pub async fn connect(host: Option<&str>, log: Log) -> Result<Engine, HostError> {
-    let env = std::env::var("DOCKER_HOST").ok();
-    let endpoint = endpoint(host, env.as_deref())?;
+    connect_chosen(&Inputs::from_env(host, None), log).await
+}
+
+async fn connect_chosen(inputs: &Inputs, log: Log) -> Result<Engine, HostError> {
+    let chosen = context::choose(inputs)?;
+    let endpoint = endpoint(chosen.host.as_deref(), None)?;
+    log.say(|| format!("engine {endpoint} ({})", chosen.source));
     let docker = match &endpoint {
         Endpoint::Unix(path) => Docker::connect_with_unix(path, TIMEOUT_SECS, API_DEFAULT_VERSION),
         Endpoint::Tcp(addr) => {

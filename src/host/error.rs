@@ -53,6 +53,9 @@ pub enum HostError {
     #[error("container {0} is paused")]
     Paused(String),
 
+    #[error("container {0} stopped while the sidecar was starting")]
+    StoppedWhileStarting(String),
+
     #[error("no such image: {0}")]
     NoSuchImage(String),
 
@@ -98,6 +101,10 @@ pub enum HostError {
 
     #[error("terminal: {0}")]
     Terminal(#[source] io::Error),
+
+    /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
+    #[error(transparent)]
+    Context(#[from] super::context::ContextError),
 }
 
 impl HostError {
@@ -116,6 +123,9 @@ impl HostError {
             }
             HostError::AmbiguousPrefix { .. } => "give more characters of the id, or the container name".into(),
             HostError::Paused(name) => format!("resume it with `docker unpause {name}`, then try again"),
+            HostError::StoppedWhileStarting(name) => format!(
+                "see why with `docker logs {name}`; `nosh {name}` now opens a replica of it"
+            ),
             HostError::NoSuchImage(_) => "see the images with `docker images`; nothing is pulled".into(),
             HostError::ReplicaFailed { .. } => {
                 "a replica re-creates the original's mounts, network and sysctls: a bind source or network that is gone makes it fail (see `docker inspect` of the original); run with -v to see the engine calls".into()
@@ -131,6 +141,7 @@ impl HostError {
             HostError::CreateFailed(_) | HostError::StartFailed(_) => {
                 "run with -v to see the engine calls; `nosh gc` removes leftovers".into()
             }
+            HostError::Context(e) => return e.hint(),
             HostError::Stream(_) | HostError::Engine { .. } | HostError::Terminal(_) => return None,
         })
     }

@@ -125,8 +125,10 @@ async fn import(engine: &Engine, binary: &SelfBinary, tag: &str) -> Result<(), H
     let tar = toolbox_tar(&binary.bytes).map_err(|e| failed(e.to_string()))?;
     let options = CreateImageOptionsBuilder::new()
         .from_src("-")
-        .repo(REPO)
-        .tag(&tag_of(&binary.short_hash))
+        // The whole reference in `repo` (the API allows a tag there): Podman
+        // 4's Docker-compatible import ignores `tag` and would name the
+        // image `nosh-toolbox:latest`.
+        .repo(tag)
         .changes(import_changes())
         .build();
     let mut stream = engine

@@ -1,5 +1,6 @@
 //! The host half: engine, toolbox image, sidecar, terminal.
 //!
+//! - [`context`]: which engine, chosen as the docker CLI chooses (contexts);
 //! - [`engine`]: where the engine is, connecting, the `-v` log;
 //! - [`target`]: finding the target and refusing what a sidecar can't join;
 //! - [`image`]: the toolbox image made of this binary;
@@ -15,6 +16,7 @@
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
 
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod image;
@@ -40,11 +42,14 @@ use session::{Outcome, Request};
 /// stopped one or of an image. Exits with the shell's status, or 125 when
 /// nosh itself fails.
 pub fn attach(args: AttachArgs) -> ExitCode {
-    // Forked first, while this process still has one thread.
-    let env = std::env::var("DOCKER_HOST").ok();
-    let mut watchdog = engine::endpoint(args.engine.host.as_deref(), env.as_deref())
+    // Forked first, while this process still has one thread; it must
+    // reach the same engine as the session, contexts included.
+    let mut watchdog = engine::chosen_endpoint(&args.engine)
         .ok()
         .and_then(watchdog::Watchdog::start);
+    // As the docker CLI's plugin: end like on SIGTERM when the CLI says so
+    // (a thread, so only after the fork).
+    crate::plugin::watch_cli_socket();
     // Reading and hashing this binary (several MB) overlaps the runtime's
     // start and the engine calls that find the target.
     let binary = args
@@ -65,7 +70,7 @@ pub fn attach(args: AttachArgs) -> ExitCode {
 /// `nosh gc`.
 pub fn gc(args: EngineArgs) -> ExitCode {
     run_to_exit(async move {
-        let engine = engine::connect(args.host.as_deref(), Log::new(args.verbose)).await?;
+        let engine = engine::connect_args(&args, Log::new(args.verbose)).await?;
         for line in sessions::gc(&engine).await? {
             println!("{line}");
         }
@@ -76,7 +81,7 @@ pub fn gc(args: EngineArgs) -> ExitCode {
 /// `nosh ls`.
 pub fn ls(args: EngineArgs) -> ExitCode {
     run_to_exit(async move {
-        let engine = engine::connect(args.host.as_deref(), Log::new(args.verbose)).await?;
+        let engine = engine::connect_args(&args, Log::new(args.verbose)).await?;
         print!("{}", sessions::ls(&engine).await?);
         Ok(0)
     })
@@ -116,7 +121,7 @@ pub fn report(e: &HostError) {
         text.push_str(&format!(": {s}"));
         source = s.source();
     }
-    eprintln!("{text}");
+    eprintln!("{}", crate::color::error(&text, crate::color::stderr()));
     if let Some(hint) = e.hint() {
         eprintln!("hint: {hint}");
     }
@@ -155,7 +160,7 @@ async fn attach_session(
         (None, true) => None,
     };
 
-    let engine = engine::connect(args.engine.host.as_deref(), log).await?;
+    let engine = engine::connect_args(&args.engine, log).await?;
     let mut target = target::resolve(&engine, name, args.image).await?;
     let mode = target::mode(&target, args.replica)?;
     target.info.replica = mode == target::Mode::Replica;

@@ -160,7 +160,24 @@ pub async fn run(
         Step::Create => from_create(&engine.endpoint, e),
         Step::Start => from_start(&engine.endpoint, e),
     };
-    run_container(engine, &name, config, req.tty, watchdog, &failed).await
+    let result = run_container(engine, &name, config, req.tty, watchdog, &failed).await;
+    if let Err(HostError::StartFailed(_) | HostError::CapsRefused { .. }) = &result {
+        // The runtime's own words for a target that stopped between create
+        // and start are cryptic; say what happened instead.
+        let running = engine
+            .docker
+            .inspect_container(&target.info.id, None)
+            .await
+            .ok()
+            .and_then(|t| t.state?.running)
+            .unwrap_or(false);
+        if !running {
+            return Err(HostError::StoppedWhileStarting(
+                target.info.display_name().to_string(),
+            ));
+        }
+    }
+    result
 }
 
 /// The engine calls whose refusal [`run_container`] reports through its

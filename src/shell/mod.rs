@@ -127,6 +127,24 @@ impl Ctx {
         ctx
     }
 
+    /// A context whose target `/` is the directory `root`, run as this
+    /// process's own uid and gid: for tests of builtins on temp dirs.
+    pub fn for_root(root: PathBuf) -> Ctx {
+        let gid = nix::unistd::getgid();
+        let identity = Identity {
+            uid: nix::unistd::getuid(),
+            gid,
+            groups: vec![gid],
+        };
+        Ctx::new(
+            TargetInfo::default(),
+            std::process::id() as i32,
+            View::ProcRoot(root),
+            identity,
+            IdSource::Target,
+        )
+    }
+
     /// The value of a variable; `$?` is the last status.
     pub fn var(&self, name: &str) -> String {
         if name == "?" {

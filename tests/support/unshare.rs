@@ -43,28 +43,57 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// Compile a C program with `gcc -static` into a directory of this test
+/// process; the target has no libc to link against.
+pub fn compile_static(name: &str, source: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nosh-{name}-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.c"));
+    fs::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("gcc is needed to build the static test app");
+    assert!(
+        out.status.success(),
+        "gcc -static failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
 /// Compile the app once per test binary.
 pub fn static_app() -> &'static Path {
     static APP: OnceLock<PathBuf> = OnceLock::new();
-    APP.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("nosh-unshare-app-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("app.c");
-        fs::write(&src, APP_C).unwrap();
-        let bin = dir.join("app");
-        let out = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&bin)
-            .arg(&src)
-            .output()
-            .expect("gcc is needed to build the static test app");
-        assert!(
-            out.status.success(),
-            "gcc failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
+    APP.get_or_init(|| compile_static("unshare-app", APP_C))
+}
+
+/// Run `sh -c SCRIPT` in new PID, mount, UTS, IPC and network namespaces.
+/// The `sh` runs on the host side, before the script chroots into a root
+/// without a shell; `--kill-child` takes the namespace down with unshare.
+pub fn spawn_namespaced(script: &str) -> Child {
+    Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--net",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("unshare (util-linux) is needed for the namespace tests")
 }
 
 /// The toolbox binary under test (not necessarily static: it is run
@@ -86,6 +115,20 @@ pub fn put(root: &Path, rel: &str, content: &[u8], mode: u32) {
     fs::create_dir_all(p.parent().unwrap()).unwrap();
     fs::write(&p, content).unwrap();
     fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Write a file below `root` with a mode and an owner (uid = gid).
+pub fn put_owned(root: &Path, rel: &str, content: &[u8], mode: u32, owner: u32) {
+    put(root, rel, content, mode);
+    chown(&root.join(rel), owner, owner);
+}
+
+/// Make a directory below `root` with a mode and an owner (uid = gid).
+pub fn mkdir_owned(root: &Path, rel: &str, mode: u32, owner: u32) {
+    let p = root.join(rel);
+    fs::create_dir_all(&p).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+    chown(&p, owner, owner);
 }
 
 fn chown(p: &Path, uid: u32, gid: u32) {
@@ -133,24 +176,7 @@ impl Target {
             "mount -t proc proc {root}/proc && exec chroot --userspec=65532:65532 {root} /app/app",
             root = r.display()
         );
-        let unshare = Command::new("unshare")
-            .args([
-                "--pid",
-                "--fork",
-                "--mount",
-                "--uts",
-                "--ipc",
-                "--net",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare (util-linux) is needed for the toolbox tests");
+        let unshare = spawn_namespaced(&script);
         let upid = unshare.id() as i32;
         let deadline = Instant::now() + Duration::from_secs(10);
         let pid = loop {
@@ -185,16 +211,20 @@ impl Target {
         run_bounded(cmd, input)
     }
 
-    /// Pids in the target's PID namespace, as the host sees them.
-    pub fn processes(&self) -> Vec<(i32, String)> {
+    /// The processes in the target's PID namespace, as the host sees them:
+    /// (pid, parent, command name). Not the whole stat line: its state and
+    /// counters move on their own.
+    pub fn processes(&self) -> Vec<(i32, i32, String)> {
         let ns = fs::read_link(format!("/proc/{}/ns/pid", self.pid)).unwrap();
-        let mut out: Vec<(i32, String)> = fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        let mut out: Vec<(i32, i32, String)> = all_pids()
+            .into_iter()
             .filter(|p| fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|l| l == ns))
-            .map(|p| {
-                let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-                (p, stat)
+            .filter_map(|p| {
+                let stat = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                let (head, rest) = stat.rsplit_once(')')?;
+                let comm = head.split_once('(')?.1.to_string();
+                let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+                Some((p, ppid, comm))
             })
             .collect();
         out.sort();
@@ -240,20 +270,28 @@ pub fn run_bounded(mut cmd: Command, input: &str) -> Output {
     out
 }
 
-fn children(parent: i32) -> Vec<i32> {
+/// Every pid the host sees.
+pub fn all_pids() -> Vec<i32> {
     fs::read_dir("/proc")
         .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-                .filter(|p| {
-                    fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
-                        s.rsplit_once(')').and_then(|(_, rest)| {
-                            rest.split_whitespace().nth(1)?.parse::<i32>().ok()
-                        }) == Some(parent)
-                    })
-                })
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The pids whose parent is `parent`.
+pub fn children(parent: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| {
+            fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
 }
 
 fn is_app(pid: i32) -> bool {

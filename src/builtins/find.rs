@@ -1,0 +1,815 @@
+//! `find [PATH...] [EXPRESSION]`: a subset of GNU find, fast.
+//!
+//! The walk reads each directory once with `read_dir` and takes the file
+//! type from the directory entry (`d_type`); `lstat` is called only for
+//! directories (to detect loops) and for entries a predicate needs it for.
+
+use std::fs::{self, FileType, Metadata};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use clap::{ArgAction, Parser};
+
+use super::{Builtin, util};
+use crate::escape;
+use crate::shell::Ctx;
+use crate::shell::io::Io;
+
+/// Search for files (GNU find's tests, no -exec), without following symlinks
+///
+/// Searches below each PATH (default `.`). All tests must match (AND); `!` or `-not`
+/// negates the next one. Output streams as it is found.
+///
+/// Tests:
+///   -name GLOB         the last component matches (`*`, `?`, `[...]`)
+///   -path GLOB         the whole path matches (`*` matches `/` too)
+///   -type C            f d l p s c b
+///   -user NAME|UID     -group NAME|GID (names from the target's files)
+///   -perm MODE         exactly MODE; -perm -MODE: all of these bits;
+///                      -perm /MODE: any of them (octal or u+w,g=r)
+///   -writable          the kernel says this shell's identity may write
+///   -newer FILE        modified after FILE
+///   -size [+-]N[ckMG]  in 512-byte blocks by default, rounded up;
+///                      +N more than N, -N less than N
+///
+/// Options: -maxdepth N, -mindepth N. `-print` is accepted and implied.
+///
+/// Unreadable directories are reported on stderr and the walk goes on; the
+/// exit status is then 1.
+#[derive(Parser)]
+#[command(
+    name = "find",
+    verbatim_doc_comment,
+    disable_version_flag = true,
+    disable_help_flag = true,
+    override_usage = "find [PATH...] [-name GLOB] [-path GLOB] [-type f|d|l|p|s|c|b] [-user NAME] [-group NAME] [-perm [-/]MODE] [-writable] [-newer FILE] [-size [+-]N[ckMG]] [-maxdepth N] [-mindepth N]"
+)]
+pub struct Find {
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+    /// Paths, then the expression.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+/// How `-size` and `-perm` compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Less,
+    Exactly,
+    More,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PermMatch {
+    Exactly(u32),
+    AllOf(u32),
+    AnyOf(u32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    Name(Vec<u8>),
+    Path(Vec<u8>),
+    Type(u8),
+    User(u32),
+    Group(u32),
+    Perm(PermMatch),
+    Writable,
+    Newer(i64, i64),
+    Size { cmp: Cmp, n: u64, unit: u64 },
+}
+
+/// A parsed command line.
+#[derive(Debug, Default)]
+pub struct Expr {
+    pub paths: Vec<String>,
+    /// (negated, test), all ANDed.
+    pub tests: Vec<(bool, Test)>,
+    pub min_depth: usize,
+    pub max_depth: usize,
+}
+
+/// GNU `-perm` mode: octal, or symbolic clauses applied to 0 (no umask).
+pub fn parse_mode(s: &str) -> Option<u32> {
+    if !s.is_empty() && s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777);
+    }
+    let mut mode = 0u32;
+    for clause in s.split(',') {
+        let ops_at = clause.find(['+', '-', '='])?;
+        let (who, rest) = clause.split_at(ops_at);
+        let mut mask = 0u32;
+        for c in who.chars() {
+            mask |= match c {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o1007,
+                'a' => 0o7777,
+                _ => return None,
+            };
+        }
+        if mask == 0 {
+            mask = 0o7777;
+        }
+        // One or more `op perms` actions: `u+r-w`.
+        let mut chars = rest.chars().peekable();
+        while let Some(op) = chars.next() {
+            if !matches!(op, '+' | '-' | '=') {
+                return None;
+            }
+            let mut bits = 0u32;
+            while let Some(&c) = chars.peek() {
+                if matches!(c, '+' | '-' | '=') {
+                    break;
+                }
+                bits |= match c {
+                    'r' => 0o444,
+                    'w' => 0o222,
+                    'x' | 'X' => 0o111,
+                    's' => 0o6000,
+                    't' => 0o1000,
+                    _ => return None,
+                };
+                chars.next();
+            }
+            let bits = bits & mask;
+            match op {
+                '+' => mode |= bits,
+                '-' => mode &= !bits,
+                _ => mode = (mode & !mask) | bits,
+            }
+        }
+    }
+    Some(mode)
+}
+
+/// `-size` argument: `[+-]N[bcwkMG]`.
+pub fn parse_size(s: &str) -> Option<(Cmp, u64, u64)> {
+    let (cmp, rest) = match s.as_bytes().first()? {
+        b'+' => (Cmp::More, &s[1..]),
+        b'-' => (Cmp::Less, &s[1..]),
+        _ => (Cmp::Exactly, s),
+    };
+    let (digits, unit) = match rest.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&rest[..i], c),
+        _ => (rest, 'b'),
+    };
+    let unit = match unit {
+        'b' => 512,
+        'c' => 1,
+        'w' => 2,
+        'k' => 1024,
+        'M' => 1024 * 1024,
+        'G' => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((cmp, digits.parse().ok()?, unit))
+}
+
+/// GNU find rounds sizes up to whole units: a 1-byte file is 1 block, and
+/// `-size -1M` matches only empty files.
+pub fn size_matches(size: u64, cmp: Cmp, n: u64, unit: u64) -> bool {
+    let units = size.div_ceil(unit);
+    match cmp {
+        Cmp::Less => units < n,
+        Cmp::Exactly => units == n,
+        Cmp::More => units > n,
+    }
+}
+
+pub fn perm_matches(mode: u32, m: &PermMatch) -> bool {
+    let mode = mode & 0o7777;
+    match *m {
+        PermMatch::Exactly(p) => mode == p,
+        PermMatch::AllOf(p) => mode & p == p,
+        // GNU: `/000` matches everything.
+        PermMatch::AnyOf(p) => p == 0 || mode & p != 0,
+    }
+}
+
+/// fnmatch(3) without flags: `*`, `?`, `[...]` (ranges, `!` or `^`
+/// negation) and `\` escapes; `*` and `?` match `/` too, as `-path` needs.
+pub fn glob_match(pat: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    // Where to resume after the last `*`: (pattern index after it, name index).
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pat.len() {
+            match pat[p] {
+                b'*' => {
+                    star = Some((p + 1, n));
+                    p += 1;
+                    continue;
+                }
+                b'?' => {
+                    p += 1;
+                    n += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((matched, next)) = class(&pat[p..], name[n]) {
+                        if matched {
+                            p += next;
+                            n += 1;
+                            continue;
+                        }
+                    } else if name[n] == b'[' {
+                        // An unclosed `[` is literal.
+                        p += 1;
+                        n += 1;
+                        continue;
+                    }
+                }
+                b'\\' if p + 1 < pat.len() => {
+                    if pat[p + 1] == name[n] {
+                        p += 2;
+                        n += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    if c == name[n] {
+                        p += 1;
+                        n += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, sn)) => {
+                p = sp;
+                n = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            None => return false,
+        }
+    }
+    pat[p..].iter().all(|c| *c == b'*')
+}
+
+/// Match one byte against a bracket expression at the start of `pat`.
+/// Returns (matched, length of the expression), or None if it is unclosed.
+fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let negate = matches!(pat.get(i), Some(b'!' | b'^'));
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < pat.len() {
+        let lo = pat[i];
+        if lo == b']' && !first {
+            return Some((matched != negate, i + 1));
+        }
+        first = false;
+        if lo == b'[' && pat.get(i + 1) == Some(&b':') {
+            if let Some(end) = pat[i + 2..].windows(2).position(|w| w == b":]") {
+                let name = &pat[i + 2..i + 2 + end];
+                matched |= match name {
+                    b"alpha" => c.is_ascii_alphabetic(),
+                    b"digit" => c.is_ascii_digit(),
+                    b"alnum" => c.is_ascii_alphanumeric(),
+                    b"upper" => c.is_ascii_uppercase(),
+                    b"lower" => c.is_ascii_lowercase(),
+                    b"space" => c.is_ascii_whitespace(),
+                    b"punct" => c.is_ascii_punctuation(),
+                    b"xdigit" => c.is_ascii_hexdigit(),
+                    _ => false,
+                };
+                i += 2 + end + 2;
+                continue;
+            }
+        }
+        if pat.get(i + 1) == Some(&b'-') && pat.get(i + 2).is_some_and(|h| *h != b']') {
+            let hi = pat[i + 2];
+            matched |= lo <= c && c <= hi;
+            i += 3;
+        } else {
+            matched |= lo == c;
+            i += 1;
+        }
+    }
+    None
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Usage(pub String);
+
+/// Parse the arguments after `find`.
+pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
+    let mut e = Expr {
+        max_depth: usize::MAX,
+        ..Expr::default()
+    };
+    let mut i = 0;
+    while i < args.len() && !is_expr_start(&args[i]) {
+        e.paths.push(args[i].clone());
+        i += 1;
+    }
+    if e.paths.is_empty() {
+        e.paths.push(".".into());
+    }
+    let mut negate = false;
+    while i < args.len() {
+        let op = args[i].as_str();
+        i += 1;
+        let mut value = || -> Result<&String, Usage> {
+            let v = args
+                .get(i)
+                .ok_or_else(|| Usage(format!("missing argument to `{op}'")))?;
+            i += 1;
+            Ok(v)
+        };
+        let test = match op {
+            "!" | "-not" => {
+                negate = !negate;
+                continue;
+            }
+            "-a" | "-and" | "-print" => continue,
+            "-maxdepth" | "-mindepth" => {
+                let v = value()?;
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| Usage(format!("{op}: `{v}' is not a number")))?;
+                if op == "-maxdepth" {
+                    e.max_depth = n;
+                } else {
+                    e.min_depth = n;
+                }
+                continue;
+            }
+            "-name" => Test::Name(value()?.as_bytes().to_vec()),
+            "-path" | "-wholename" => Test::Path(value()?.as_bytes().to_vec()),
+            "-type" => {
+                let v = value()?;
+                match v.as_bytes() {
+                    [c @ (b'f' | b'd' | b'l' | b'p' | b's' | b'c' | b'b')] => Test::Type(*c),
+                    _ => return Err(Usage(format!("unknown argument to -type: {v}"))),
+                }
+            }
+            "-user" => {
+                let v = value()?;
+                match ctx.users.user_by_name(v) {
+                    Some(u) => Test::User(u.uid),
+                    None => Test::User(
+                        v.parse()
+                            .map_err(|_| Usage(format!("`{v}' is not the name of a known user")))?,
+                    ),
+                }
+            }
+            "-group" => {
+                let v = value()?;
+                match ctx.users.group_by_name(v) {
+                    Some(g) => Test::Group(g.gid),
+                    None => Test::Group(v.parse().map_err(|_| {
+                        Usage(format!("`{v}' is not the name of an existing group"))
+                    })?),
+                }
+            }
+            "-perm" => {
+                let v = value()?;
+                let bad = || Usage(format!("invalid mode `{v}'"));
+                if let Some(m) = v.strip_prefix('-') {
+                    Test::Perm(PermMatch::AllOf(parse_mode(m).ok_or_else(bad)?))
+                } else if let Some(m) = v.strip_prefix('/') {
+                    Test::Perm(PermMatch::AnyOf(parse_mode(m).ok_or_else(bad)?))
+                } else {
+                    Test::Perm(PermMatch::Exactly(parse_mode(v).ok_or_else(bad)?))
+                }
+            }
+            "-writable" => Test::Writable,
+            "-newer" => {
+                let v = value()?;
+                let m = fs::symlink_metadata(ctx.resolve(v)).map_err(|err| {
+                    Usage(format!(
+                        "'{}': {}",
+                        escape::field(v.as_bytes()),
+                        util::io_error(&err)
+                    ))
+                })?;
+                Test::Newer(m.mtime(), m.mtime_nsec())
+            }
+            "-size" => {
+                let v = value()?;
+                let (cmp, n, unit) =
+                    parse_size(v).ok_or_else(|| Usage(format!("invalid -size `{v}'")))?;
+                Test::Size { cmp, n, unit }
+            }
+            other if is_expr_start(other) => {
+                return Err(Usage(format!(
+                    "unknown predicate `{}' (no -exec or -delete: nosh does not change the target)",
+                    escape::field(other.as_bytes())
+                )));
+            }
+            other => {
+                return Err(Usage(format!(
+                    "paths must precede expression: `{}'",
+                    escape::field(other.as_bytes())
+                )));
+            }
+        };
+        e.tests.push((negate, test));
+        negate = false;
+    }
+    Ok(e)
+}
+
+fn is_expr_start(a: &str) -> bool {
+    (a.starts_with('-') && a.len() > 1) || a == "!" || a == "(" || a == ")"
+}
+
+/// One candidate: what the walk knows without a `stat`.
+struct Candidate<'a> {
+    real: &'a Path,
+    shown: &'a [u8],
+    name: &'a [u8],
+    ftype: FileType,
+    meta: Option<Option<Metadata>>,
+}
+
+impl Candidate<'_> {
+    fn meta(&mut self) -> Option<&Metadata> {
+        if self.meta.is_none() {
+            self.meta = Some(fs::symlink_metadata(self.real).ok());
+        }
+        self.meta.as_ref().and_then(Option::as_ref)
+    }
+}
+
+fn type_char(t: &FileType) -> u8 {
+    if t.is_file() {
+        b'f'
+    } else if t.is_dir() {
+        b'd'
+    } else if t.is_symlink() {
+        b'l'
+    } else if t.is_fifo() {
+        b'p'
+    } else if t.is_socket() {
+        b's'
+    } else if t.is_char_device() {
+        b'c'
+    } else if t.is_block_device() {
+        b'b'
+    } else {
+        b'?'
+    }
+}
+
+fn test_one(t: &Test, c: &mut Candidate) -> bool {
+    match t {
+        Test::Name(p) => glob_match(p, c.name),
+        Test::Path(p) => glob_match(p, c.shown),
+        Test::Type(ch) => type_char(&c.ftype) == *ch,
+        Test::Writable => nix::unistd::access(c.real, nix::unistd::AccessFlags::W_OK).is_ok(),
+        Test::User(uid) => c.meta().is_some_and(|m| m.uid() == *uid),
+        Test::Group(gid) => c.meta().is_some_and(|m| m.gid() == *gid),
+        Test::Perm(pm) => c.meta().is_some_and(|m| perm_matches(m.mode(), pm)),
+        Test::Newer(s, ns) => c
+            .meta()
+            .is_some_and(|m| (m.mtime(), m.mtime_nsec()) > (*s, *ns)),
+        Test::Size { cmp, n, unit } => c
+            .meta()
+            .is_some_and(|m| size_matches(m.size(), *cmp, *n, *unit)),
+    }
+}
+
+struct Walk<'a, W: Write> {
+    expr: &'a Expr,
+    out: W,
+    err: &'a mut dyn Write,
+    tty: bool,
+    status: i32,
+    /// (dev, ino) of the directories from the start path down to here.
+    ancestors: Vec<(u64, u64, Vec<u8>)>,
+}
+
+impl<W: Write> Walk<'_, W> {
+    fn matches(&self, c: &mut Candidate) -> bool {
+        self.expr
+            .tests
+            .iter()
+            .all(|(neg, t)| test_one(t, c) != *neg)
+    }
+
+    fn emit(&mut self, shown: &[u8]) -> io::Result<()> {
+        if self.tty {
+            self.out.write_all(escape::field(shown).as_bytes())?;
+        } else {
+            self.out.write_all(shown)?;
+        }
+        self.out.write_all(b"\n")
+    }
+
+    fn report(&mut self, shown: &[u8], e: &io::Error) -> io::Result<()> {
+        self.out.flush()?;
+        writeln!(
+            self.err,
+            "find: '{}': {}",
+            escape::field(shown),
+            util::io_error(e)
+        )?;
+        self.status = 1;
+        Ok(())
+    }
+
+    /// Visit one entry; descend if it is a directory within -maxdepth.
+    fn visit(
+        &mut self,
+        real: &Path,
+        shown: &mut Vec<u8>,
+        name_at: usize,
+        ftype: FileType,
+        meta: Option<Metadata>,
+        depth: usize,
+    ) -> io::Result<()> {
+        let mut c = Candidate {
+            real,
+            shown,
+            name: &shown[name_at..],
+            ftype,
+            meta: meta.map(Some),
+        };
+        if depth >= self.expr.min_depth && self.matches(&mut c) {
+            let shown: &[u8] = shown;
+            self.emit(shown)?;
+        }
+        if !ftype.is_dir() || depth >= self.expr.max_depth || crate::shell::interrupted() {
+            return Ok(());
+        }
+        let dir_meta = match c.meta.take() {
+            Some(Some(m)) => m,
+            _ => match fs::symlink_metadata(real) {
+                Ok(m) => m,
+                Err(e) => return self.report(shown, &e),
+            },
+        };
+        let id = (dir_meta.dev(), dir_meta.ino());
+        if let Some((_, _, first)) = self.ancestors.iter().find(|(d, i, _)| (*d, *i) == id) {
+            self.out.flush()?;
+            writeln!(
+                self.err,
+                "find: File system loop detected; '{}' is part of the same file system loop as '{}'.",
+                escape::field(shown),
+                escape::field(first)
+            )?;
+            self.status = 1;
+            return Ok(());
+        }
+        let entries: Vec<(std::ffi::OsString, FileType)> = match fs::read_dir(real) {
+            Ok(rd) => {
+                let mut v = Vec::new();
+                for ent in rd {
+                    match ent.and_then(|e| Ok((e.file_name(), e.file_type()?))) {
+                        Ok(x) => v.push(x),
+                        // Vanished between readdir and the fallback lstat.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            self.report(shown, &e)?;
+                            break;
+                        }
+                    }
+                }
+                v
+            }
+            Err(e) => return self.report(shown, &e),
+        };
+        self.ancestors.push((id.0, id.1, shown.clone()));
+        let base = shown.len();
+        for (name, ftype) in entries {
+            shown.truncate(base);
+            if shown.last() != Some(&b'/') {
+                shown.push(b'/');
+            }
+            let at = shown.len();
+            shown.extend_from_slice(name.as_bytes());
+            let child: PathBuf = real.join(&name);
+            self.visit(&child, shown, at, ftype, None, depth + 1)?;
+        }
+        shown.truncate(base);
+        self.ancestors.pop();
+        Ok(())
+    }
+}
+
+/// The last component of a start path, as GNU find's `-name` sees it.
+fn base_name(shown: &[u8]) -> usize {
+    let trimmed = shown.len()
+        - shown
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'/')
+            .count()
+            .min(shown.len().saturating_sub(1));
+    shown[..trimmed]
+        .iter()
+        .rposition(|b| *b == b'/')
+        .map_or(0, |i| if i + 1 == trimmed { i } else { i + 1 })
+}
+
+impl Builtin for Find {
+    const NAME: &'static str = "find";
+    fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
+        let expr = match parse_args(&self.args, ctx) {
+            Ok(e) => e,
+            Err(Usage(msg)) => {
+                writeln!(io.err, "find: {msg}")?;
+                return Ok(2);
+            }
+        };
+        let tty = io.out.is_terminal();
+        // A terminal sees each line as it is found; a pipe gets big writes.
+        let cap = if tty { 0 } else { 64 * 1024 };
+        let mut walk = Walk {
+            expr: &expr,
+            out: BufWriter::with_capacity(cap, &mut io.out),
+            err: &mut io.err,
+            tty,
+            status: 0,
+            ancestors: Vec::new(),
+        };
+        for p in &expr.paths {
+            let real = ctx.resolve(p);
+            let mut shown = p.as_bytes().to_vec();
+            match fs::symlink_metadata(&real) {
+                Ok(m) => {
+                    let at = base_name(&shown);
+                    let ft = m.file_type();
+                    walk.visit(&real, &mut shown, at, ft, Some(m), 0)?;
+                }
+                Err(e) => walk.report(&shown, &e)?,
+            }
+        }
+        walk.out.flush()?;
+        Ok(walk.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shell::io::Io;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn run_find(ctx: &mut Ctx, args: &[&str]) -> (String, String, i32) {
+        let mut argv = vec!["find".to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let mut io = Io::buffers(b"");
+        let status = (super::super::find("find").unwrap().run)(&argv, &mut io, ctx);
+        (io.out_text(), io.err_text(), status)
+    }
+
+    fn sorted(s: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = s.lines().collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn glob_matches_like_fnmatch() {
+        assert!(glob_match(b"*.log", b"app.log"));
+        assert!(!glob_match(b"*.log", b"app.log.1"));
+        assert!(glob_match(b"a?c", b"abc"));
+        assert!(glob_match(b"[a-c]x", b"bx"));
+        assert!(!glob_match(b"[!a-c]x", b"bx"));
+        assert!(glob_match(b"[^a-c]x", b"dx"));
+        assert!(glob_match(b"[]]", b"]"));
+        assert!(glob_match(b"[[:digit:]]*", b"1abc"));
+        assert!(glob_match(b"\\*", b"*"));
+        assert!(!glob_match(b"\\*", b"a"));
+        assert!(glob_match(b"*", b""));
+        assert!(glob_match(b"a*b*c", b"aXXbYYc"));
+        assert!(!glob_match(b"a*b*c", b"aXXbYY"));
+        assert!(glob_match(b"[x", b"[x"));
+        assert!(glob_match(b"/var/*/app", b"/var/log/x/app"));
+    }
+
+    #[test]
+    fn perm_forms_follow_gnu() {
+        assert_eq!(parse_mode("644"), Some(0o644));
+        assert_eq!(parse_mode("u+w"), Some(0o200));
+        assert_eq!(parse_mode("g=w,o=r"), Some(0o024));
+        assert_eq!(parse_mode("+x"), Some(0o111));
+        assert_eq!(parse_mode("u=rwx,g+s"), Some(0o2700));
+        assert_eq!(parse_mode("q+r"), None);
+        assert_eq!(parse_mode("99"), None);
+        assert!(perm_matches(0o100644, &PermMatch::Exactly(0o644)));
+        assert!(!perm_matches(0o100664, &PermMatch::Exactly(0o644)));
+        assert!(perm_matches(0o100664, &PermMatch::AllOf(0o644)));
+        assert!(!perm_matches(0o100600, &PermMatch::AllOf(0o644)));
+        assert!(perm_matches(0o100602, &PermMatch::AnyOf(0o022)));
+        assert!(!perm_matches(0o100600, &PermMatch::AnyOf(0o022)));
+        assert!(perm_matches(0o100000, &PermMatch::AnyOf(0)));
+        assert!(perm_matches(0o104755, &PermMatch::AllOf(0o4000)));
+    }
+
+    #[test]
+    fn size_rounds_up_to_units_like_gnu() {
+        assert_eq!(parse_size("+10k"), Some((Cmp::More, 10, 1024)));
+        assert_eq!(parse_size("-1M"), Some((Cmp::Less, 1, 1 << 20)));
+        assert_eq!(parse_size("3"), Some((Cmp::Exactly, 3, 512)));
+        assert_eq!(parse_size("12c"), Some((Cmp::Exactly, 12, 1)));
+        assert_eq!(parse_size("k"), None);
+        assert_eq!(parse_size("1x"), None);
+        // -size -1M: only empty files (1 byte rounds up to 1M).
+        assert!(size_matches(0, Cmp::Less, 1, 1 << 20));
+        assert!(!size_matches(1, Cmp::Less, 1, 1 << 20));
+        // -size 1 (blocks): 1..=512 bytes.
+        assert!(size_matches(1, Cmp::Exactly, 1, 512));
+        assert!(size_matches(512, Cmp::Exactly, 1, 512));
+        assert!(!size_matches(513, Cmp::Exactly, 1, 512));
+        assert!(size_matches(513, Cmp::More, 1, 512));
+        assert!(size_matches(1025, Cmp::Exactly, 2, 1024));
+    }
+
+    #[test]
+    fn start_path_base_names() {
+        assert_eq!(&b"/var/log"[base_name(b"/var/log")..], b"log");
+        assert_eq!(&b"/"[base_name(b"/")..], b"/");
+        assert_eq!(&b"."[base_name(b".")..], b".");
+        assert_eq!(&b"a/"[base_name(b"a/")..], b"a/");
+    }
+
+    fn tree() -> (tempfile::TempDir, Ctx) {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::create_dir_all(r.join("var/log/app")).unwrap();
+        fs::write(r.join("etc/passwd"), "nonroot:x:65532:65532::/:/x\n").unwrap();
+        fs::write(r.join("var/log/app/a.log"), vec![b'x'; 1500]).unwrap();
+        fs::write(r.join("var/log/app/b.log"), b"").unwrap();
+        fs::write(r.join("var/log/readme.txt"), b"hi").unwrap();
+        fs::set_permissions(
+            r.join("var/log/readme.txt"),
+            fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/etc", r.join("var/etc-link")).unwrap();
+        let ctx = Ctx::for_root(r.to_path_buf());
+        (dir, ctx)
+    }
+
+    #[test]
+    fn find_walks_the_target_root_with_names_as_the_target_sees_them() {
+        let (_d, mut ctx) = tree();
+        let (out, err, st) = run_find(&mut ctx, &["/var", "-name", "*.log"]);
+        assert_eq!(st, 0, "{err}");
+        assert_eq!(sorted(&out), ["/var/log/app/a.log", "/var/log/app/b.log"]);
+        let (out, _, _) = run_find(&mut ctx, &["/", "-type", "l"]);
+        assert_eq!(out, "/var/etc-link\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-maxdepth", "1"]);
+        assert_eq!(sorted(&out), ["/var", "/var/etc-link", "/var/log"]);
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-mindepth", "2", "-type", "d"]);
+        assert_eq!(out, "/var/log/app\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-size", "+1k", "-type", "f"]);
+        assert_eq!(out, "/var/log/app/a.log\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-perm", "640"]);
+        assert_eq!(out, "/var/log/readme.txt\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-path", "*/app/*", "!", "-name", "a*"]);
+        assert_eq!(out, "/var/log/app/b.log\n");
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/etc", "-user", &nix::unistd::getuid().to_string()],
+        );
+        assert_eq!(sorted(&out), ["/etc", "/etc/passwd"]);
+    }
+
+    #[test]
+    fn find_reports_missing_paths_and_bad_expressions() {
+        let (_d, mut ctx) = tree();
+        let (out, err, st) = run_find(&mut ctx, &["/nope", "/etc", "-name", "passwd"]);
+        assert_eq!(out, "/etc/passwd\n");
+        assert_eq!(err, "find: '/nope': No such file or directory\n");
+        assert_eq!(st, 1);
+        let (_, err, st) = run_find(&mut ctx, &["/", "-exec", "rm", "{}", ";"]);
+        assert_eq!(st, 2);
+        assert!(err.contains("unknown predicate `-exec'"), "{err}");
+        let (_, err, st) = run_find(&mut ctx, &["/", "-user", "nobody-here"]);
+        assert_eq!(st, 2);
+        assert!(err.contains("not the name of a known user"), "{err}");
+    }
+
+    #[test]
+    fn find_newer_compares_modification_times() {
+        let (d, mut ctx) = tree();
+        let old = fs::File::options()
+            .write(true)
+            .open(d.path().join("var/log/app/b.log"))
+            .unwrap();
+        old.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/var/log/app", "-type", "f", "-newer", "/var/log/app/b.log"],
+        );
+        assert_eq!(out, "/var/log/app/a.log\n");
+    }
+}
