@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 /// `nosh TARGET` attaches a toolbox sidecar that shares the target's PID,
 /// network and mount namespaces, drops to the app's own identity with no
 /// capabilities, and opens a mini-shell whose builtins inspect processes,
-/// files, ports and permissions. The target is never modified.
+/// files, ports and permissions. The target is never modified. A stopped
+/// or crash-looping container, or an image, gets a replica instead: a copy
+/// started with the shell in place of its command, removed on exit.
 #[derive(Debug, Parser)]
 #[command(
     name = "nosh",
@@ -31,7 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Open a shell beside a running container (the default command).
+    /// Open a shell beside a running container, or in a replica of a
+    /// stopped one or of an image (the default command).
     Attach(AttachArgs),
     /// The in-sidecar entry: join process PID's namespaces, drop to its
     /// identity and run the shell. Runs in any container that shares the
@@ -128,7 +131,22 @@ pub struct AttachArgs {
     #[arg(short = 'c', value_name = "CMD", conflicts_with = "args")]
     pub command: Option<String>,
 
-    /// Container name, id or unique id prefix.
+    /// TARGET is an image: start a replica of it (a name that is not a
+    /// container is looked up as an image anyway).
+    #[arg(long)]
+    pub image: bool,
+
+    /// Start a replica even of a running container: a copy started with this
+    /// shell instead of its command (stopped containers always get one).
+    #[arg(long)]
+    pub replica: bool,
+
+    /// Mount the original's volumes and bind mounts read-write in a replica
+    /// (read-only by default).
+    #[arg(long)]
+    pub rw: bool,
+
+    /// Container name, id or unique id prefix, or an image.
     #[arg(value_name = "TARGET", required = true)]
     pub target: Option<String>,
 
@@ -206,6 +224,15 @@ mod tests {
         let cli = Cli::try_parse_from(["nosh", "app", "--", "ls", "-l", "a b"]).unwrap();
         assert_eq!(cli.attach.args, ["ls", "-l", "a b"]);
         assert_eq!(shell_join(&cli.attach.args), "ls -l 'a b'");
+    }
+
+    #[test]
+    fn replica_flags_parse_before_the_target() {
+        let cli = Cli::try_parse_from(["nosh", "--image", "app:1", "-c", "id"]).unwrap();
+        assert!(cli.attach.image);
+        assert_eq!(cli.attach.target.as_deref(), Some("app:1"));
+        let cli = Cli::try_parse_from(["nosh", "--replica", "--rw", "app"]).unwrap();
+        assert!(cli.attach.replica && cli.attach.rw);
     }
 
     #[test]

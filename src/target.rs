@@ -2,9 +2,12 @@
 //!
 //! The host inspects the container through the engine; the toolbox cannot (it
 //! has no engine access), so the configured entrypoint, user and restart facts
-//! travel as one JSON document in `--target-info`.
+//! travel as one JSON document in `--target-info` or `$NOSH_TARGET_INFO`.
 
 use serde::{Deserialize, Serialize};
+
+/// The environment variable that carries the [`TargetInfo`] JSON to the toolbox.
+pub const TARGET_INFO_ENV: &str = "NOSH_TARGET_INFO";
 
 /// The target's configuration as the engine reports it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

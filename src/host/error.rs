@@ -53,17 +53,20 @@ pub enum HostError {
     #[error("container {0} is paused")]
     Paused(String),
 
-    #[error(
-        "container {name} is restarting (restart count {restart_count}, last exit code {exit_code}); nosh attaches only to running containers"
-    )]
-    Restarting {
-        name: String,
-        restart_count: i64,
-        exit_code: i64,
-    },
+    #[error("container {0} stopped while the sidecar was starting")]
+    StoppedWhileStarting(String),
 
-    #[error("container {name} is not running ({state}); nosh attaches only to running containers")]
-    NotRunning { name: String, state: String },
+    #[error("no such image: {0}")]
+    NoSuchImage(String),
+
+    /// A step of setting up a replica failed; `step` says which
+    /// ("create the toolbox volume", "commit", "create", "start").
+    #[error("failed to {step} the replica of {target}: {reason}")]
+    ReplicaFailed {
+        step: &'static str,
+        target: String,
+        reason: String,
+    },
 
     #[error("cannot hash this binary ({path}) to name the toolbox image")]
     HashBinary {
@@ -116,16 +119,17 @@ impl HostError {
                 "run nosh as root, or add your user to the docker group (usermod -aG docker $USER, then log in again)".into()
             }
             HostError::NoSuchContainer(_) => {
-                "see the running containers with `docker ps`; nosh takes a name, an id or a unique id prefix".into()
+                "see the containers with `docker ps -a`; nosh takes a name, an id or a unique id prefix, or an image (--image REF)".into()
             }
             HostError::AmbiguousPrefix { .. } => "give more characters of the id, or the container name".into(),
             HostError::Paused(name) => format!("resume it with `docker unpause {name}`, then try again"),
-            HostError::Restarting { name, .. } => format!(
-                "see why it keeps exiting with `docker logs {name}`; a replica mode for containers that won't start is planned"
+            HostError::StoppedWhileStarting(name) => format!(
+                "see why with `docker logs {name}`; `nosh {name}` now opens a replica of it"
             ),
-            HostError::NotRunning { name, .. } => format!(
-                "start it with `docker start {name}`, or see why it stopped with `docker logs {name}`; a replica mode for stopped containers is planned"
-            ),
+            HostError::NoSuchImage(_) => "see the images with `docker images`; nothing is pulled".into(),
+            HostError::ReplicaFailed { .. } => {
+                "a replica re-creates the original's mounts, network and sysctls: a bind source or network that is gone makes it fail (see `docker inspect` of the original); run with -v to see the engine calls".into()
+            }
             HostError::HashBinary { .. } => "run nosh from a readable file (it imports itself as the toolbox image)".into(),
             HostError::ImportFailed { .. } => {
                 "check free disk space and the engine's log (journalctl -u docker); --toolbox-image REF uses a prebuilt image instead".into()
@@ -346,9 +350,11 @@ mod tests {
                 candidates: vec!["a1 (one)".into(), "a2 (two)".into()],
             },
             HostError::Paused("web".into()),
-            HostError::NotRunning {
-                name: "web".into(),
-                state: "exited with code 2".into(),
+            HostError::NoSuchImage("app:1".into()),
+            HostError::ReplicaFailed {
+                step: "create",
+                target: "web".into(),
+                reason: "bind source path does not exist: /srv".into(),
             },
             HostError::ImportFailed {
                 image: "nosh-toolbox:x".into(),

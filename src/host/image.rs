@@ -1,4 +1,5 @@
-//! The toolbox image: this very binary at `/nosh`, imported into the engine
+//! The toolbox image: this very binary at `/.nosh/nosh` (with `/nosh` a
+//! symlink to it, the sidecar's entry), imported into the engine
 //! from an in-memory tar (the engine's image import: no registry, no
 //! Dockerfile, no BuildKit). Its tag carries a hash of the binary, so host and
 //! toolbox are always the same build and the next run is a cache hit.
@@ -53,17 +54,31 @@ pub fn short_hash(bytes: &[u8]) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-/// A tar holding `binary` as `/nosh`, mode 0755, owned by root.
+/// Where the binary lives in the toolbox image. A directory of its own, so a
+/// replica can mount just it (a volume initialised from the image there)
+/// without covering anything of the app's image.
+pub const BINARY_DIR: &str = "/.nosh";
+
+/// A tar holding `binary` as `/.nosh/nosh`, mode 0755, owned by root, and
+/// `/nosh` a symlink to it.
 pub fn toolbox_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::with_capacity(binary.len() + 4096));
-    let mut header = tar::Header::new_gnu();
-    header.set_size(binary.len() as u64);
-    header.set_mode(0o755);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(0);
-    header.set_entry_type(tar::EntryType::Regular);
-    builder.append_data(&mut header, "nosh", binary)?;
+    let header = |kind: tar::EntryType, size: usize, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size as u64);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_entry_type(kind);
+        h
+    };
+    let mut dir = header(tar::EntryType::Directory, 0, 0o755);
+    builder.append_data(&mut dir, ".nosh/", std::io::empty())?;
+    let mut file = header(tar::EntryType::Regular, binary.len(), 0o755);
+    builder.append_data(&mut file, ".nosh/nosh", binary)?;
+    let mut link = header(tar::EntryType::Symlink, 0, 0o777);
+    builder.append_link(&mut link, "nosh", ".nosh/nosh")?;
     builder.into_inner()
 }
 
@@ -171,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn the_tar_holds_only_an_executable_nosh() {
+    fn the_tar_holds_only_an_executable_nosh_and_its_link() {
         let tar = toolbox_tar(b"\x7fELF...").unwrap();
         let mut archive = tar::Archive::new(&tar[..]);
         let entries: Vec<_> = archive
@@ -183,10 +198,20 @@ mod tests {
                     e.path().unwrap().to_string_lossy().into_owned(),
                     e.header().mode().unwrap(),
                     e.header().size().unwrap(),
+                    e.link_name()
+                        .unwrap()
+                        .map(|l| l.to_string_lossy().into_owned()),
                 )
             })
             .collect();
-        assert_eq!(entries, [("nosh".to_string(), 0o755, 7)]);
+        assert_eq!(
+            entries,
+            [
+                (".nosh/".to_string(), 0o755, 0, None),
+                (".nosh/nosh".to_string(), 0o755, 7, None),
+                ("nosh".to_string(), 0o777, 0, Some(".nosh/nosh".to_string())),
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`target`]: finding the target and refusing what a sidecar can't join;
 //! - [`image`]: the toolbox image made of this binary;
 //! - [`session`]: the sidecar and the attached terminal;
+//! - [`replica`]: a copy of a stopped container or an image, with the shell
+//!   in place of its command;
 //! - [`wire`]: the attach and wait calls on connections of our own;
 //! - [`terminal`]: raw mode, window size, stdin;
 //! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
@@ -18,6 +20,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod image;
+pub mod replica;
 pub mod session;
 pub mod sessions;
 pub mod target;
@@ -35,8 +38,9 @@ use engine::{Engine, Log};
 use error::HostError;
 use session::{Outcome, Request};
 
-/// `nosh TARGET`: a shell beside a running container. Exits with the shell's
-/// status, or 125 when nosh itself fails.
+/// `nosh TARGET`: a shell beside a running container, or in a replica of a
+/// stopped one or of an image. Exits with the shell's status, or 125 when
+/// nosh itself fails.
 pub fn attach(args: AttachArgs) -> ExitCode {
     // Forked first, while this process still has one thread; it must
     // reach the same engine as the session, contexts included.
@@ -157,9 +161,11 @@ async fn attach_session(
     };
 
     let engine = engine::connect_args(&args.engine, log).await?;
-    let mut target = target::resolve(&engine, name).await?;
+    let mut target = target::resolve(&engine, name, args.image).await?;
+    let mode = target::mode(&target, args.replica)?;
+    target.info.replica = mode == target::Mode::Replica;
     // Only doctor reads the log; a plain `-c` stays one round trip shorter.
-    if command.as_deref().is_none_or(|c| c.contains("doctor")) {
+    if !target.is_image && command.as_deref().is_none_or(|c| c.contains("doctor")) {
         target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
     }
     let image = match binary {
@@ -200,11 +206,16 @@ async fn attach_session(
         } else {
             None
         };
-        session::run(&engine, &target, &image, &req, watchdog).await?
+        match mode {
+            target::Mode::Sidecar => session::run(&engine, &target, &image, &req, watchdog).await?,
+            target::Mode::Replica => {
+                replica::run(&engine, &target, &image, &req, args.rw, watchdog).await?
+            }
+        }
     };
     match outcome {
         Outcome::Exited(status) => {
-            if status >= 128 {
+            if status >= 128 && mode == target::Mode::Sidecar {
                 explain_end(&engine, &target).await;
             }
             Ok(exit_status(status))

@@ -1,8 +1,8 @@
-//! One session: the sidecar container beside the target, and the terminal
-//! attached to it.
+//! One session: the sidecar container beside the target (or a replica, see
+//! [`super::replica`]), and the terminal attached to it.
 //!
 //! Order (each step needs the one before):
-//! 1. create the sidecar (auto-remove, stdin once);
+//! 1. create the container (auto-remove, stdin once);
 //! 2. attach to it, before it starts, so no output is lost;
 //! 3. register the wait for its removal, before it starts, so a quick exit
 //!    cannot be removed before we ask for its status;
@@ -154,27 +154,70 @@ pub async fn run(
     req: &Request,
     watchdog: Option<&mut Watchdog>,
 ) -> Result<Outcome, HostError> {
+    let name = sidecar_name(target.info.display_name());
+    let config = sidecar_config(target, image, req);
+    let failed = |step: Step, e: &bollard::errors::Error| match step {
+        Step::Create => from_create(&engine.endpoint, e),
+        Step::Start => from_start(&engine.endpoint, e),
+    };
+    let result = run_container(engine, &name, config, req.tty, watchdog, &failed).await;
+    if let Err(HostError::StartFailed(_) | HostError::CapsRefused { .. }) = &result {
+        // The runtime's own words for a target that stopped between create
+        // and start are cryptic; say what happened instead.
+        let running = engine
+            .docker
+            .inspect_container(&target.info.id, None)
+            .await
+            .ok()
+            .and_then(|t| t.state?.running)
+            .unwrap_or(false);
+        if !running {
+            return Err(HostError::StoppedWhileStarting(
+                target.info.display_name().to_string(),
+            ));
+        }
+    }
+    result
+}
+
+/// The engine calls whose refusal [`run_container`] reports through its
+/// caller's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Create,
+    Start,
+}
+
+/// Steps 1–7 for a container made from `config` (a sidecar or a replica):
+/// its output on ours, our input on its stdin, its exit status at the end.
+pub async fn run_container(
+    engine: &Engine,
+    name: &str,
+    config: ContainerCreateBody,
+    tty: bool,
+    watchdog: Option<&mut Watchdog>,
+    failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
+) -> Result<Outcome, HostError> {
     // Catch the signals before anything exists to clean up: a Ctrl-C during
-    // create or start must still end in "interrupted, sidecar removed".
+    // create or start must still end in "interrupted, container removed".
     let mut signals = Signals::new()?;
     let log = engine.log;
     // 1. Create.
-    let name = sidecar_name(target.info.display_name());
     let created = engine
         .docker
         .create_container(
-            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
-            sidecar_config(target, image, req),
+            Some(CreateContainerOptionsBuilder::new().name(name).build()),
+            config,
         )
         .await
-        .map_err(|e| from_create(&engine.endpoint, &e))?;
+        .map_err(|e| failed(Step::Create, &e))?;
     let id = created.id;
     if let Some(w) = watchdog {
         w.guard(&id);
     }
-    log.say(|| format!("created sidecar {name} ({})", &id[..id.len().min(12)]));
+    log.say(|| format!("created {name} ({})", &id[..id.len().min(12)]));
 
-    // A sidecar that never started is not auto-removed: remove it on failure.
+    // A container that never started is not auto-removed: remove it on failure.
     let started = async {
         // 2. Attach, 3. register the wait.
         let attached = wire::attach(engine, &id).await?;
@@ -184,7 +227,7 @@ pub async fn run(
             .docker
             .start_container(&id, None)
             .await
-            .map_err(|e| from_start(&engine.endpoint, &e))?;
+            .map_err(|e| failed(Step::Start, &e))?;
         log.say(|| "started".into());
         Ok::<_, HostError>((attached, wait))
     };
@@ -192,34 +235,19 @@ pub async fn run(
         Ok(x) => x,
         Err(e) => {
             remove(engine, &id).await;
-            // The runtime's own words for a target that stopped between
-            // create and start are cryptic; say what happened instead.
-            let running = engine
-                .docker
-                .inspect_container(&target.info.id, None)
-                .await
-                .ok()
-                .and_then(|t| t.state?.running)
-                .unwrap_or(false);
-            if !running {
-                return Err(HostError::NotRunning {
-                    name: target.info.display_name().to_string(),
-                    state: "stopped while the sidecar was starting".into(),
-                });
-            }
             return Err(e);
         }
     };
 
     // 5. Window size at once.
-    if req.tty {
+    if tty {
         let (cols, rows) = terminal::size().unwrap_or(terminal::DEFAULT_SIZE);
         resize(engine, &id, cols, rows).await;
         log.say(|| format!("resized to {cols}x{rows}"));
     }
 
     // 6. Pump.
-    let interrupted = pump(engine, &id, req.tty, attached, &mut signals).await?;
+    let interrupted = pump(engine, &id, tty, attached, &mut signals).await?;
     if let Some(sig) = interrupted {
         remove(engine, &id).await;
         return Ok(Outcome::Interrupted(sig));
@@ -227,7 +255,7 @@ pub async fn run(
 
     // 7. Exit status.
     let status = wait.status().await?;
-    log.say(|| format!("sidecar removed, exit status {status}"));
+    log.say(|| format!("{name} removed, exit status {status}"));
     Ok(Outcome::Exited(status))
 }
 
@@ -390,6 +418,7 @@ mod tests {
                 ..Default::default()
             },
             ipc_mode: ipc.into(),
+            ..Default::default()
         }
     }
 

@@ -1,15 +1,24 @@
-//! `nosh ls` and `nosh gc`: the sidecars the engine knows about, found by
-//! their `io.nosh.session` label.
+//! `nosh ls` and `nosh gc`: the sidecars and replicas the engine knows
+//! about, and what replica sessions leave (toolbox helpers, temporary
+//! images), found by their `io.nosh.session` label.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bollard::models::ContainerSummary;
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
 
 use super::engine::Engine;
 use super::error::{HostError, from_engine, status_of};
+use super::replica::LABEL_CREATED;
 use super::session::{LABEL_SESSION, LABEL_TARGET, LABEL_TARGET_NAME, remove};
+
+/// Helpers and temporary images younger than this are left to the session
+/// that is setting them up (its replica does not exist yet).
+const GRACE_SECS: i64 = 60;
 
 /// One live session, as `nosh ls` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,10 +70,15 @@ pub fn rows(list: &[ContainerSummary], now: i64) -> Vec<Row> {
         .map(|c| {
             let target_id = label(c, LABEL_TARGET);
             let name = label(c, LABEL_TARGET_NAME);
+            let name = if name.is_empty() {
+                short(target_id)
+            } else {
+                name
+            };
             Row {
                 session: short(c.id.as_deref().unwrap_or("")).to_string(),
-                target: if name.is_empty() {
-                    short(target_id).to_string()
+                target: if label(c, LABEL_SESSION) == "replica" {
+                    format!("{name} (replica)")
                 } else {
                     name.to_string()
                 },
@@ -104,23 +118,54 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// `nosh ls`.
+/// `nosh ls`: sidecars and replicas (helpers are part of a replica).
 pub async fn ls(engine: &Engine) -> Result<String, HostError> {
-    let list = sidecars(engine).await?;
+    let list: Vec<ContainerSummary> = sidecars(engine)
+        .await?
+        .into_iter()
+        .filter(|c| label(c, LABEL_SESSION) != "helper")
+        .collect();
     Ok(render(&rows(&list, now())))
 }
 
-/// `nosh gc`: removes sidecars whose target is gone or stopped, and sidecars
-/// that are not running themselves (created by a client that died before
-/// starting them: auto-remove never applies to those). Returns what it did.
+fn is_running(c: &ContainerSummary) -> bool {
+    c.state.map(|s| s.to_string()) == Some("running".into())
+}
+
+/// Whether a helper or temporary image was made long enough ago that no
+/// session can still be setting it up. Without the label: made by hand.
+fn stale(labels: Option<&HashMap<String, String>>, now: i64) -> bool {
+    labels
+        .and_then(|l| l.get(LABEL_CREATED))
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_none_or(|t| now - t >= GRACE_SECS)
+}
+
+/// `nosh gc`, in three passes:
+/// 1. sidecars whose target is gone or stopped, and sidecars and replicas
+///    that are not running themselves (created by a client that died before
+///    starting them: auto-remove never applies to those; replicas only
+///    after the grace, since setting one up takes a moment);
+/// 2. toolbox helpers (with their volume) of originals no running replica
+///    is debugging;
+/// 3. temporary replica images, likewise.
+///
+/// Returns what it did.
 pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
     let mut done = Vec::new();
-    for c in sidecars(engine).await? {
+    let all = sidecars(engine).await?;
+    let now = now();
+    // 1.
+    for c in all.iter().filter(|c| label(c, LABEL_SESSION) != "helper") {
         let id = c.id.clone().unwrap_or_default();
-        let target = label(&c, LABEL_TARGET);
-        let running = c.state.map(|s| s.to_string()) == Some("running".into());
-        let why = if !running {
-            Some("not running".to_string())
+        let target = label(c, LABEL_TARGET);
+        let replica = label(c, LABEL_SESSION) == "replica";
+        let why = if !is_running(c) {
+            // A young replica may be between its create and its start.
+            (!replica || stale(c.labels.as_ref(), now)).then(|| "not running".to_string())
+        } else if replica {
+            // A replica's original is not running by design.
+            None
         } else {
             match engine.docker.inspect_container(target, None).await {
                 Ok(t) if t.state.as_ref().and_then(|s| s.running).unwrap_or(false) => None,
@@ -134,6 +179,66 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
         if let Some(why) = why {
             remove(engine, &id).await;
             done.push(format!("removed {} ({why})", short(&id)));
+        }
+    }
+    let debugged: HashSet<&str> = all
+        .iter()
+        .filter(|c| label(c, LABEL_SESSION) == "replica" && is_running(c))
+        .map(|c| label(c, LABEL_TARGET))
+        .collect();
+    // 2.
+    for c in all.iter().filter(|c| label(c, LABEL_SESSION) == "helper") {
+        let target = label(c, LABEL_TARGET);
+        if debugged.contains(target) || !stale(c.labels.as_ref(), now) {
+            continue;
+        }
+        let id = c.id.clone().unwrap_or_default();
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match engine.docker.remove_container(&id, Some(options)).await {
+            Ok(()) => done.push(format!(
+                "removed toolbox helper {} (no replica of {} is running)",
+                short(&id),
+                short(target)
+            )),
+            Err(e) => done.push(format!(
+                "could not remove toolbox helper {}: {e}",
+                short(&id)
+            )),
+        }
+    }
+    // 3.
+    let filters = HashMap::from([("label", vec!["io.nosh.session=replica-image"])]);
+    let images = engine
+        .docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|e| from_engine(&engine.endpoint, "list images", &e))?;
+    for image in images {
+        let target = image
+            .labels
+            .get(LABEL_TARGET)
+            .map(String::as_str)
+            .unwrap_or("");
+        if debugged.contains(target) || !stale(Some(&image.labels), now) {
+            continue;
+        }
+        let id = image.id.trim_start_matches("sha256:").to_string();
+        let options = RemoveImageOptionsBuilder::new().force(true).build();
+        match engine.docker.remove_image(&id, Some(options), None).await {
+            Ok(_) => done.push(format!(
+                "removed replica image {} (no replica of {} is running)",
+                short(&id),
+                short(target)
+            )),
+            Err(e) => done.push(format!(
+                "could not remove replica image {}: {e}",
+                short(&id)
+            )),
         }
     }
     Ok(done)
@@ -150,6 +255,15 @@ mod tests {
         assert_eq!(age(7300), "2h");
         assert_eq!(age(200_000), "2d");
         assert_eq!(age(-3), "0s");
+    }
+
+    #[test]
+    fn leftovers_are_stale_after_the_grace_or_without_a_date() {
+        let at = |t: &str| HashMap::from([(LABEL_CREATED.to_string(), t.to_string())]);
+        assert!(!stale(Some(&at("1000")), 1030));
+        assert!(stale(Some(&at("1000")), 1000 + GRACE_SECS));
+        assert!(stale(Some(&HashMap::new()), 5));
+        assert!(stale(None, 5));
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! Finding the target: by name, full id or unique id prefix, and deciding
-//! whether a sidecar can join it.
+//! Finding the target: by name, full id or unique id prefix, or an image;
+//! and deciding how to debug it: a sidecar beside a running container, or a
+//! replica of anything that is not running.
 //!
 //! The engine resolves a name or prefix in one `inspect` call (the fast path,
 //! one round trip). When it cannot, the container list is matched here so
-//! that an ambiguous prefix can name its candidates and an unknown name gets
-//! a plain "no such container".
+//! that an ambiguous prefix can name its candidates; a name that is no
+//! container is then looked up as an image.
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary};
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, HostConfig, ImageInspect,
+    MountPoint,
+};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use super::engine::Engine;
@@ -14,15 +18,43 @@ use super::error::{HostError, from_engine, status_of};
 use crate::target::TargetInfo;
 
 /// The target as the host half needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     pub info: TargetInfo,
     /// `HostConfig.IpcMode`: the sidecar shares IPC only when it is "shareable".
     pub ipc_mode: String,
+    /// True for an image rather than a container.
+    pub is_image: bool,
+    /// `State.Paused`.
+    pub paused: bool,
+    /// The container's `HostConfig`, which a replica copies (empty for an image).
+    pub host_config: HostConfig,
+    /// The container's `Mounts`, which a replica re-creates (empty for an image).
+    pub mounts: Vec<MountPoint>,
 }
 
-/// Inspects `name_or_id` and refuses anything a sidecar cannot join.
-pub async fn resolve(engine: &Engine, name_or_id: &str) -> Result<Target, HostError> {
+/// How a target is debugged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A sidecar joins the running container.
+    Sidecar,
+    /// A new container from the same image (or a commit of the container)
+    /// runs the shell in place of the app.
+    Replica,
+}
+
+/// Inspects `name_or_id`: a container, else an image of that name. With
+/// `as_image`, only an image.
+pub async fn resolve(
+    engine: &Engine,
+    name_or_id: &str,
+    as_image: bool,
+) -> Result<Target, HostError> {
+    if as_image {
+        return resolve_image(engine, name_or_id)
+            .await?
+            .ok_or_else(|| HostError::NoSuchImage(name_or_id.into()));
+    }
     let inspect = match engine.docker.inspect_container(name_or_id, None).await {
         Ok(found) => found,
         Err(e) if status_of(&e).is_some() => {
@@ -30,7 +62,15 @@ pub async fn resolve(engine: &Engine, name_or_id: &str) -> Result<Target, HostEr
                 .log
                 .say(|| format!("inspect {name_or_id}: {e}; matching the container list"));
             let all = list_all(engine).await?;
-            let id = match_one(name_or_id, &all)?;
+            let id = match match_one(name_or_id, &all) {
+                Ok(id) => id,
+                Err(HostError::NoSuchContainer(_)) => {
+                    return resolve_image(engine, name_or_id)
+                        .await?
+                        .ok_or_else(|| HostError::NoSuchContainer(name_or_id.into()));
+                }
+                Err(e) => return Err(e),
+            };
             engine
                 .docker
                 .inspect_container(&id, None)
@@ -43,9 +83,43 @@ pub async fn resolve(engine: &Engine, name_or_id: &str) -> Result<Target, HostEr
         Err(e) => return Err(from_engine(&engine.endpoint, "inspect", &e)),
     };
     engine.log.say(|| format!("inspected {name_or_id}"));
-    let target = from_inspect(&inspect);
-    check_joinable(&target.info, inspect_paused(&inspect))?;
-    Ok(target)
+    Ok(from_inspect(&inspect))
+}
+
+/// The image `reference`, if the engine has it.
+async fn resolve_image(engine: &Engine, reference: &str) -> Result<Option<Target>, HostError> {
+    match engine.docker.inspect_image(reference).await {
+        Ok(image) => {
+            engine.log.say(|| format!("inspected image {reference}"));
+            Ok(Some(from_image(reference, &image)))
+        }
+        Err(e) if matches!(status_of(&e), Some(404) | Some(400)) => Ok(None),
+        Err(e) => Err(from_engine(&engine.endpoint, "inspect image", &e)),
+    }
+}
+
+/// The facts handed to the toolbox, from an image's configuration.
+pub fn from_image(reference: &str, image: &ImageInspect) -> Target {
+    let config = image.config.clone().unwrap_or_default();
+    let info = TargetInfo {
+        name: reference.to_string(),
+        id: image.id.clone().unwrap_or_default(),
+        image: reference.to_string(),
+        entrypoint: config.entrypoint,
+        cmd: config.cmd,
+        user: config.user.unwrap_or_default(),
+        working_dir: config.working_dir.unwrap_or_default(),
+        env: config.env.unwrap_or_default(),
+        exposed_ports: config.exposed_ports.unwrap_or_default(),
+        state: "image".into(),
+        replica: true,
+        ..Default::default()
+    };
+    Target {
+        info,
+        is_image: true,
+        ..Default::default()
+    }
 }
 
 async fn list_all(engine: &Engine) -> Result<Vec<ContainerSummary>, HostError> {
@@ -102,14 +176,6 @@ pub fn match_one(wanted: &str, all: &[ContainerSummary]) -> Result<String, HostE
     }
 }
 
-fn inspect_paused(inspect: &ContainerInspectResponse) -> bool {
-    inspect
-        .state
-        .as_ref()
-        .and_then(|s| s.paused)
-        .unwrap_or(false)
-}
-
 /// The facts handed to the toolbox, from an inspect answer.
 pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
     let config = inspect.config.clone().unwrap_or_default();
@@ -140,46 +206,34 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         replica: false,
         log_tail: Vec::new(),
     };
+    let host_config = inspect.host_config.clone().unwrap_or_default();
     Target {
         info,
-        ipc_mode: inspect
-            .host_config
-            .as_ref()
-            .and_then(|h| h.ipc_mode.clone())
-            .unwrap_or_default(),
+        ipc_mode: host_config.ipc_mode.clone().unwrap_or_default(),
+        is_image: false,
+        paused: state.paused.unwrap_or(false),
+        host_config,
+        mounts: inspect.mounts.clone().unwrap_or_default(),
     }
 }
 
-/// A sidecar can join only a running container: a paused one would freeze
-/// the toolbox on its first look at /proc, a stopped one has no namespaces.
-pub fn check_joinable(info: &TargetInfo, paused: bool) -> Result<(), HostError> {
-    let name = info.display_name().to_string();
-    if paused || info.state == "paused" {
-        return Err(HostError::Paused(name));
+/// A sidecar joins only a running container (a stopped one has no
+/// namespaces); anything else, or any container with `--replica`, gets a
+/// replica. A paused container is refused either way: a sidecar would
+/// freeze on its first look at /proc, and the user most likely wants the
+/// paused process itself.
+pub fn mode(target: &Target, force_replica: bool) -> Result<Mode, HostError> {
+    let info = &target.info;
+    if target.is_image {
+        return Ok(Mode::Replica);
     }
-    match info.state.as_str() {
-        "running" => Ok(()),
-        "restarting" => Err(HostError::Restarting {
-            name,
-            restart_count: info.restart_count,
-            exit_code: info.exit_code,
-        }),
-        "exited" => Err(HostError::NotRunning {
-            name,
-            state: format!("exited with code {}", info.exit_code),
-        }),
-        "created" => Err(HostError::NotRunning {
-            name,
-            state: "created, never started".into(),
-        }),
-        other => Err(HostError::NotRunning {
-            name,
-            state: if other.is_empty() {
-                "state unknown".into()
-            } else {
-                other.into()
-            },
-        }),
+    if target.paused || info.state == "paused" {
+        return Err(HostError::Paused(info.display_name().to_string()));
+    }
+    if info.state == "running" && !force_replica {
+        Ok(Mode::Sidecar)
+    } else {
+        Ok(Mode::Replica)
     }
 }
 
@@ -255,33 +309,59 @@ mod tests {
         assert!(e.hint().unwrap().contains("docker ps"));
     }
 
-    fn info(state: &str) -> TargetInfo {
-        TargetInfo {
-            name: "api".into(),
-            state: state.into(),
-            exit_code: 2,
-            restart_count: 4,
+    fn target(state: &str, paused: bool) -> Target {
+        Target {
+            info: TargetInfo {
+                name: "api".into(),
+                state: state.into(),
+                ..Default::default()
+            },
+            paused,
             ..Default::default()
         }
     }
 
     #[test]
-    fn only_running_containers_are_joinable() {
-        assert!(check_joinable(&info("running"), false).is_ok());
-        let paused = check_joinable(&info("running"), true).unwrap_err();
-        assert_eq!(paused.to_string(), "container api is paused");
-        let exited = check_joinable(&info("exited"), false).unwrap_err();
+    fn running_containers_get_a_sidecar_and_the_rest_a_replica() {
         assert_eq!(
-            exited.to_string(),
-            "container api is not running (exited with code 2); nosh attaches only to running containers"
+            mode(&target("running", false), false).unwrap(),
+            Mode::Sidecar
         );
-        let restarting = check_joinable(&info("restarting"), false).unwrap_err();
-        assert!(
-            restarting.to_string().contains("restart count 4"),
-            "{restarting}"
+        assert_eq!(
+            mode(&target("running", false), true).unwrap(),
+            Mode::Replica
         );
-        let created = check_joinable(&info("created"), false).unwrap_err();
-        assert!(created.to_string().contains("never started"), "{created}");
+        for state in ["exited", "created", "restarting", "dead"] {
+            assert_eq!(mode(&target(state, false), false).unwrap(), Mode::Replica);
+        }
+        let image = Target {
+            is_image: true,
+            ..target("image", false)
+        };
+        assert_eq!(mode(&image, false).unwrap(), Mode::Replica);
+        let paused = mode(&target("running", true), true).unwrap_err();
+        assert_eq!(paused.to_string(), "container api is paused");
+    }
+
+    #[test]
+    fn an_image_fills_the_target_info_from_its_config() {
+        let image: ImageInspect = serde_json::from_value(serde_json::json!({
+            "Id": "sha256:0123",
+            "Config": {
+                "User": "65532:65532", "WorkingDir": "/app",
+                "Cmd": ["sh", "-c", "python3 /app/app.py"],
+                "Env": ["PATH=/usr/bin"], "ExposedPorts": {"8080/tcp": {}}
+            }
+        }))
+        .unwrap();
+        let t = from_image("shell-form:1", &image);
+        assert!(t.is_image && t.info.replica);
+        assert_eq!(t.info.name, "shell-form:1");
+        assert_eq!(t.info.id, "sha256:0123");
+        assert_eq!(t.info.state, "image");
+        assert_eq!(t.info.user, "65532:65532");
+        assert_eq!(t.info.exposed_ports, ["8080/tcp"]);
+        assert_eq!(t.info.cmd.unwrap()[0], "sh");
     }
 
     #[test]
@@ -296,7 +376,8 @@ mod tests {
                 "Entrypoint": ["/app/server"], "Cmd": ["--port", "8443"],
                 "Env": ["PATH=/usr/bin"], "ExposedPorts": {"8443/tcp": {}}
             },
-            "HostConfig": {"IpcMode": "private"}
+            "HostConfig": {"IpcMode": "private", "ReadonlyRootfs": true},
+            "Mounts": [{"Type": "bind", "Source": "/srv", "Destination": "/data", "RW": true}]
         }))
         .unwrap();
         let t = from_inspect(&inspect);
@@ -310,5 +391,7 @@ mod tests {
         );
         assert_eq!(t.ipc_mode, "private");
         assert_eq!(t.info.restart_count, 1);
+        assert_eq!(t.host_config.readonly_rootfs, Some(true));
+        assert_eq!(t.mounts[0].destination.as_deref(), Some("/data"));
     }
 }

@@ -8,6 +8,13 @@
 //! a pipe from this one: it learns the sidecar's id, and if the pipe closes
 //! before it hears "done", it force-removes the sidecar itself.
 //!
+//! A replica session leaves two more things: the toolbox helper container
+//! (with the volume that carries the binary) and the temporary image the
+//! stopped container was committed to. Neither can go while the replica
+//! uses them, so after removing the replica the watchdog waits until the
+//! engine no longer knows it, then removes the helper with its volume and
+//! the image.
+//!
 //! It is forked before the async runtime exists: the process is
 //! single-threaded then, so the child may run ordinary code.
 
@@ -54,6 +61,18 @@ impl Watchdog {
         let _ = writeln!(self.pipe, "id {id}");
     }
 
+    /// A replica's toolbox helper container exists: remove it, and its
+    /// volume, once the replica is gone, if this process dies.
+    pub fn helper(&mut self, id: &str) {
+        let _ = writeln!(self.pipe, "helper {id}");
+    }
+
+    /// A temporary image exists: remove it once the replica is gone, if
+    /// this process dies.
+    pub fn image(&mut self, id: &str) {
+        let _ = writeln!(self.pipe, "image {id}");
+    }
+
     /// The session ended cleanly: nothing to remove.
     pub fn done(&mut self) {
         let _ = writeln!(self.pipe, "done");
@@ -75,26 +94,75 @@ fn watch(read: OwnedFd, endpoint: &Endpoint) {
             unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
         }
     }
-    let mut id = None;
+    let mut left = Leftovers::default();
     let mut done = false;
     for line in BufReader::new(File::from(read)).lines() {
         let Ok(line) = line else { break };
-        if let Some(rest) = line.strip_prefix("id ") {
-            id = Some(rest.to_string());
-        } else if line == "done" {
+        if line == "done" {
             done = true;
+        } else {
+            left.note(&line);
         }
     }
-    if let (Some(id), false) = (id, done) {
-        let _ = remove(endpoint, &id);
+    if !done {
+        left.remove(endpoint);
     }
 }
 
-/// `DELETE /containers/ID?force=1`, blocking, on a connection of its own.
-fn remove(endpoint: &Endpoint, id: &str) -> std::io::Result<()> {
-    let request = format!(
-        "DELETE /containers/{id}?force=1 HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
-    );
+/// What a session made, as the client reported it.
+#[derive(Debug, Default, PartialEq)]
+struct Leftovers {
+    container: Option<String>,
+    helper: Option<String>,
+    image: Option<String>,
+}
+
+impl Leftovers {
+    fn note(&mut self, line: &str) {
+        let (kind, id) = line.split_once(' ').unwrap_or((line, ""));
+        // Ids come from the engine; anything that is not one is ignored
+        // rather than put into a request line.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':') {
+            return;
+        }
+        let slot = match kind {
+            "id" => &mut self.container,
+            "helper" => &mut self.helper,
+            "image" => &mut self.image,
+            _ => return,
+        };
+        *slot = Some(id.to_string());
+    }
+
+    /// In order:
+    /// 1. the session container, forcibly;
+    /// 2. wait until the engine no longer knows it (an auto-remove may be in
+    ///    flight, and a volume or an image in use cannot be removed);
+    /// 3. the helper with its volume;
+    /// 4. the image.
+    fn remove(&self, endpoint: &Endpoint) {
+        if let Some(id) = &self.container {
+            let _ = request(endpoint, "DELETE", &format!("/containers/{id}?force=1"));
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                match request(endpoint, "GET", &format!("/containers/{id}/json")) {
+                    Ok(404) | Err(_) => break,
+                    Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        }
+        if let Some(id) = &self.helper {
+            let _ = request(endpoint, "DELETE", &format!("/containers/{id}?force=1&v=1"));
+        }
+        if let Some(id) = &self.image {
+            let _ = request(endpoint, "DELETE", &format!("/images/{id}?force=1"));
+        }
+    }
+}
+
+/// A bodiless request, blocking, on a connection of its own; the HTTP status.
+fn request(endpoint: &Endpoint, method: &str, path: &str) -> std::io::Result<u16> {
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n");
     let mut answer = Vec::new();
     match endpoint {
         Endpoint::Unix(path) => {
@@ -110,5 +178,36 @@ fn remove(endpoint: &Endpoint, id: &str) -> std::io::Result<()> {
             s.read_to_end(&mut answer)?;
         }
     }
-    Ok(())
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    super::wire::parse_head(&answer[..end]).map(|h| h.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pipe_protocol_collects_what_to_remove() {
+        let mut left = Leftovers::default();
+        for line in [
+            "id abc123",
+            "helper def456",
+            "image sha256:0f0f",
+            "image ../../etc",
+            "bogus x",
+        ] {
+            left.note(line);
+        }
+        assert_eq!(
+            left,
+            Leftovers {
+                container: Some("abc123".into()),
+                helper: Some("def456".into()),
+                image: Some("sha256:0f0f".into()),
+            }
+        );
+    }
 }

@@ -242,7 +242,11 @@ fn initial_vars(
     };
     for e in entries {
         if let Some((k, v)) = e.split_once('=') {
-            vars.insert(k.to_string(), v.to_string());
+            // In a replica, PID 1 is this toolbox: its environment is the
+            // app's plus the host half's message to us, which is not the app's.
+            if k != crate::target::TARGET_INFO_ENV {
+                vars.insert(k.to_string(), v.to_string());
+            }
         }
     }
     if let Ok(term) = std::env::var("TERM") {
@@ -291,14 +295,18 @@ pub fn banner(ctx: &Ctx) -> String {
         } else {
             info.state.as_str()
         };
-        out.push_str(&format!(
-            "  original  {state}, exit code {}, restarted {} times",
-            info.exit_code, info.restart_count
-        ));
-        if let Some(why) = crate::target::explain_exit(info.exit_code) {
-            out.push_str(&format!(": {why}"));
+        if state == "image" {
+            out.push_str("  original  an image: nothing has run yet\n");
+        } else {
+            out.push_str(&format!(
+                "  original  {state}, exit code {}, restarted {} times",
+                info.exit_code, info.restart_count
+            ));
+            if let Some(why) = crate::target::explain_exit(info.exit_code) {
+                out.push_str(&format!(": {why}"));
+            }
+            out.push('\n');
         }
-        out.push('\n');
         if !info.error.is_empty() {
             out.push_str(&format!(
                 "  error     {}\n",

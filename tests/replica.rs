@@ -1,0 +1,364 @@
+//! Replica mode against the real Docker Engine: containers that won't start
+//! (a shell-form CMD in a shell-less image, an app that exits at start, one
+//! that gave up restarting) and images get a replica whose PID 1 is the
+//! toolbox; the original stays exactly as it was, and nothing nosh made is
+//! left afterwards — after a clean exit, a SIGKILL of the client, or a
+//! failure half-way through setting the replica up.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    Container, Nosh, TEST_LABEL, docker, docker_ok, nosh_bin, python_app_image, shell_form_image,
+    static_app_image,
+};
+use serde_json::Value;
+
+/// Waits up to 20 s until the container has stopped for good (exited, or
+/// created and never started), so that its state no longer changes by
+/// itself.
+fn wait_stopped(c: &Container) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = c.inspect("{{.State.Status}}");
+        if state == "exited" || state == "created" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{} still {state}", c.name());
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a replica session must not change about the original.
+fn fingerprint(c: &Container) -> String {
+    format!(
+        "{}\n{}",
+        c.inspect(
+            "{{.State.Status}} {{.State.ExitCode}} {{.State.StartedAt}} {{.State.FinishedAt}} \
+             {{.State.Pid}} {{.RestartCount}} {{json .HostConfig.RestartPolicy}} {{.Image}}"
+        ),
+        docker_ok(&["diff", c.id()])
+    )
+}
+
+/// Containers and images nosh labelled for the original `target_id`.
+fn leftovers(target_id: &str) -> Vec<String> {
+    let filter = format!("label=io.nosh.target={target_id}");
+    let containers = docker_ok(&["ps", "-aq", "--filter", &filter]);
+    let images = docker_ok(&["images", "-q", "--filter", &filter]);
+    containers
+        .lines()
+        .map(|l| format!("container {l}"))
+        .chain(images.lines().map(|l| format!("image {l}")))
+        .collect()
+}
+
+/// Polls until nothing nosh made for `target_id` is left (≤ 10 s).
+#[track_caller]
+fn assert_nothing_left(target_id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = leftovers(target_id);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind for {target_id}: {left:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn image_id(image: &str) -> String {
+    docker_ok(&["image", "inspect", "--format", "{{.Id}}", image])
+}
+
+/// The shell-form fixture as `docker run -d` leaves it: created, exit 127.
+fn shell_form_container() -> Container {
+    let (c, out) = Container::try_run(&shell_form_image(), &[], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(127),
+        "docker run of the shell-form image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_stopped(&c);
+    c
+}
+
+#[test]
+fn a_shell_form_container_that_never_started_gets_a_replica_that_explains_it() {
+    let c = shell_form_container();
+    assert_eq!(c.exit_code(), 127);
+    let before = fingerprint(&c);
+
+    let test = Nosh::new().arg(c.name()).c("entrypoint --test").run();
+    assert_ne!(test.code(), 0, "{test:?}");
+    test.stdout_has("would not start")
+        .stdout_has("but the image has no shell");
+    assert_nothing_left(c.id());
+
+    Nosh::new()
+        .arg(c.name())
+        .c("ls /app")
+        .run()
+        .success()
+        .stdout_has("app.py");
+    assert_nothing_left(c.id());
+    assert_eq!(fingerprint(&c), before, "the original changed");
+}
+
+#[test]
+fn doctor_in_a_replica_reports_the_shell_form_and_the_crash_with_its_exit_code() {
+    let c = shell_form_container();
+    let out = Nosh::new().args(["doctor", "--json", c.name()]).run();
+    out.code_is(1);
+    let v: Value =
+        serde_json::from_str(out.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"));
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"shell-form-entrypoint"), "{ids:?}");
+    let crash = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "crash-loop")
+        .unwrap_or_else(|| panic!("no crash-loop finding: {ids:?}"));
+    let message = crash["message"].as_str().unwrap();
+    assert!(
+        message.contains("exit code 127") && message.contains("not found"),
+        "{message}"
+    );
+    assert_nothing_left(c.id());
+}
+
+#[test]
+fn entrypoint_test_in_a_replica_reproduces_a_crash_at_start_and_names_the_directory() {
+    let c = Container::run(&python_app_image(), &["-e", "CRASH_ON_LOG_ERROR=1"]);
+    wait_stopped(&c);
+    assert_eq!(c.exit_code(), 1, "{}", c.logs());
+    let before = fingerprint(&c);
+
+    let out = Nosh::new().arg(c.name()).c("entrypoint --test").run();
+    out.code_is(1)
+        .stdout_has("running /usr/bin/python3.11 /app/app.py as uid 65532")
+        .stdout_has("/var/log/claims-api is a directory root:root 0755");
+    let all = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        all.contains("Permission denied: '/var/log/claims-api/app.log'"),
+        "the app's own error is not reproduced: {out:?}"
+    );
+    assert_nothing_left(c.id());
+    assert_eq!(fingerprint(&c), before, "the original changed");
+}
+
+#[test]
+fn a_container_that_gave_up_restarting_keeps_its_restart_count() {
+    let c = Container::run(
+        &python_app_image(),
+        &["-e", "CRASH_ON_LOG_ERROR=1", "--restart", "on-failure:2"],
+    );
+    // Restarted twice (after 100 and 200 ms of backoff), then left exited.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.inspect("{{.RestartCount}} {{.State.Status}}") != "2 exited" {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            c.inspect("{{.RestartCount}} {{.State.Status}}")
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let before = fingerprint(&c);
+    Nosh::new()
+        .arg(c.name())
+        .c("echo in-replica")
+        .run()
+        .success()
+        .stdout_has("in-replica");
+    let doctor = Nosh::new().args(["doctor", c.name()]).run();
+    doctor.stdout_has("the container restarted 2 times; last exit code 1");
+    assert_nothing_left(c.id());
+    assert_eq!(fingerprint(&c), before, "the original changed");
+}
+
+#[test]
+fn an_image_gets_a_replica_running_as_its_user() {
+    let image = python_app_image();
+    let id = image_id(&image);
+    Nosh::new()
+        .arg(&image)
+        .c("id")
+        .run()
+        .success()
+        .stdout_has("uid=65532(nonroot) gid=65532(nonroot)");
+    Nosh::new()
+        .args(["--image", &image])
+        .c("id; pwd")
+        .run()
+        .success()
+        .stdout_has("uid=65532(nonroot)")
+        .stdout_has("/app");
+    assert_nothing_left(&id);
+}
+
+#[test]
+fn a_running_container_gets_a_replica_only_when_asked_and_keeps_running() {
+    let c = Container::run(&static_app_image(), &[]);
+    c.wait_running();
+    let before = fingerprint(&c);
+    let out = Nosh::new().args(["--replica", c.name()]).c("ps").run();
+    out.success();
+    let pid1 = out
+        .stdout()
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("no PID 1: {out:?}"));
+    assert!(pid1.contains("/.nosh/nosh toolbox"), "{pid1}");
+    assert!(!out.stdout().contains("demo-app"), "{out:?}");
+    assert_nothing_left(c.id());
+    assert_eq!(c.inspect("{{.State.Status}}"), "running");
+    assert_eq!(fingerprint(&c), before, "the original changed");
+
+    // Without --replica: the sidecar, beside the app.
+    Nosh::new()
+        .arg(c.name())
+        .c("ps")
+        .run()
+        .success()
+        .stdout_has("demo-app");
+}
+
+#[test]
+fn nothing_is_left_after_the_client_of_a_replica_is_killed() {
+    let c = shell_form_container();
+    let before = fingerprint(&c);
+    let mut client = Command::new(nosh_bin())
+        .args(["-T", c.name()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nosh");
+    let filter = format!("label=io.nosh.target={}", c.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let running = docker_ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            &filter,
+            "--filter",
+            "label=io.nosh.session=replica",
+        ]);
+        if !running.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replica started");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The helper's anonymous volume holds the binary; it must go too.
+    let helper = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &filter,
+        "--filter",
+        "label=io.nosh.session=helper",
+    ]);
+    let volume = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{.Name}}{{end}}",
+        &helper,
+    ]);
+    assert!(!volume.is_empty(), "the helper {helper} has no volume");
+    client.kill().expect("SIGKILL the client"); // no cleanup code of ours runs
+    client.wait().expect("reap the client");
+    assert_nothing_left(c.id());
+    assert!(
+        !docker(&["volume", "inspect", &volume]).status.success(),
+        "the helper's volume {volume} is left"
+    );
+    assert_eq!(fingerprint(&c), before, "the original changed");
+}
+
+#[test]
+fn a_replica_that_cannot_be_created_is_one_sentence_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("conf");
+    std::fs::create_dir(&source).unwrap();
+    let bind = format!("{}:/etc/claims", source.display());
+    let (c, _) = Container::try_run(&shell_form_image(), &["-v", &bind], &[]);
+    wait_stopped(&c);
+    std::fs::remove_dir(&source).unwrap();
+    let before = fingerprint(&c);
+    let out = Nosh::new().arg(c.name()).c("id").run();
+    out.code_is(125)
+        .stderr_has(&format!(
+            "nosh: failed to create the replica of {}",
+            c.name()
+        ))
+        .stderr_has("bind source path does not exist")
+        .stderr_has("\nhint: ");
+    assert!(
+        !source.exists(),
+        "the missing bind source was created on the host"
+    );
+    assert_nothing_left(c.id());
+    assert_eq!(fingerprint(&c), before, "the original changed");
+}
+
+#[test]
+fn gc_removes_replica_leftovers_of_a_crashed_client() {
+    // As a client killed before it could tell its watchdog would leave them.
+    let target = format!("0000000000000000replica{}", std::process::id());
+    let labels = [
+        "--label",
+        TEST_LABEL,
+        "--label",
+        &format!("io.nosh.target={target}"),
+    ];
+    let static_app = static_app_image();
+    let mut helper = vec![
+        "create",
+        "--label",
+        "io.nosh.session=helper",
+        "-v",
+        "/.nosh",
+    ];
+    helper.extend_from_slice(&labels);
+    helper.push(&static_app);
+    let helper = docker_ok(&helper);
+    let mut image_from = vec!["create"];
+    image_from.extend_from_slice(&labels);
+    image_from.push(&static_app);
+    let scratch = docker_ok(&image_from);
+    let image = docker_ok(&[
+        "commit",
+        "--change",
+        "LABEL io.nosh.session=replica-image",
+        "--change",
+        &format!("LABEL io.nosh.target={target}"),
+        &scratch,
+    ]);
+    let _ = docker(&["rm", "-f", &scratch]);
+
+    let gc = Nosh::new().arg("gc").run();
+    gc.success()
+        .stdout_has(&format!("removed toolbox helper {}", &helper[..12]));
+    let image_short = image.trim_start_matches("sha256:");
+    gc.stdout_has(&format!("removed replica image {}", &image_short[..12]));
+    assert_nothing_left(&target);
+    assert!(
+        !docker(&["inspect", &helper]).status.success(),
+        "gc left {helper}"
+    );
+}
