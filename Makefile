@@ -69,8 +69,9 @@ lint:
 ## toolbox-image: the toolbox image for registries and Kubernetes (toolbox/Dockerfile)
 toolbox-image: static
 	rm -rf $(TARGET_DIR)/toolbox-context
-	mkdir -p $(TARGET_DIR)/toolbox-context
-	cp dist/nosh $(TARGET_DIR)/toolbox-context/nosh
+	mkdir -p $(TARGET_DIR)/toolbox-context/.nosh
+	cp dist/nosh $(TARGET_DIR)/toolbox-context/.nosh/nosh
+	ln -s .nosh/nosh $(TARGET_DIR)/toolbox-context/nosh
 	DOCKER_BUILDKIT=0 docker build -q -f toolbox/Dockerfile \
 		-t $(TOOLBOX_IMAGE) $(TARGET_DIR)/toolbox-context
 	@docker image inspect --format '{{.Id}} {{.Size}} bytes' $(TOOLBOX_IMAGE)
