@@ -2,7 +2,7 @@
 # find on 200,000 files: nosh's builtin (through the toolbox, start-up
 # included) against GNU find and busybox find on the same tree.
 #
-#   NOSH=path/to/nosh bench/find.sh      (default: the release build)
+#   NOSH=path/to/nosh bench/find.sh      (default: $NOSH_BIN, else the static-dev build)
 #
 # The tree is made once under /tmp and reused. Runs alternate between the
 # tools, N times each after one warm-up, and the medians are compared.
@@ -11,7 +11,7 @@ set -euo pipefail
 N=${N:-5}
 TREE=${TREE:-/tmp/nosh-bench-tree}
 TARGET_DIR=${CARGO_TARGET_DIR:-$(dirname "$0")/../target}
-NOSH=${NOSH:-$TARGET_DIR/release/nosh}
+NOSH=${NOSH:-${NOSH_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/static-dev/nosh}}
 [[ -x $NOSH ]] || { echo "no nosh binary at $NOSH (cargo build --release, or set NOSH)" >&2; exit 1; }
 PATTERN='*77.txt'
 

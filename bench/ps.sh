@@ -2,13 +2,13 @@
 # ps with 2,000 processes: nosh's builtin (through the toolbox, start-up
 # included) against procps `ps -ef`, both inside the same PID namespace.
 #
-#   NOSH=path/to/nosh bench/ps.sh      (default: the release build)
+#   NOSH=path/to/nosh bench/ps.sh      (default: $NOSH_BIN, else the static-dev build)
 set -euo pipefail
 
 N=${N:-5}
 COUNT=${COUNT:-2000}
 TARGET_DIR=${CARGO_TARGET_DIR:-$(dirname "$0")/../target}
-NOSH=${NOSH:-$TARGET_DIR/release/nosh}
+NOSH=${NOSH:-${NOSH_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/static-dev/nosh}}
 [[ -x $NOSH ]] || { echo "no nosh binary at $NOSH (cargo build --release, or set NOSH)" >&2; exit 1; }
 
 # 1. A PID namespace with its own /proc and COUNT sleeping processes.
