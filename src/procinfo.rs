@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Capability names by bit number, as in `capabilities(7)`.
 pub const CAP_NAMES: [&str; 41] = [
@@ -271,11 +271,6 @@ pub fn ticks_per_second() -> u64 {
         .ok()
         .flatten()
         .map_or(100, |v| v as u64)
-}
-
-/// Whether `p` exists as a directory (used for /proc/PID checks).
-pub fn is_dir(p: &Path) -> bool {
-    p.is_dir()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! The credential calls sit behind the small [`Credentials`] trait so that a
 //! recording fake can check the order of the drop in unit tests.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 
 use nix::errno::Errno;
@@ -191,11 +191,6 @@ pub fn chroot_to(root: impl AsFd) -> Result<(), SysError> {
 
 pub fn fchdir(dir: impl AsFd) -> Result<(), SysError> {
     nix::unistd::fchdir(dir.as_fd()).map_err(call("enter the target's working directory"))
-}
-
-/// Raw fd for diagnostics.
-pub fn raw(fd: &impl AsRawFd) -> i32 {
-    fd.as_raw_fd()
 }
 
 /// Records credential calls instead of making them.

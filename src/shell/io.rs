@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 use std::process::Stdio;
 
 /// A builtin's input.
@@ -84,7 +85,7 @@ impl Sink {
         self.flush()?;
         Ok(match self {
             Sink::Stdout => Stdio::inherit(),
-            Sink::Stderr => Stdio::from(io::stderr().as_fd_owned()?),
+            Sink::Stderr => Stdio::from(io::stderr().as_fd().try_clone_to_owned()?),
             Sink::File(f) => Stdio::from(f.try_clone()?),
             Sink::Buffer(_) => Stdio::piped(),
         })
@@ -97,17 +98,6 @@ impl Sink {
             Sink::File(f) => Sink::File(f.try_clone()?),
             Sink::Buffer(_) => Sink::Buffer(Vec::new()),
         })
-    }
-}
-
-trait AsFdOwned {
-    fn as_fd_owned(&self) -> io::Result<std::os::fd::OwnedFd>;
-}
-
-impl AsFdOwned for io::Stderr {
-    fn as_fd_owned(&self) -> io::Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned()
     }
 }
 

@@ -111,7 +111,7 @@ impl Target {
     /// Steps 1 and 2.
     pub fn open(pid: i32) -> Result<Target, JoinError> {
         // 1.
-        if pid <= 0 || !procinfo::is_dir(&PathBuf::from(format!("/proc/{pid}"))) {
+        if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).is_dir() {
             return Err(JoinError::NoProcess { pid });
         }
         let status = procinfo::Proc::default()
