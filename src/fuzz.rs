@@ -180,7 +180,11 @@ fn fuzz(parser: &str, tokens: &'static [&'static [u8]], parse: impl Fn(&[u8])) -
         );
     }
     let runs = AtomicU64::new(0);
-    let mut runner = TestRunner::new(Config::default());
+    let mut runner = TestRunner::new(Config {
+        // Failures are added to the corpus by hand, with a regression test.
+        failure_persistence: None,
+        ..Config::default()
+    });
     let result = runner.run(&input(parser, tokens), |data| {
         runs.fetch_add(1, Ordering::Relaxed);
         let start = Instant::now();
