@@ -427,11 +427,15 @@ fn fuzz_find_patterns_and_arguments() {
             b"M",
         ],
         |d| {
-            // Pattern, then a NUL, then the name it is matched against.
+            // Pattern, then a NUL, then the name it is matched against. The
+            // pattern is the user's, typed on one line; the name is the
+            // target's, at most NAME_MAX bytes.
             let (pat, name) = match d.iter().position(|b| *b == 0) {
                 Some(i) => (&d[..i], &d[i + 1..]),
                 None => (d, &b"some-file.txt"[..]),
             };
+            let pat = &pat[..pat.len().min(4096)];
+            let name = &name[..name.len().min(255)];
             let _ = find::glob_match(pat, name);
             let t = text(pat);
             let _ = find::parse_mode(&t);
