@@ -268,6 +268,15 @@ impl<W: Write> Search<'_, W> {
             child.extend_from_slice(name.as_bytes());
             let real_child = real.join(&name);
             if ft.is_dir() {
+                if is_kernel_fs(&real_child) {
+                    self.out.flush()?;
+                    writeln!(
+                        self.err,
+                        "grep: {}: a kernel filesystem, not searched (name it to search it)",
+                        escape::field(&child)
+                    )?;
+                    continue;
+                }
                 self.dir(&real_child, &child)?;
             } else if ft.is_file() {
                 self.file(&real_child, &child)?;
@@ -275,6 +284,17 @@ impl<W: Write> Search<'_, W> {
         }
         Ok(())
     }
+}
+
+/// Whether `dir` is on /proc, /sys, debugfs or tracefs: files there are
+/// generated on read, and some never end (`/proc/PID/pagemap` reads 256 GiB
+/// of page table) or block (`trace_pipe`). `grep -r x /` skips them.
+fn is_kernel_fs(dir: &Path) -> bool {
+    use nix::sys::statfs::{DEBUGFS_MAGIC, PROC_SUPER_MAGIC, SYSFS_MAGIC, TRACEFS_MAGIC, statfs};
+    statfs(dir).is_ok_and(|fs| {
+        [PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC]
+            .contains(&fs.filesystem_type())
+    })
 }
 
 /// A file read without its holes. A sparse file's holes read as NUL bytes
