@@ -30,7 +30,7 @@ BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build static-dev static test lint toolbox-image demo bench clean install uninstall
+.PHONY: all build static-dev static test fuzz lint toolbox-image demo bench clean install uninstall
 
 all: build
 
@@ -60,6 +60,12 @@ static:
 test: static-dev
 	NOSH_BIN=$(NOSH_DEV) NOSH_DEMO_APP=$(DEMO_APP) \
 		$(CARGO) test -- --test-threads=$(TEST_THREADS)
+
+## fuzz: every parser of target data on FUZZ_CASES generated inputs each (debug
+## build: integer overflow panics too); `make test` runs 256 of them
+FUZZ_CASES ?= 100000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --lib fuzz_ -- --nocapture --test-threads=$(TEST_THREADS)
 
 ## lint: clippy with warnings as errors, and rustfmt
 lint:

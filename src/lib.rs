@@ -17,6 +17,8 @@ pub mod cli;
 pub mod color;
 pub mod dns;
 pub mod escape;
+#[cfg(test)]
+mod fuzz;
 pub mod host;
 pub mod install;
 pub mod mountinfo;

@@ -174,7 +174,15 @@ pub struct Stat {
 /// Parse `/proc/PID/stat`. The command name is between the first '(' and the
 /// last ')' because it may itself hold parentheses and spaces.
 pub fn parse_stat(text: &str) -> Result<Stat, ParseError> {
-    let bad = || ParseError(format!("bad stat line {:?}", &text[..text.len().min(80)]));
+    let bad = || {
+        // The quoted start must end on a character boundary: the command
+        // name may hold multibyte characters.
+        let end = (0..=text.len().min(80))
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        ParseError(format!("bad stat line {:?}", &text[..end]))
+    };
     let open = text.find('(').ok_or_else(bad)?;
     let close = text.rfind(')').ok_or_else(bad)?;
     if close < open {
@@ -278,6 +286,12 @@ mod tests {
     use super::*;
 
     const STATUS: &str = "Name:\tdemo-app\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t1\nNgid:\t0\nPid:\t1\nPPid:\t0\nTracerPid:\t0\nUid:\t65532\t65532\t65532\t65532\nGid:\t65532\t65532\t65532\t65532\nFDSize:\t64\nGroups:\t65532 \nNStgid:\t4242\t1\nNSpid:\t4242\t1\nVmRSS:\t    1234 kB\nThreads:\t1\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t2\n";
+
+    #[test]
+    fn a_bad_stat_line_with_multibyte_text_at_byte_80_is_an_error() {
+        let line = format!("1 ({}) S 0 1 1\n", "é".repeat(60));
+        assert!(parse_stat(&line).is_err());
+    }
 
     #[test]
     fn status_sample_parses() {

@@ -272,7 +272,10 @@ fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
         }
         first = false;
         if lo == b'[' && pat.get(i + 1) == Some(&b':') {
-            if let Some(end) = pat[i + 2..].windows(2).position(|w| w == b":]") {
+            // Class names are short ("xdigit" is the longest): look no
+            // further, or every `[:` would scan the rest of the pattern.
+            let window = &pat[i + 2..pat.len().min(i + 2 + 8)];
+            if let Some(end) = window.windows(2).position(|w| w == b":]") {
                 let name = &pat[i + 2..i + 2 + end];
                 matched |= match name {
                     b"alpha" => c.is_ascii_alphabetic(),
@@ -691,6 +694,14 @@ mod tests {
         assert!(!glob_match(b"a*b*c", b"aXXbYY"));
         assert!(glob_match(b"[x", b"[x"));
         assert!(glob_match(b"/var/*/app", b"/var/log/x/app"));
+    }
+
+    #[test]
+    fn many_unclosed_classes_match_in_linear_time() {
+        let pat = format!("*{}*", "[[:a".repeat(1000));
+        let started = std::time::Instant::now();
+        assert!(!glob_match(pat.as_bytes(), &[b's'; 255]));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -219,7 +219,10 @@ impl<W: Write> Search<'_, W> {
 
     fn file(&mut self, real: &Path, shown: &[u8]) -> io::Result<()> {
         match File::open(real) {
-            Ok(f) => match self.stream(&mut BufReader::with_capacity(64 * 1024, f), shown) {
+            Ok(f) => match self.stream(
+                &mut BufReader::with_capacity(64 * 1024, SkipHoles::new(f)),
+                shown,
+            ) {
                 Err(e) if e.kind() != io::ErrorKind::BrokenPipe => self.warn(format_args!(
                     "{}: {}",
                     escape::field(shown),
@@ -265,12 +268,75 @@ impl<W: Write> Search<'_, W> {
             child.extend_from_slice(name.as_bytes());
             let real_child = real.join(&name);
             if ft.is_dir() {
+                if is_kernel_fs(&real_child) {
+                    self.out.flush()?;
+                    writeln!(
+                        self.err,
+                        "grep: {}: a kernel filesystem, not searched (name it to search it)",
+                        escape::field(&child)
+                    )?;
+                    continue;
+                }
                 self.dir(&real_child, &child)?;
             } else if ft.is_file() {
                 self.file(&real_child, &child)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `dir` is on /proc, /sys, debugfs or tracefs: files there are
+/// generated on read, and some never end (`/proc/PID/pagemap` reads 256 GiB
+/// of page table) or block (`trace_pipe`). `grep -r x /` skips them.
+fn is_kernel_fs(dir: &Path) -> bool {
+    use nix::sys::statfs::{DEBUGFS_MAGIC, PROC_SUPER_MAGIC, SYSFS_MAGIC, TRACEFS_MAGIC, statfs};
+    statfs(dir).is_ok_and(|fs| {
+        [PROC_SUPER_MAGIC, SYSFS_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC]
+            .contains(&fs.filesystem_type())
+    })
+}
+
+/// A file read without its holes. A sparse file's holes read as NUL bytes
+/// (no newline, nothing a search wants), and a 10 GiB one would take
+/// minutes; GNU grep skips them too. Files with as many blocks as bytes are
+/// read as they are.
+struct SkipHoles {
+    file: File,
+    /// Next offset to read, when the file is sparse.
+    sparse_at: Option<u64>,
+}
+
+impl SkipHoles {
+    fn new(file: File) -> SkipHoles {
+        use std::os::unix::fs::MetadataExt;
+        let sparse = file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.blocks().saturating_mul(512) < m.size());
+        SkipHoles {
+            file,
+            sparse_at: sparse.then_some(0),
+        }
+    }
+}
+
+impl Read for SkipHoles {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let Some(at) = self.sparse_at else {
+            return self.file.read(buf);
+        };
+        // lseek(2) SEEK_DATA: the next offset holding data (`at` itself
+        // inside data); ENXIO past the last data. A filesystem without
+        // hole support reports the whole file as data.
+        let at = match nix::unistd::lseek(&self.file, at as i64, nix::unistd::Whence::SeekData) {
+            Ok(data) => data as u64,
+            Err(nix::errno::Errno::ENXIO) => return Ok(0),
+            Err(_) => at,
+        };
+        let n = self.file.read_at(buf, at)?;
+        self.sparse_at = Some(at + n as u64);
+        Ok(n)
     }
 }
 
@@ -370,6 +436,27 @@ mod tests {
         assert_eq!((out.as_str(), st), ("", 1));
         let (_, err, st) = grep(&mut ctx, &["-E", "("], b"a\n");
         assert_eq!(st, 2, "{err}");
+    }
+
+    #[test]
+    fn holes_of_a_sparse_file_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse");
+        let f = File::create(&path).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(b"first line\n", 0).unwrap();
+        f.write_all_at(b"last line\n", 1 << 40).unwrap();
+        let mut text = Vec::new();
+        let started = std::time::Instant::now();
+        SkipHoles::new(File::open(&path).unwrap())
+            .read_to_end(&mut text)
+            .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // What is left: the data blocks, holes gone (a block holds zeros
+        // after the written bytes).
+        assert!(text.starts_with(b"first line\n"));
+        assert!(text.windows(10).any(|w| w == b"last line\n"));
+        assert!(text.len() < 1 << 20, "{} bytes", text.len());
     }
 
     #[test]

@@ -270,7 +270,7 @@ impl Rootfs {
     }
 }
 
-fn short_hash(parts: &[&[u8]]) -> String {
+pub fn short_hash(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
