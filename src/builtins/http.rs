@@ -214,11 +214,20 @@ fn read_up_to(r: &mut impl Read, n: usize, out: &mut Vec<u8>) -> io::Result<usiz
     }
 }
 
+/// Interim (1xx) responses skipped before giving up.
+const MAX_INTERIM: usize = 16;
+
 /// Read a response to a GET: skip 1xx interim responses, then the status
 /// line, headers, and a body framed by chunked encoding, Content-Length or
 /// the end of the connection, keeping at most `max_body` bytes.
 pub fn read_response(r: &mut impl BufRead, max_body: usize) -> Result<Response, HttpError> {
+    // A hostile server could send interim responses forever.
+    let mut interim = 0;
     let (status, status_line, headers) = loop {
+        interim += 1;
+        if interim > MAX_INTERIM {
+            return Err(HttpError::Malformed("too many 1xx interim responses"));
+        }
         let status_line = line(r)?;
         let text = String::from_utf8_lossy(&status_line);
         let mut parts = text.splitn(3, ' ');
@@ -543,6 +552,17 @@ mod tests {
 
     fn parse(raw: &[u8], max: usize) -> Result<Response, HttpError> {
         read_response(&mut io::Cursor::new(raw), max)
+    }
+
+    #[test]
+    fn endless_interim_responses_are_refused() {
+        let mut wire = Vec::new();
+        for _ in 0..100 {
+            wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let err = read_response(&mut std::io::Cursor::new(wire), 1024).unwrap_err();
+        assert!(err.to_string().contains("interim"), "{err}");
     }
 
     #[test]

@@ -142,7 +142,8 @@ impl HostError {
                 "run with -v to see the engine calls; `nosh gc` removes leftovers".into()
             }
             HostError::Context(e) => return e.hint(),
-            HostError::Stream(_) | HostError::Engine { .. } | HostError::Terminal(_) => return None,
+            HostError::Stream(_) => "the engine connection dropped (dockerd restarted, or a proxy closed it); the sidecar ends when its client is gone, and `nosh gc` removes any leftover".into(),
+            HostError::Engine { .. } | HostError::Terminal(_) => return None,
         })
     }
 }

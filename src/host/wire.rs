@@ -298,6 +298,11 @@ impl Wait {
 /// `{"StatusCode":3,"Error":null}` → 3. An `Error.Message` means the engine
 /// could not tell the status.
 pub fn parse_wait_body(body: &[u8]) -> Result<i64, HostError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(HostError::Stream(
+            "the engine closed the connection before the session ended".into(),
+        ));
+    }
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         HostError::Stream(format!(
             "wait: unreadable answer {:?} ({e})",
@@ -410,5 +415,8 @@ mod tests {
         assert_eq!(parse_wait_body(&dechunk(body)).unwrap(), 3);
         assert_eq!(parse_wait_body(b"{\"StatusCode\":0}").unwrap(), 0);
         assert!(parse_wait_body(b"{\"StatusCode\":0,\"Error\":{\"Message\":\"boom\"}}").is_err());
+        // A cut connection is said in words, not as a JSON error.
+        let cut = parse_wait_body(b"").unwrap_err().to_string();
+        assert!(cut.contains("closed the connection"), "{cut}");
     }
 }
