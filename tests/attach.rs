@@ -543,12 +543,35 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
         "io.nosh.target=0000000000000000deadbeef",
         app_image(),
     ]);
+    // And one a live client has just created and is about to start.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let young = docker_ok(&[
+        "create",
+        "--label",
+        TEST_LABEL,
+        "--label",
+        "io.nosh.session=sidecar",
+        "--label",
+        &format!("io.nosh.target={}", t.id),
+        "--label",
+        &format!("io.nosh.created={now}"),
+        app_image(),
+    ]);
     let gc = Nosh::new().args(["gc"]).run().ok();
     assert!(gc.stdout.contains(&stale[..12]), "{}", gc.stdout);
     assert!(
         docker(&["inspect", &stale]).status.code() != Some(0),
         "gc left {stale}"
     );
+    assert!(
+        docker(&["inspect", &young]).status.success(),
+        "gc removed a sidecar that was being started: {}",
+        gc.stdout
+    );
+    docker_ok(&["rm", "-f", &young]);
 }
 
 // ---------------------------------------------------------------- errors

@@ -24,8 +24,6 @@
 //! The client removes the helper and the image itself when the session
 //! ends, or fails half-way; if it is killed, the watchdog does.
 
-use std::collections::HashMap;
-
 use bollard::models::{
     ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig, Mount, MountPoint, MountType,
 };
@@ -36,9 +34,7 @@ use bollard::query_parameters::{
 use super::engine::Engine;
 use super::error::{HostError, from_engine};
 use super::image::BINARY_DIR;
-use super::session::{
-    self, LABEL_SESSION, LABEL_TARGET, LABEL_TARGET_NAME, LABEL_VERSION, Outcome, Request, Step,
-};
+use super::session::{self, Outcome, Request, Step, session_labels};
 use super::target::Target;
 use super::watchdog::Watchdog;
 
@@ -55,31 +51,13 @@ pub struct Made {
     pub image: Option<String>,
 }
 
-/// The labels of everything a replica session makes.
-fn labels(target: &Target, session: &str) -> HashMap<String, String> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    HashMap::from([
-        (LABEL_SESSION.to_string(), session.to_string()),
-        (LABEL_TARGET.to_string(), target.info.id.clone()),
-        (LABEL_TARGET_NAME.to_string(), target.info.name.clone()),
-        (
-            LABEL_VERSION.to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        (LABEL_CREATED.to_string(), now.to_string()),
-    ])
-}
-
 /// The helper: created from the toolbox image and never started; its
 /// anonymous volume at `/.nosh` holds the binary.
 pub fn helper_config(target: &Target, toolbox_image: &str) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(toolbox_image.to_string()),
         volumes: Some(vec![BINARY_DIR.to_string()]),
-        labels: Some(labels(target, "helper")),
+        labels: Some(session_labels(target, "helper")),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),
             ..Default::default()
@@ -182,7 +160,7 @@ pub fn replica_config(
         user: Some(replica_user(target, req)),
         env: Some(env),
         working_dir: Some(info.working_dir.clone()).filter(|w| !w.is_empty()),
-        labels: Some(labels(target, "replica")),
+        labels: Some(session_labels(target, "replica")),
         // The image's health check would run the app's probe in the replica.
         healthcheck: Some(HealthConfig {
             test: Some(vec!["NONE".into()]),
@@ -302,7 +280,7 @@ async fn run_made(
             return Ok(None);
         }
         let tag = commit_tag(target);
-        let label = labels(target, "replica-image")
+        let label = session_labels(target, "replica-image")
             .into_iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
@@ -386,6 +364,7 @@ pub async fn remove(engine: &Engine, made: &Made) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::session::{LABEL_SESSION, LABEL_TARGET};
     use crate::target::TargetInfo;
 
     fn original() -> Target {

@@ -24,6 +24,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::engine::Engine;
 use super::error::{HostError, SIDECAR_CAPS, from_create, from_start};
+use super::replica::LABEL_CREATED;
 use super::target::Target;
 use super::terminal;
 use super::watchdog::Watchdog;
@@ -73,19 +74,31 @@ pub fn sidecar_env(target: &Target, req: &Request) -> Vec<String> {
     env
 }
 
-/// The sidecar's configuration.
-pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
-    let id = &target.info.id;
-    let joined = format!("container:{id}");
-    let labels = HashMap::from([
-        (LABEL_SESSION.to_string(), "sidecar".to_string()),
-        (LABEL_TARGET.to_string(), id.clone()),
+/// The labels of everything a session makes (sidecar, replica, helper,
+/// temporary image): `nosh ls` and `nosh gc` find them by these, and leave
+/// young ones alone (they may be between create and start).
+pub fn session_labels(target: &Target, session: &str) -> HashMap<String, String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    HashMap::from([
+        (LABEL_SESSION.to_string(), session.to_string()),
+        (LABEL_TARGET.to_string(), target.info.id.clone()),
         (LABEL_TARGET_NAME.to_string(), target.info.name.clone()),
         (
             LABEL_VERSION.to_string(),
             env!("CARGO_PKG_VERSION").to_string(),
         ),
-    ]);
+        (LABEL_CREATED.to_string(), now.to_string()),
+    ])
+}
+
+/// The sidecar's configuration.
+pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
+    let id = &target.info.id;
+    let joined = format!("container:{id}");
+    let labels = session_labels(target, "sidecar");
     let env = Some(sidecar_env(target, req));
     ContainerCreateBody {
         image: Some(image.to_string()),

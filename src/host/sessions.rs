@@ -144,8 +144,8 @@ fn stale(labels: Option<&HashMap<String, String>>, now: i64) -> bool {
 /// `nosh gc`, in three passes:
 /// 1. sidecars whose target is gone or stopped, and sidecars and replicas
 ///    that are not running themselves (created by a client that died before
-///    starting them: auto-remove never applies to those; replicas only
-///    after the grace, since setting one up takes a moment);
+///    starting them: auto-remove never applies to those), once past the
+///    grace, since setting one up takes a moment;
 /// 2. toolbox helpers (with their volume) of originals no running replica
 ///    is debugging;
 /// 3. temporary replica images, likewise.
@@ -161,8 +161,9 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
         let target = label(c, LABEL_TARGET);
         let replica = label(c, LABEL_SESSION) == "replica";
         let why = if !is_running(c) {
-            // A young replica may be between its create and its start.
-            (!replica || stale(c.labels.as_ref(), now)).then(|| "not running".to_string())
+            // A young sidecar or replica may be between its create and its
+            // start: only a stale one was left by a client that died.
+            stale(c.labels.as_ref(), now).then(|| "not running".to_string())
         } else if replica {
             // A replica's original is not running by design.
             None
