@@ -166,12 +166,6 @@ pub fn replica_config(
             test: Some(vec!["NONE".into()]),
             ..Default::default()
         }),
-        tty: Some(req.tty),
-        open_stdin: Some(true),
-        stdin_once: Some(true),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
         host_config: Some(HostConfig {
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(security_opt(target)),
@@ -186,7 +180,7 @@ pub fn replica_config(
             auto_remove: Some(true),
             ..Default::default()
         }),
-        ..Default::default()
+        ..session::attached_io(req.tty)
     }
 }
 

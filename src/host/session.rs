@@ -94,6 +94,22 @@ pub fn session_labels(target: &Target, session: &str) -> HashMap<String, String>
     ])
 }
 
+/// The stdio part of a container this client attaches to (a sidecar or a
+/// replica). The engine closes the container's stdin when our attach
+/// connection goes away (`stdin_once`), even on SIGKILL of this client:
+/// the shell reads EOF, exits, and auto-remove deletes the container.
+pub fn attached_io(tty: bool) -> ContainerCreateBody {
+    ContainerCreateBody {
+        tty: Some(tty),
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    }
+}
+
 /// The sidecar's configuration.
 pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
     let id = &target.info.id;
@@ -106,15 +122,6 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
         cmd: Some(toolbox_args(req)),
         env,
         labels: Some(labels),
-        tty: Some(req.tty),
-        open_stdin: Some(true),
-        // The engine closes the sidecar's stdin when our attach connection
-        // goes away, even on SIGKILL of this client: the shell reads EOF,
-        // exits, and auto-remove deletes the sidecar.
-        stdin_once: Some(true),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
         host_config: Some(HostConfig {
             pid_mode: Some(joined.clone()),
             network_mode: Some(joined.clone()),
@@ -123,7 +130,7 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             auto_remove: Some(true),
             ..Default::default()
         }),
-        ..Default::default()
+        ..attached_io(req.tty)
     }
 }
 
