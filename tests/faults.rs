@@ -243,9 +243,86 @@ fn a_dropped_engine_connection_ends_the_session_with_a_clear_error() {
         "no word on why the session ended"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("lost the connection"), "{stderr}");
     drop(stdin);
     // The engine closes the sidecar's stdin with the attach connection.
     assert_nothing_left(&t);
+}
+
+/// On a terminal, a cut engine connection must still give the terminal back
+/// in the state it was found (raw mode off), with the reason on screen.
+#[test]
+fn a_dropped_engine_connection_restores_the_terminal() {
+    use nix::sys::termios::{LocalFlags, tcgetattr};
+    use std::io::Read;
+    require_engine();
+    let t = target();
+    let proxy = Proxy::start();
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let before = tcgetattr(&pty.slave).expect("tcgetattr");
+    assert!(before.local_flags.contains(LocalFlags::ICANON));
+    let slave = std::fs::File::from(pty.slave);
+    let mut child = Command::new(nosh_bin())
+        .args(["-H", &proxy.host(), "-t", t.name()])
+        .stdin(slave.try_clone().expect("clone"))
+        .stdout(slave.try_clone().expect("clone"))
+        .stderr(slave.try_clone().expect("clone"))
+        .spawn()
+        .expect("spawn nosh");
+    let screen: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let seen = screen.clone();
+    let mut master = std::fs::File::from(pty.master);
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.lock().expect("screen").extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&screen.lock().expect("screen")).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !text().contains("uid=65532") {
+        assert!(Instant::now() < deadline, "no prompt:\n{}", text());
+        thread::sleep(Duration::from_millis(50));
+    }
+    let raw = tcgetattr(&slave).expect("tcgetattr");
+    assert!(
+        !raw.local_flags.contains(LocalFlags::ICANON),
+        "not in raw mode"
+    );
+    proxy.cut();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "nosh did not end after the cut");
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(125), "{}", text());
+    let after = tcgetattr(&slave).expect("tcgetattr");
+    assert_eq!(
+        after.local_flags, before.local_flags,
+        "terminal left changed"
+    );
+    assert_eq!(after.input_flags, before.input_flags);
+    assert_eq!(after.output_flags, before.output_flags);
+    thread::sleep(Duration::from_millis(200));
+    assert!(text().contains("lost the connection"), "{}", text());
+    // The engine never closes a TTY sidecar's stdin and the watchdog's way
+    // to the engine was cut too, so the sidecar outlives this cut (a real
+    // dockerd restart takes it down): clean up here.
+    let left = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.nosh.target={}", t.id()),
+    ]);
+    for id in left.lines() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
 }
 
 /// Holds `n` sessions open on `targets` (round-robin), reports each
