@@ -574,6 +574,34 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
     docker_ok(&["rm", "-f", &young]);
 }
 
+#[test]
+fn gc_untags_toolbox_images_of_other_builds_and_keeps_this_one() {
+    require_engine();
+    let t = Target::run("gcimg", &[]);
+    Nosh::new().args([&t.name, "-c", "true"]).run().ok();
+    let hash = {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(std::fs::read(nosh_bin()).unwrap());
+        digest
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let current = format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"));
+    let old = "nosh-toolbox:0.0.0-000000000000";
+    docker_ok(&["tag", &current, old]);
+    let gc = Nosh::new().args(["gc"]).run().ok();
+    assert!(
+        gc.stdout
+            .contains(&format!("removed old toolbox image {old}")),
+        "{}",
+        gc.stdout
+    );
+    assert!(docker(&["image", "inspect", old]).status.code() != Some(0));
+    assert!(docker(&["image", "inspect", &current]).status.success());
+}
+
 // ---------------------------------------------------------------- errors
 
 #[test]

@@ -148,7 +148,8 @@ fn stale(labels: Option<&HashMap<String, String>>, now: i64) -> bool {
 ///    grace, since setting one up takes a moment;
 /// 2. toolbox helpers (with their volume) of originals no running replica
 ///    is debugging;
-/// 3. temporary replica images, likewise.
+/// 3. temporary replica images, likewise;
+/// 4. toolbox images of other builds that no container uses.
 ///
 /// Returns what it did.
 pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
@@ -242,12 +243,64 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
             )),
         }
     }
+    // 4.
+    done.extend(old_toolbox_images(engine).await?);
+    Ok(done)
+}
+
+/// Whether a tag is one nosh gave an image it imported itself:
+/// `nosh-toolbox:VERSION-<12 hex digits>`. A tag made by `make
+/// toolbox-image` (`nosh-toolbox:VERSION`) is the user's and is kept.
+fn imported_by_nosh(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix(&format!("{}:", super::image::REPO)) else {
+        return false;
+    };
+    rest.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Toolbox images of other builds (one is imported per binary hash): untag
+/// each one no container uses; the engine refuses those in use, and they
+/// are left for a later gc.
+async fn old_toolbox_images(engine: &Engine) -> Result<Vec<String>, HostError> {
+    let current = super::image::SelfBinary::read()?.tag();
+    let filters = HashMap::from([("reference", vec![super::image::REPO])]);
+    let images = engine
+        .docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(|e| from_engine(&engine.endpoint, "list images", &e))?;
+    let mut done = Vec::new();
+    for tag in images.iter().flat_map(|i| i.repo_tags.iter()) {
+        if *tag == current || !imported_by_nosh(tag) {
+            continue;
+        }
+        let options = RemoveImageOptionsBuilder::new().build();
+        if engine
+            .docker
+            .remove_image(tag, Some(options), None)
+            .await
+            .is_ok()
+        {
+            done.push(format!("removed old toolbox image {tag}"));
+        }
+    }
     Ok(done)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_images_nosh_imported_itself_are_old_toolbox_images() {
+        assert!(imported_by_nosh("nosh-toolbox:0.1.0-1b69cb6000c0"));
+        assert!(!imported_by_nosh("nosh-toolbox:0.1.0"));
+        assert!(!imported_by_nosh("nosh-toolbox:latest"));
+        assert!(!imported_by_nosh("other:0.1.0-1b69cb6000c0"));
+    }
 
     #[test]
     fn ages_read_in_one_unit() {
