@@ -62,7 +62,7 @@ pub enum ContextError {
     },
 
     #[error(
-        "the engine at {host} ({source_of}) needs TLS, which this build of nosh does not speak"
+        "the engine at {host} ({source_of}) asks for TLS without checking the server's certificate, which nosh refuses"
     )]
     TlsUnsupported { host: String, source_of: Source },
 
@@ -90,7 +90,7 @@ impl ContextError {
                 format!("recreate it with `docker context rm {name}` and `docker context create {name} --docker host=...`")
             }
             ContextError::TlsUnsupported { .. } => {
-                "forward the engine's socket instead (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST) and use -H unix:///tmp/docker.sock".into()
+                "verify it: DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem (or --tlsverify)".into()
             }
             ContextError::SshUnsupported { host, .. } => {
                 let target = host.trim_start_matches("ssh://");
@@ -387,7 +387,7 @@ fn refuse_unsupported(chosen: &Chosen) -> Result<(), ContextError> {
             source_of: chosen.source.clone(),
         });
     }
-    if chosen.tls.is_some() || host.starts_with("https://") {
+    if chosen.tls.as_ref().is_some_and(|t| !t.verify) {
         return Err(ContextError::TlsUnsupported {
             host: host.to_owned(),
             source_of: chosen.source.clone(),
@@ -641,7 +641,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_contexts_and_tls_environment_are_refused_clearly() {
+    fn tls_contexts_and_tls_environment_choose_verified_tls() {
         let store = Store::new();
         store
             .context(
@@ -653,20 +653,32 @@ mod tests {
             context_flag: Some("remote".into()),
             ..store.inputs()
         };
-        let e = choose(&inputs).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "the engine at tcp://10.1.1.1:2376 (context remote, from --context) needs TLS, which this build of nosh does not speak"
-        );
+        let chosen = choose(&inputs).unwrap();
+        assert!(chosen.tls.as_ref().is_some_and(|t| t.verify));
         let env = Inputs {
             docker_host: Some("tcp://10.1.1.1:2376".into()),
             docker_tls_verify: Some("1".into()),
             ..store.inputs()
         };
-        assert!(matches!(
-            choose(&env).unwrap_err(),
-            ContextError::TlsUnsupported { .. }
-        ));
+        assert!(choose(&env).unwrap().tls.is_some_and(|t| t.verify));
+    }
+
+    #[test]
+    fn tls_without_verification_is_refused_clearly() {
+        let store = Store::new();
+        store.context(
+            "loose",
+            r#"{"Name":"loose","Endpoints":{"docker":{"Host":"tcp://10.1.1.1:2376","SkipTLSVerify":true}}}"#,
+        );
+        let inputs = Inputs {
+            context_flag: Some("loose".into()),
+            ..store.inputs()
+        };
+        let e = choose(&inputs).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the engine at tcp://10.1.1.1:2376 (context loose, from --context) asks for TLS without checking the server's certificate, which nosh refuses"
+        );
     }
 
     #[test]

@@ -94,7 +94,28 @@ pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<End
 /// is, without connecting.
 pub fn chosen_endpoint(args: &EngineArgs) -> Result<Endpoint, HostError> {
     let inputs = Inputs::from_env(args.host.as_deref(), args.context.as_deref());
-    endpoint(context::choose(&inputs)?.host.as_deref(), None)
+    endpoint_of(&context::choose(&inputs)?)
+}
+
+/// The endpoint of a chosen engine: TCP becomes TLS when the choice asks
+/// for it (`DOCKER_TLS_VERIFY`, `--tlsverify`, a context with TLS material).
+pub fn endpoint_of(chosen: &context::Chosen) -> Result<Endpoint, HostError> {
+    let host = chosen.host.as_deref().map(|h| {
+        h.strip_prefix("https://")
+            .map_or_else(|| h.to_string(), |rest| format!("tcp://{rest}"))
+    });
+    let plain = endpoint(host.as_deref(), None)?;
+    Ok(match (plain, &chosen.tls) {
+        (Endpoint::Tcp(addr), Some(tls)) => {
+            let addr = match addr.strip_suffix(":2375") {
+                // The docker CLI's default port for TLS.
+                Some(h) if !host.as_deref().unwrap_or("").ends_with(":2375") => format!("{h}:2376"),
+                _ => addr,
+            };
+            Endpoint::Tls(addr, super::tls::TlsFiles::in_dir(&tls.dir))
+        }
+        (plain, _) => plain,
+    })
 }
 
 /// Connects to the engine that `-H` and `--context` (and the environment)
@@ -110,17 +131,30 @@ pub async fn connect(host: Option<&str>, log: Log) -> Result<Engine, HostError> 
     connect_chosen(&Inputs::from_env(host, None), log).await
 }
 
+/// A bollard client for `endpoint` speaking API `version`.
+fn client(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, HostError> {
+    match endpoint {
+        Endpoint::Unix(path) => Docker::connect_with_unix(path, TIMEOUT_SECS, version),
+        Endpoint::Tcp(addr) => {
+            Docker::connect_with_http(&format!("tcp://{addr}"), TIMEOUT_SECS, version)
+        }
+        Endpoint::Tls(addr, files) => Docker::connect_with_ssl(
+            &format!("tcp://{addr}"),
+            &files.key,
+            &files.cert,
+            &files.ca,
+            TIMEOUT_SECS,
+            version,
+        ),
+    }
+    .map_err(|e| from_engine(endpoint, "connect", &e))
+}
+
 async fn connect_chosen(inputs: &Inputs, log: Log) -> Result<Engine, HostError> {
     let chosen = context::choose(inputs)?;
-    let endpoint = endpoint(chosen.host.as_deref(), None)?;
+    let endpoint = endpoint_of(&chosen)?;
     log.say(|| format!("engine {endpoint} ({})", chosen.source));
-    let docker = match &endpoint {
-        Endpoint::Unix(path) => Docker::connect_with_unix(path, TIMEOUT_SECS, API_DEFAULT_VERSION),
-        Endpoint::Tcp(addr) => {
-            Docker::connect_with_http(&format!("tcp://{addr}"), TIMEOUT_SECS, API_DEFAULT_VERSION)
-        }
-    }
-    .map_err(|e| from_engine(&endpoint, "connect", &e))?;
+    let docker = client(&endpoint, API_DEFAULT_VERSION)?;
     // Negotiate: the older of ours and the engine's newest, as the docker CLI
     // does, from `/_ping`; bollard's own negotiation asks the slower
     // `/version`, kept as the fallback.
@@ -139,13 +173,7 @@ async fn connect_chosen(inputs: &Inputs, log: Log) -> Result<Engine, HostError> 
                 major_version,
                 minor_version,
             };
-            match &endpoint {
-                Endpoint::Unix(path) => Docker::connect_with_unix(path, TIMEOUT_SECS, &version),
-                Endpoint::Tcp(addr) => {
-                    Docker::connect_with_http(&format!("tcp://{addr}"), TIMEOUT_SECS, &version)
-                }
-            }
-            .map_err(|e| from_engine(&endpoint, "connect", &e))?
+            client(&endpoint, &version)?
         }
         None => docker
             .negotiate_version()

@@ -17,6 +17,8 @@ pub enum Endpoint {
     Unix(String),
     /// `host:port` over plain TCP.
     Tcp(String),
+    /// `host:port` over TLS, with the client's certificate.
+    Tls(String, super::tls::TlsFiles),
 }
 
 impl fmt::Display for Endpoint {
@@ -24,6 +26,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Unix(path) => write!(f, "unix://{path}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::Tls(addr, _) => write!(f, "tcp://{addr} (TLS)"),
         }
     }
 }

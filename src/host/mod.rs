@@ -25,6 +25,7 @@ pub mod session;
 pub mod sessions;
 pub mod target;
 pub mod terminal;
+pub mod tls;
 pub mod watchdog;
 pub mod wire;
 

@@ -26,6 +26,7 @@ use super::error::{Endpoint, HostError, from_io};
 pub enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Conn {
@@ -33,9 +34,20 @@ impl Conn {
         match endpoint {
             Endpoint::Unix(path) => UnixStream::connect(path).await.map(Conn::Unix),
             Endpoint::Tcp(addr) => TcpStream::connect(addr).await.map(Conn::Tcp),
+            Endpoint::Tls(addr, files) => tls(addr, files).await,
         }
         .map_err(|e| from_io(endpoint, &e))
     }
+}
+
+async fn tls(addr: &str, files: &super::tls::TlsFiles) -> std::io::Result<Conn> {
+    let config = super::tls::client_config(files)?;
+    let name = super::tls::server_name(addr)?;
+    let tcp = TcpStream::connect(addr).await?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await?;
+    Ok(Conn::Tls(Box::new(stream)))
 }
 
 impl AsyncRead for Conn {
@@ -47,6 +59,7 @@ impl AsyncRead for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -60,6 +73,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -67,6 +81,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_flush(cx),
             Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -76,6 +91,7 @@ impl AsyncWrite for Conn {
         match self.get_mut() {
             Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
