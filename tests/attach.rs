@@ -591,14 +591,13 @@ fn gc_untags_toolbox_images_of_other_builds_and_keeps_this_one() {
     let current = format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"));
     let old = "nosh-toolbox:0.0.0-000000000000";
     docker_ok(&["tag", &current, old]);
-    let gc = Nosh::new().args(["gc"]).run().ok();
+    // Another test's gc may run at the same time and do it first: what
+    // counts is that the old tag is gone and this build's image stays.
+    Nosh::new().args(["gc"]).run().ok();
     assert!(
-        gc.stdout
-            .contains(&format!("removed old toolbox image {old}")),
-        "{}",
-        gc.stdout
+        docker(&["image", "inspect", old]).status.code() != Some(0),
+        "gc left {old}"
     );
-    assert!(docker(&["image", "inspect", old]).status.code() != Some(0));
     assert!(docker(&["image", "inspect", &current]).status.success());
 }
 

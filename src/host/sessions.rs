@@ -212,15 +212,7 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
         }
     }
     // 3.
-    let filters = HashMap::from([("label", vec!["io.nosh.session=replica-image"])]);
-    let images = engine
-        .docker
-        .list_images(Some(
-            ListImagesOptionsBuilder::new().filters(&filters).build(),
-        ))
-        .await
-        .map_err(|e| from_engine(&engine.endpoint, "list images", &e))?;
-    for image in images {
+    for image in images_where(engine, "label", "io.nosh.session=replica-image").await? {
         let target = image
             .labels
             .get(LABEL_TARGET)
@@ -259,19 +251,28 @@ fn imported_by_nosh(tag: &str) -> bool {
         .is_some_and(|(_, hash)| hash.len() == 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Toolbox images of other builds (one is imported per binary hash): untag
-/// each one no container uses; the engine refuses those in use, and they
-/// are left for a later gc.
-async fn old_toolbox_images(engine: &Engine) -> Result<Vec<String>, HostError> {
-    let current = super::image::SelfBinary::read()?.tag();
-    let filters = HashMap::from([("reference", vec![super::image::REPO])]);
-    let images = engine
+/// The images matching one engine filter (`label=...`, `reference=...`).
+async fn images_where(
+    engine: &Engine,
+    filter: &str,
+    value: &str,
+) -> Result<Vec<bollard::models::ImageSummary>, HostError> {
+    let filters = HashMap::from([(filter, vec![value])]);
+    engine
         .docker
         .list_images(Some(
             ListImagesOptionsBuilder::new().filters(&filters).build(),
         ))
         .await
-        .map_err(|e| from_engine(&engine.endpoint, "list images", &e))?;
+        .map_err(|e| from_engine(&engine.endpoint, "list images", &e))
+}
+
+/// Toolbox images of other builds (one is imported per binary hash): untag
+/// each one no container uses; the engine refuses those in use, and they
+/// are left for a later gc.
+async fn old_toolbox_images(engine: &Engine) -> Result<Vec<String>, HostError> {
+    let current = super::image::SelfBinary::read()?.tag();
+    let images = images_where(engine, "reference", super::image::REPO).await?;
     let mut done = Vec::new();
     for tag in images.iter().flat_map(|i| i.repo_tags.iter()) {
         if *tag == current || !imported_by_nosh(tag) {
