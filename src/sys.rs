@@ -182,6 +182,21 @@ pub fn set_child_subreaper() -> Result<(), SysError> {
     nix::sys::prctl::set_child_subreaper(true).map_err(call("become a child subreaper"))
 }
 
+/// Make a program started from the shell die with it (`PR_SET_PDEATHSIG`
+/// in the child, before exec): nothing it starts may outlive the session
+/// inside the target's PID namespace.
+pub fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
 /// `fchdir` to an open directory, then `chroot(".")`: enter the target's root
 /// exactly as its process sees it (chroots included).
 pub fn chroot_to(root: impl AsFd) -> Result<(), SysError> {

@@ -328,13 +328,7 @@ impl Entrypoint {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: only prctl runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(io::Error::from)
-            });
-        }
+        crate::sys::die_with_parent(&mut cmd);
         let mut child = cmd.spawn()?;
         let mut out = child.stdout.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
@@ -342,26 +336,15 @@ impl Entrypoint {
         let limit = Duration::from_secs(self.timeout);
         // Stream both outputs while keeping a copy to explain a failure.
         let (seen_out, seen_err, status) = std::thread::scope(|s| {
+            // What was read before an error still counts.
             let t_out = s.spawn(move || {
                 let mut all = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = out.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    all.extend_from_slice(&buf[..n]);
-                }
+                let _ = out.read_to_end(&mut all);
                 all
             });
             let t_err = s.spawn(move || {
                 let mut all = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = err.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    all.extend_from_slice(&buf[..n]);
-                }
+                let _ = err.read_to_end(&mut all);
                 all
             });
             let status = loop {

@@ -51,16 +51,7 @@ impl Builtin for Run {
             .current_dir(ctx.resolve(&ctx.cwd))
             .stdin(io.stdin.stdio()?)
             .stderr(io.err.stdio()?);
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls prctl, which is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                // The program dies with the shell: nothing it started may
-                // outlive the session inside the target.
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
+        crate::sys::die_with_parent(&mut cmd);
         let capture = matches!(io.out, Sink::Buffer(_));
         cmd.stdout(if capture {
             Stdio::piped()
