@@ -27,15 +27,43 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A key and a certificate for `subject`, signed by the CA in `dir`, with
+/// the extensions in `ext`; written to the file names given.
+fn issue(dir: &Path, key: &str, cert: &str, subject: &str, ext: &str) {
+    let csr = format!("{cert}.csr");
+    let ext_file = format!("{cert}.ext");
+    std::fs::write(dir.join(&ext_file), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", &csr, "-subj", subject,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            &ext_file,
+        ],
+    );
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, in
 /// the file names the docker CLI expects (ca.pem, cert.pem, key.pem).
 fn certificates(dir: &Path, cn: &str) {
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
     openssl(
         dir,
         &[
@@ -54,75 +82,19 @@ fn certificates(dir: &Path, cn: &str) {
             &format!("/CN={cn}"),
         ],
     );
-    openssl(
+    issue(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server-key.pem",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
+        "server-key.pem",
+        "server.pem",
+        "/CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
     );
-    openssl(
+    issue(
         dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca-key.pem",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "client.csr",
-            "-subj",
-            "/CN=client",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca-key.pem",
-            "-CAcreateserial",
-            "-out",
-            "cert.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "client.ext",
-        ],
+        "key.pem",
+        "cert.pem",
+        "/CN=client",
+        "extendedKeyUsage=clientAuth\n",
     );
 }
 
