@@ -30,7 +30,7 @@ BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build static-dev static test fuzz lint toolbox-image demo bench clean install uninstall
+.PHONY: all build static-dev static test test-deps fuzz lint toolbox-image demo bench clean install uninstall
 
 all: build
 
@@ -56,8 +56,12 @@ static:
 	@! ldd dist/nosh 2>/dev/null | grep -q '=>' \
 		|| { echo "dist/nosh needs shared libraries" >&2; exit 1; }
 
+## test-deps: the programs the tests use (installed when root, else the command to run)
+test-deps:
+	scripts/test-deps.sh
+
 ## test: unit, namespace and Docker integration tests against the static binary
-test: static-dev
+test: test-deps static-dev
 	NOSH_BIN=$(NOSH_DEV) NOSH_DEMO_APP=$(DEMO_APP) \
 		$(CARGO) test -- --test-threads=$(TEST_THREADS)
 
