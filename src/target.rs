@@ -44,9 +44,145 @@ pub struct TargetInfo {
     /// The last lines the container logged (stdout and stderr), for
     /// `doctor` to find the errors the app reported.
     pub log_tail: Vec<String>,
+    /// What [`TargetInfo::bounded`] left out, one line each, for the user.
+    pub cut: Vec<String>,
+}
+
+/// The most JSON the toolbox is handed in [`TARGET_INFO_ENV`]: the kernel
+/// refuses to start a program with any one environment string over 128 KiB
+/// (`MAX_ARG_STRLEN`), and the engine then fails with "argument list too
+/// long". The budgets below add up to less, whatever the target holds.
+pub const MAX_INFO_JSON: usize = 112 * 1024;
+/// Each plain string field (name, image, user, error...).
+const FIELD_BUDGET: usize = 4 * 1024;
+/// Entrypoint and Cmd together, and each of their arguments.
+const ARGV_BUDGET: usize = 24 * 1024;
+/// The environment, and each of its entries.
+const ENV_BUDGET: usize = 32 * 1024;
+/// One environment entry or argument.
+const ITEM_BUDGET: usize = 8 * 1024;
+/// Exposed ports, all of them.
+const PORTS_BUDGET: usize = 2 * 1024;
+/// The log lines, all of them (the newest are kept).
+const LOG_BUDGET: usize = 16 * 1024;
+
+/// The bytes `c` takes inside a JSON string (serde_json's escapes).
+fn json_char_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\x08' | '\x0c' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+fn json_len(s: &str) -> usize {
+    s.chars().map(json_char_len).sum::<usize>() + 3
+}
+
+/// `s` cut to at most `budget` JSON bytes, on a character boundary; true
+/// when something was cut.
+fn cut_to(s: &mut String, budget: usize) -> bool {
+    let mut used = 3;
+    for (i, c) in s.char_indices() {
+        used += json_char_len(c);
+        if used > budget {
+            s.truncate(i);
+            return true;
+        }
+    }
+    false
+}
+
+/// Keeps the items of `list` (from the front, or the back with `newest`)
+/// that fit `total`, each cut to `each`; says what it did under `what`.
+fn bound_list(
+    list: &mut Vec<String>,
+    each: usize,
+    total: usize,
+    newest: bool,
+    what: &str,
+    cut: &mut Vec<String>,
+) {
+    let before = list.len();
+    let mut shortened = 0;
+    let mut used = 0;
+    let mut kept = Vec::new();
+    let items: Box<dyn Iterator<Item = String>> = if newest {
+        Box::new(std::mem::take(list).into_iter().rev())
+    } else {
+        Box::new(std::mem::take(list).into_iter())
+    };
+    for mut item in items {
+        if cut_to(&mut item, each) {
+            shortened += 1;
+        }
+        used += json_len(&item);
+        if used > total {
+            break;
+        }
+        kept.push(item);
+    }
+    if newest {
+        kept.reverse();
+    }
+    if kept.len() < before || shortened > 0 {
+        cut.push(format!(
+            "{what}: {} of {before} kept, {shortened} shortened",
+            kept.len()
+        ));
+    }
+    *list = kept;
 }
 
 impl TargetInfo {
+    /// This information cut to fit [`MAX_INFO_JSON`], with a line in `cut`
+    /// for each field that lost something. A target's environment,
+    /// command line and logs are its own to make huge; the session must
+    /// start anyway.
+    pub fn bounded(&self) -> TargetInfo {
+        let mut b = self.clone();
+        let mut cut = Vec::new();
+        for (what, field) in [
+            ("name", &mut b.name),
+            ("id", &mut b.id),
+            ("image", &mut b.image),
+            ("user", &mut b.user),
+            ("working directory", &mut b.working_dir),
+            ("state", &mut b.state),
+            ("error", &mut b.error),
+        ] {
+            if cut_to(field, FIELD_BUDGET) {
+                cut.push(format!("{what}: shortened"));
+            }
+        }
+        let mut argv_left = ARGV_BUDGET;
+        for (what, field) in [("Entrypoint", &mut b.entrypoint), ("Cmd", &mut b.cmd)] {
+            if let Some(list) = field {
+                bound_list(list, ITEM_BUDGET, argv_left, false, what, &mut cut);
+                argv_left = argv_left.saturating_sub(list.iter().map(|a| json_len(a)).sum());
+            }
+        }
+        bound_list(&mut b.env, ITEM_BUDGET, ENV_BUDGET, false, "Env", &mut cut);
+        bound_list(
+            &mut b.exposed_ports,
+            64,
+            PORTS_BUDGET,
+            false,
+            "ExposedPorts",
+            &mut cut,
+        );
+        bound_list(
+            &mut b.log_tail,
+            1024,
+            LOG_BUDGET,
+            true,
+            "log lines",
+            &mut cut,
+        );
+        b.cut.extend(cut);
+        b
+    }
+
     /// The name shown in the prompt: the container name, else a short id, else "target".
     pub fn display_name(&self) -> &str {
         if !self.name.is_empty() {
@@ -89,6 +225,58 @@ pub fn explain_exit(code: i64) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_target_information_is_bounded_and_says_what_was_cut() {
+        let info = TargetInfo {
+            name: "big".into(),
+            env: (0..50)
+                .map(|i| format!("V{i}={}", "x".repeat(4096)))
+                .collect(),
+            cmd: Some((0..100).map(|_| "\x1b".repeat(2000)).collect()),
+            log_tail: (0..40)
+                .map(|i| format!("{i}{}", "\x07".repeat(400)))
+                .collect(),
+            error: "e".repeat(100_000),
+            ..Default::default()
+        };
+        let b = info.bounded();
+        let json = serde_json::to_string(&b).unwrap();
+        assert!(json.len() <= MAX_INFO_JSON, "{}", json.len());
+        assert_eq!(b.name, "big");
+        assert!(
+            b.env.len() < 50 && b.env[0] == info.env[0],
+            "{}",
+            b.env.len()
+        );
+        assert!(b.cmd.as_ref().unwrap().len() < 100);
+        // The newest log lines are the ones kept, each shortened.
+        let last = b.log_tail.last().unwrap();
+        assert!(last.starts_with("39\u{7}") && info.log_tail[39].starts_with(last.as_str()));
+        assert!(b.cut.iter().any(|c| c.starts_with("Env: ")), "{:?}", b.cut);
+        assert!(b.cut.iter().any(|c| c == "error: shortened"), "{:?}", b.cut);
+    }
+
+    #[test]
+    fn small_target_information_passes_whole() {
+        let info = TargetInfo {
+            name: "app".into(),
+            env: vec!["A=1".into()],
+            cmd: Some(vec!["/app".into(), "é\u{1b}".into()]),
+            log_tail: vec!["x".into()],
+            ..Default::default()
+        };
+        assert_eq!(info.bounded(), info);
+    }
+
+    #[test]
+    fn cutting_counts_json_escapes_and_respects_characters() {
+        let mut s = "é\u{1}é".to_string();
+        // 3 (quotes and the key's colon) + 2 + 6 = 11: the second é does not fit.
+        assert!(cut_to(&mut s, 12));
+        assert_eq!(s, "é\u{1}");
+        assert_eq!(json_len("a\"\u{1}"), 3 + 1 + 2 + 6);
+    }
 
     #[test]
     fn common_exit_codes_are_explained() {

@@ -205,6 +205,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         error: state.error.unwrap_or_default(),
         replica: false,
         log_tail: Vec::new(),
+        cut: Vec::new(),
     };
     let host_config = inspect.host_config.clone().unwrap_or_default();
     Target {
