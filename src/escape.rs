@@ -8,6 +8,47 @@
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the host half, in a session without a TTY, when its own stdout
+/// (or stderr) is a terminal: the sidecar writes into a pipe, but the bytes
+/// end up on the user's terminal all the same, so they are escaped.
+pub const STDOUT_TERMINAL_ENV: &str = "NOSH_STDOUT_TERMINAL";
+pub const STDERR_TERMINAL_ENV: &str = "NOSH_STDERR_TERMINAL";
+
+static STDOUT_REACHES_TERMINAL: AtomicBool = AtomicBool::new(false);
+static STDERR_REACHES_TERMINAL: AtomicBool = AtomicBool::new(false);
+
+/// Takes the host's word on where the output ends up (and removes it from
+/// the environment, so programs started later do not inherit it).
+///
+/// # Safety
+/// Changes the environment: call it while the process has one thread.
+pub unsafe fn take_host_terminal_env() {
+    for (var, flag) in [
+        (STDOUT_TERMINAL_ENV, &STDOUT_REACHES_TERMINAL),
+        (STDERR_TERMINAL_ENV, &STDERR_REACHES_TERMINAL),
+    ] {
+        if std::env::var_os(var).is_some_and(|v| v == "1") {
+            flag.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: the caller guarantees a single thread.
+        unsafe { std::env::remove_var(var) };
+    }
+}
+
+/// Whether this process's stdout reaches a terminal: its own, or the
+/// client's (see [`STDOUT_TERMINAL_ENV`]).
+pub fn stdout_reaches_terminal() -> bool {
+    use std::io::IsTerminal;
+    STDOUT_REACHES_TERMINAL.load(Ordering::Relaxed) || std::io::stdout().is_terminal()
+}
+
+/// The same for stderr.
+pub fn stderr_reaches_terminal() -> bool {
+    use std::io::IsTerminal;
+    STDERR_REACHES_TERMINAL.load(Ordering::Relaxed) || std::io::stderr().is_terminal()
+}
 
 /// Escape every control character, including newline and tab: for names and
 /// fields shown on one line.
@@ -24,6 +65,12 @@ pub fn os(s: &OsStr) -> Cow<'_, str> {
 /// text (`cat` to a terminal).
 pub fn text(bytes: &[u8]) -> Cow<'_, str> {
     escape(bytes, true)
+}
+
+/// Whether `s` shows on a terminal as it is: no control character, no bidi
+/// override.
+pub fn is_plain(s: &str) -> bool {
+    !s.chars().any(|c| needs_escape(c, false))
 }
 
 fn escape(bytes: &[u8], keep_layout: bool) -> Cow<'_, str> {

@@ -25,7 +25,7 @@ pub fn proc_denied_reason(ctx: &Ctx, pid: i32) -> String {
         Ok(st) if st.uid[0] != me || st.uid[1] != me => format!(
             "pid {pid} runs as uid {} ({}) and this shell is uid {me}; `nosh --root` can read it",
             st.uid[1],
-            ctx.user_name(st.uid[1])
+            escape::field(ctx.user_name(st.uid[1]).as_bytes())
         ),
         Ok(_) => format!(
             "pid {pid} is not dumpable (it changed identity or holds capabilities); `nosh --root` can read it"

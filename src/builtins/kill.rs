@@ -73,7 +73,7 @@ fn eperm_reason(ctx: &Ctx, pid: i32) -> String {
         Ok(st) => format!(
             "pid {pid} runs as uid {} ({}); this shell is uid {me} with no capabilities",
             st.uid[0],
-            ctx.user_name(st.uid[0])
+            crate::escape::field(ctx.user_name(st.uid[0]).as_bytes())
         ),
         Err(_) => format!("this shell is uid {me} with no capabilities"),
     }

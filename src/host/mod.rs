@@ -200,6 +200,8 @@ async fn attach_session(
             .ok()
             .filter(|t| !t.is_empty())
             .or(Some("xterm".into())),
+        stdout_terminal: std::io::stdout().is_terminal(),
+        stderr_terminal: std::io::stderr().is_terminal(),
     };
     let outcome = {
         let _raw = if tty && stdin_tty {

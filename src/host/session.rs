@@ -45,6 +45,10 @@ pub struct Request {
     pub command: Option<String>,
     /// `$TERM` for the sidecar when it has a TTY.
     pub term: Option<String>,
+    /// Whether the client's stdout and stderr are terminals (they may be
+    /// when the session has no TTY: `-T`, or stdin from a file).
+    pub stdout_terminal: bool,
+    pub stderr_terminal: bool,
 }
 
 /// The arguments of the toolbox entry (after `/nosh toolbox`).
@@ -64,12 +68,28 @@ pub fn toolbox_args(req: &Request) -> Vec<String> {
 /// The sidecar's environment: the target's configuration for the toolbox
 /// (in the environment, not the command line: after the drop the toolbox is
 /// not dumpable, so the app cannot read it back, and `ps` stays readable),
-/// and `$TERM` when it has a TTY.
+/// and `$TERM` when it has a TTY. The configuration is bounded
+/// ([`TargetInfo::bounded`]): one environment string over 128 KiB and the
+/// engine cannot start the sidecar at all. Without a TTY, whether our own
+/// stdout and stderr are terminals: the toolbox then escapes what it writes
+/// as if they were its own.
+///
+/// [`TargetInfo::bounded`]: crate::target::TargetInfo::bounded
 pub fn sidecar_env(target: &Target, req: &Request) -> Vec<String> {
-    let json = serde_json::to_string(&target.info).unwrap_or_else(|_| "{}".into());
-    let mut env = vec![format!("NOSH_TARGET_INFO={json}")];
+    let json = serde_json::to_string(&target.info.bounded()).unwrap_or_else(|_| "{}".into());
+    let mut env = vec![format!("{}={json}", crate::target::TARGET_INFO_ENV)];
     if let (Some(term), true) = (&req.term, req.tty) {
         env.push(format!("TERM={term}"));
+    }
+    if !req.tty {
+        for (var, yes) in [
+            (crate::escape::STDOUT_TERMINAL_ENV, req.stdout_terminal),
+            (crate::escape::STDERR_TERMINAL_ENV, req.stderr_terminal),
+        ] {
+            if yes {
+                env.push(format!("{var}=1"));
+            }
+        }
     }
     env
 }

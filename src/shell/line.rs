@@ -106,9 +106,9 @@ impl Completion {
                 {
                     return None;
                 }
-                // Names with control characters are not offered: completing
-                // them would put raw escapes on the line.
-                if name.chars().any(char::is_control) {
+                // Names with control characters or bidi overrides are not
+                // offered: completing them would put them raw on the line.
+                if !crate::escape::is_plain(&name) {
                     return None;
                 }
                 let is_dir = e.file_type().is_ok_and(|t| t.is_dir());

@@ -370,6 +370,12 @@ pub fn run(session: Session) -> u8 {
         session.identity,
         session.id_source,
     );
+    if !ctx.info.cut.is_empty() {
+        eprintln!(
+            "nosh: the target's configuration was too large to hand over whole; entrypoint and doctor see only part of it ({})",
+            escape::field(ctx.info.cut.join("; ").as_bytes())
+        );
+    }
     if let Some(line) = session.command {
         update_window_size(&mut ctx);
         let status = exec::run_line(&line, &mut ctx);

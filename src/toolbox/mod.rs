@@ -62,6 +62,8 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // environment concurrently. Programs started later get the target's
     // environment, never this variable.
     unsafe { std::env::remove_var("NOSH_TARGET_INFO") };
+    // SAFETY: as above.
+    unsafe { crate::escape::take_host_terminal_env() };
     // 1.
     sys::set_child_subreaper()?;
     // 2.
