@@ -30,6 +30,7 @@ pub mod program;
 pub mod shell;
 pub mod sys;
 pub mod target;
+pub mod targetfile;
 pub mod toolbox;
 pub mod users;
 

@@ -265,7 +265,8 @@ pub enum Program {
 
 /// Read what the file at `path` is.
 pub fn inspect(path: &Path) -> io::Result<Program> {
-    let f = File::open(path)?;
+    // A FIFO or a device named as the program must not hang the caller.
+    let f = crate::targetfile::open(path)?;
     let mut head = [0u8; 512];
     let n = f.read_at(&mut head, 0)?;
     let head = &head[..n];

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::targetfile::{DATABASE_CAP, read_or_note};
+
 /// One `/etc/passwd` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -35,12 +37,17 @@ pub struct Users {
 const MAX_LINE: usize = 4096;
 
 impl Users {
-    /// Read `etc/passwd` and `etc/group` below `root`.
+    /// Read `etc/passwd` and `etc/group` below `root`: regular files of at
+    /// most [`DATABASE_CAP`] bytes; anything else is noted once on stderr
+    /// and ids are shown as numbers.
     pub fn load(root: &Path) -> Users {
-        let read = |p: &str| std::fs::read(root.join(p)).unwrap_or_default();
+        let read = |p: &str, instead: &str| {
+            let data = read_or_note(&format!("/{p}"), &root.join(p), DATABASE_CAP, instead);
+            String::from_utf8_lossy(&data).into_owned()
+        };
         Users {
-            users: parse_passwd(&String::from_utf8_lossy(&read("etc/passwd"))),
-            groups: parse_group(&String::from_utf8_lossy(&read("etc/group"))),
+            users: parse_passwd(&read("etc/passwd", "users are shown as numbers")),
+            groups: parse_group(&read("etc/group", "groups are shown as numbers")),
         }
     }
 

@@ -329,7 +329,11 @@ impl Entrypoint {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         crate::sys::die_with_parent(&mut cmd);
+        // Its own process group, so that what it starts (a script's
+        // background job holding our pipes open) ends with the test.
+        cmd.process_group(0);
         let mut child = cmd.spawn()?;
+        let group = nix::unistd::Pid::from_raw(child.id() as i32);
         let mut out = child.stdout.take().expect("piped");
         let mut err = child.stderr.take().expect("piped");
         let started = Instant::now();
@@ -337,16 +341,8 @@ impl Entrypoint {
         // Stream both outputs while keeping a copy to explain a failure.
         let (seen_out, seen_err, status) = std::thread::scope(|s| {
             // What was read before an error still counts.
-            let t_out = s.spawn(move || {
-                let mut all = Vec::new();
-                let _ = out.read_to_end(&mut all);
-                all
-            });
-            let t_err = s.spawn(move || {
-                let mut all = Vec::new();
-                let _ = err.read_to_end(&mut all);
-                all
-            });
+            let t_out = s.spawn(move || keep_tail(&mut out));
+            let t_err = s.spawn(move || keep_tail(&mut err));
             let status = loop {
                 match child.try_wait() {
                     Ok(Some(st)) => break Some(st),
@@ -359,6 +355,9 @@ impl Entrypoint {
                     Err(_) => break None,
                 }
             };
+            // Whatever the command left running in its group goes too (the
+            // group is gone already when it left nothing: ESRCH).
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
             (
                 t_out.join().unwrap_or_default(),
                 t_err.join().unwrap_or_default(),
@@ -545,6 +544,36 @@ impl Builtin for Entrypoint {
         }
         Ok(i32::from(checks.iter().any(|c| c.severity == "error")))
     }
+}
+
+/// What `entrypoint --test` keeps of each output to explain a failure: the
+/// end, where the error usually is; a command that prints without end must
+/// not fill the sidecar's memory.
+const KEEP: usize = 256 * 1024;
+
+/// Reads `from` to its end, keeping its last [`KEEP`] bytes (after a line
+/// saying how much came before, when anything was dropped).
+fn keep_tail(from: &mut impl Read) -> Vec<u8> {
+    let mut kept: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
+    let mut dropped = 0u64;
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        kept.extend(&buf[..n]);
+        if kept.len() > KEEP {
+            let over = kept.len() - KEEP;
+            kept.drain(..over);
+            dropped += over as u64;
+        }
+    }
+    let mut out = Vec::with_capacity(kept.len() + 64);
+    if dropped > 0 {
+        out.extend_from_slice(format!("[{dropped} earlier bytes not kept]\n").as_bytes());
+    }
+    out.extend(kept);
+    out
 }
 
 #[cfg(test)]

@@ -375,9 +375,19 @@ impl ServerCertVerifier for AcceptAnyCert {
 /// The target's CA bundle: its path and the certificates parsed from it.
 pub fn load_roots(ctx: &Ctx) -> Option<(&'static str, RootCertStore)> {
     for path in CA_BUNDLES {
-        let Ok(pem) = std::fs::read(ctx.resolve(path)) else {
+        let real = ctx.resolve(path);
+        if !real.exists() {
             continue;
-        };
+        }
+        let pem = crate::targetfile::read_or_note(
+            path,
+            &real,
+            crate::targetfile::DATABASE_CAP,
+            "looking for another CA bundle",
+        );
+        if pem.is_empty() {
+            continue;
+        }
         let mut roots = RootCertStore::empty();
         roots
             .add_parsable_certificates(CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok));

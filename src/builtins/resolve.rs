@@ -43,7 +43,15 @@ struct Out {
 
 /// The target's resolver configuration, read through the target's root.
 pub fn resolver(ctx: &Ctx) -> Resolver {
-    Resolver::load(|p| std::fs::read(ctx.resolve(p)))
+    Resolver::load(|p| {
+        let instead = "resolving without it";
+        Ok(crate::targetfile::read_or_note(
+            p,
+            &ctx.resolve(p),
+            crate::targetfile::CONFIG_CAP,
+            instead,
+        ))
+    })
 }
 
 impl Builtin for Resolve {
