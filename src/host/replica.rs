@@ -48,7 +48,8 @@ pub const LABEL_CREATED: &str = "io.nosh.created";
 #[derive(Debug, Default)]
 pub struct Made {
     pub helper: Option<String>,
-    pub image: Option<String>,
+    /// The commit's ID, and the `nosh-replica:TAG` it was given.
+    pub image: Option<(String, String)>,
 }
 
 /// The helper: created from the toolbox image and never started; its
@@ -136,6 +137,21 @@ fn security_opt(target: &Target) -> Vec<String> {
     opts
 }
 
+/// The replica's labels: nosh's own, and every label of the original (its
+/// image's included) emptied. Compose, Traefik and other tools that act on
+/// labels would otherwise take the replica for a live instance of the
+/// original; an image's labels cannot be removed from a container made
+/// from it, only overridden.
+pub fn replica_labels(target: &Target) -> std::collections::HashMap<String, String> {
+    let mut labels: std::collections::HashMap<String, String> = target
+        .labels
+        .keys()
+        .map(|k| (k.clone(), String::new()))
+        .collect();
+    labels.extend(session_labels(target, "replica"));
+    labels
+}
+
 /// The replica: the image (a commit of the original, or the image target),
 /// the toolbox as its command, the original's settings, nothing more.
 pub fn replica_config(
@@ -160,7 +176,7 @@ pub fn replica_config(
         user: Some(replica_user(target, req)),
         env: Some(env),
         working_dir: Some(info.working_dir.clone()).filter(|w| !w.is_empty()),
-        labels: Some(session_labels(target, "replica")),
+        labels: Some(replica_labels(target)),
         // The image's health check would run the app's probe in the replica.
         healthcheck: Some(HealthConfig {
             test: Some(vec!["NONE".into()]),
@@ -176,7 +192,21 @@ pub fn replica_config(
             sysctls: h.sysctls.clone(),
             readonly_rootfs: h.readonly_rootfs,
             ulimits: h.ulimits.clone(),
+            // As confined as the original: same runtime, user and cgroup
+            // namespaces, pids, CPU and memory limits.
+            runtime: h.runtime.clone(),
+            userns_mode: h.userns_mode.clone(),
+            cgroupns_mode: h.cgroupns_mode,
+            pids_limit: h.pids_limit.filter(|p| *p > 0),
             memory: h.memory.filter(|m| *m > 0),
+            memory_swap: h.memory_swap.filter(|m| *m != 0),
+            memory_reservation: h.memory_reservation.filter(|m| *m > 0),
+            nano_cpus: h.nano_cpus.filter(|n| *n > 0),
+            cpu_shares: h.cpu_shares.filter(|n| *n > 0),
+            cpu_period: h.cpu_period.filter(|n| *n > 0),
+            cpu_quota: h.cpu_quota.filter(|n| *n > 0),
+            cpuset_cpus: h.cpuset_cpus.clone().filter(|s| !s.is_empty()),
+            cpuset_mems: h.cpuset_mems.clone().filter(|s| !s.is_empty()),
             auto_remove: Some(true),
             ..Default::default()
         }),
@@ -292,7 +322,7 @@ async fn run_made(
             .await?
             .id;
         log.say(|| format!("committed {} to {REPO}:{tag}", target.info.display_name()));
-        Ok(Some(id))
+        Ok(Some((id, format!("{REPO}:{tag}"))))
     };
     let (helper, committed) = tokio::join!(create_helper, commit);
     if let Ok(created) = &helper {
@@ -302,10 +332,10 @@ async fn run_made(
         }
         log.say(|| format!("created toolbox helper {}", short(&created.id)));
     }
-    if let Ok(Some(id)) = &committed {
-        made.image = Some(id.clone());
+    if let Ok(Some((id, tag))) = &committed {
+        made.image = Some((id.clone(), tag.clone()));
         if let Some(w) = watchdog.as_deref_mut() {
-            w.image(id);
+            w.image(tag);
         }
     }
     let helper = helper
@@ -313,7 +343,7 @@ async fn run_made(
         .id;
     let image = committed
         .map_err(|e| failed("commit", &e))?
-        .unwrap_or_else(|| target.info.id.clone());
+        .map_or_else(|| target.info.id.clone(), |(id, _)| id);
 
     // 3. The replica.
     let network = network_mode(engine, target).await;
@@ -346,10 +376,24 @@ pub async fn remove(engine: &Engine, made: &Made) {
             engine.log.say(|| format!("remove helper {id}: {e}"));
         }
     }
-    if let Some(id) = &made.image {
+    if let Some((id, tag)) = &made.image {
+        // Only our tag, and only while it still names the image we made:
+        // if the user tagged the commit too (to keep it), the engine just
+        // untags ours and the image stays under the user's name.
+        let ours = engine
+            .docker
+            .inspect_image(tag)
+            .await
+            .ok()
+            .and_then(|i| i.id)
+            .is_some_and(|found| found == *id);
         let options = RemoveImageOptionsBuilder::new().force(true).build();
-        if let Err(e) = engine.docker.remove_image(id, Some(options), None).await {
-            engine.log.say(|| format!("remove image {id}: {e}"));
+        if !ours {
+            engine
+                .log
+                .say(|| format!("{tag} no longer names {id}: left alone"));
+        } else if let Err(e) = engine.docker.remove_image(tag, Some(options), None).await {
+            engine.log.say(|| format!("remove image {tag}: {e}"));
         }
     }
     engine.log.say(|| "replica leftovers removed".into());
@@ -369,7 +413,8 @@ mod tests {
                 "State": {"Status": "exited", "ExitCode": 1},
                 "Config": {
                     "Image": "claims:1", "User": "65532", "WorkingDir": "/app",
-                    "Entrypoint": ["/app/server"], "Env": ["PATH=/usr/bin", "MODE=prod"]
+                    "Entrypoint": ["/app/server"], "Env": ["PATH=/usr/bin", "MODE=prod"],
+                    "Labels": {"traefik.enable": "true", "com.docker.compose.service": "claims"}
                 },
                 "HostConfig": {
                     "NetworkMode": "claims-net",
@@ -378,7 +423,9 @@ mod tests {
                     "Sysctls": {"net.ipv4.ip_unprivileged_port_start": "1024"},
                     "Tmpfs": {"/tmp": "size=64m"},
                     "Mounts": [{"Type": "tmpfs", "Target": "/run"}],
-                    "RestartPolicy": {"Name": "always"}
+                    "RestartPolicy": {"Name": "always"},
+                    "Runtime": "runc", "PidsLimit": 64, "NanoCpus": 500000000,
+                    "Memory": 67108864, "UsernsMode": "host", "CgroupnsMode": "private"
                 },
                 "Mounts": [
                     {"Type": "bind", "Source": "/srv/conf", "Destination": "/etc/claims", "RW": true},
@@ -435,6 +482,26 @@ mod tests {
         let labels = c.labels.unwrap();
         assert_eq!(labels[LABEL_SESSION], "replica");
         assert_eq!(labels[LABEL_TARGET], "0123456789abcdef0123");
+    }
+
+    #[test]
+    fn the_replica_is_as_confined_as_the_original_and_wears_none_of_its_labels() {
+        let c = config(&Request::default(), false);
+        let h = c.host_config.unwrap();
+        assert_eq!(h.runtime.as_deref(), Some("runc"));
+        assert_eq!(h.pids_limit, Some(64));
+        assert_eq!(h.nano_cpus, Some(500_000_000));
+        assert_eq!(h.memory, Some(64 << 20));
+        assert_eq!(h.userns_mode.as_deref(), Some("host"));
+        assert_eq!(
+            h.cgroupns_mode.map(|m| m.to_string()).as_deref(),
+            Some("private")
+        );
+        let labels = c.labels.unwrap();
+        assert_eq!(labels["traefik.enable"], "");
+        assert_eq!(labels["com.docker.compose.service"], "");
+        assert_eq!(labels[LABEL_SESSION], "replica");
+        assert!(c.networking_config.is_none());
     }
 
     #[test]

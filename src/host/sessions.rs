@@ -1,6 +1,13 @@
 //! `nosh ls` and `nosh gc`: the sidecars and replicas the engine knows
 //! about, and what replica sessions leave (toolbox helpers, temporary
 //! images), found by their `io.nosh.session` label.
+//!
+//! A label proves nothing: any image (and so any container made from it,
+//! or a commit of one) can carry `io.nosh.session`. A container is nosh's
+//! only when it also runs an image nosh made, checked by ID (a toolbox
+//! image, or a replica image), with nosh's entrypoint; a replica image is
+//! only ever untagged from `nosh-replica`, so a copy the user tagged stays.
+//! Every label is escaped before it is printed.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,7 +20,7 @@ use bollard::query_parameters::{
 
 use super::engine::Engine;
 use super::error::{HostError, from_engine, status_of};
-use super::replica::LABEL_CREATED;
+use super::replica::{LABEL_CREATED, REPO as REPLICA_REPO};
 use super::session::{LABEL_SESSION, LABEL_TARGET, LABEL_TARGET_NAME, remove};
 
 /// Helpers and temporary images younger than this are left to the session
@@ -51,8 +58,44 @@ fn label<'a>(c: &'a ContainerSummary, key: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+/// The first 12 characters of an id (or of a label posing as one), escaped.
+fn short(id: &str) -> String {
+    let cut: String = id.chars().take(12).collect();
+    crate::escape::field(cut.as_bytes()).into_owned()
+}
+
+/// The IDs of the images nosh made: the toolbox images it imported (and
+/// the ones `make toolbox-image` builds) and its replica commits.
+#[derive(Debug, Default)]
+pub struct Made {
+    pub toolbox: HashSet<String>,
+    pub replica: HashSet<String>,
+}
+
+async fn made_images(engine: &Engine) -> Result<Made, HostError> {
+    let ids =
+        |images: Vec<bollard::models::ImageSummary>| images.into_iter().map(|i| i.id).collect();
+    Ok(Made {
+        toolbox: ids(images_where(engine, "reference", super::image::REPO).await?),
+        replica: ids(images_where(engine, "reference", REPLICA_REPO).await?),
+    })
+}
+
+/// Whether `c` is a container a nosh session made: its label says which
+/// kind, and its image and command must agree. A replica of an image
+/// target runs that image, whose ID is the target the label names.
+pub fn is_nosh(c: &ContainerSummary, made: &Made) -> bool {
+    let image = c.image_id.as_deref().unwrap_or("");
+    let command = c.command.as_deref().unwrap_or("");
+    match label(c, LABEL_SESSION) {
+        "sidecar" => made.toolbox.contains(image) && command.starts_with("/nosh toolbox"),
+        "helper" => made.toolbox.contains(image),
+        "replica" => {
+            (made.replica.contains(image) || image == label(c, LABEL_TARGET))
+                && command.starts_with(&format!("{}/nosh toolbox", super::image::BINARY_DIR))
+        }
+        _ => false,
+    }
 }
 
 /// "45s", "3m", "2h", "4d".
@@ -71,19 +114,21 @@ pub fn rows(list: &[ContainerSummary], now: i64) -> Vec<Row> {
             let target_id = label(c, LABEL_TARGET);
             let name = label(c, LABEL_TARGET_NAME);
             let name = if name.is_empty() {
-                short(target_id)
+                target_id.chars().take(12).collect()
             } else {
-                name
+                name.to_string()
             };
+            let name = crate::escape::field(name.as_bytes());
             Row {
-                session: short(c.id.as_deref().unwrap_or("")).to_string(),
+                session: short(c.id.as_deref().unwrap_or("")),
                 target: if label(c, LABEL_SESSION) == "replica" {
                     format!("{name} (replica)")
                 } else {
-                    name.to_string()
+                    name.into_owned()
                 },
                 age: age(now - c.created.unwrap_or(now)),
-                status: c.status.clone().unwrap_or_default(),
+                status: crate::escape::field(c.status.as_deref().unwrap_or("").as_bytes())
+                    .into_owned(),
             }
         })
         .collect()
@@ -120,10 +165,11 @@ fn now() -> i64 {
 
 /// `nosh ls`: sidecars and replicas (helpers are part of a replica).
 pub async fn ls(engine: &Engine) -> Result<String, HostError> {
+    let made = made_images(engine).await?;
     let list: Vec<ContainerSummary> = sidecars(engine)
         .await?
         .into_iter()
-        .filter(|c| label(c, LABEL_SESSION) != "helper")
+        .filter(|c| label(c, LABEL_SESSION) != "helper" && is_nosh(c, &made))
         .collect();
     Ok(render(&rows(&list, now())))
 }
@@ -154,7 +200,12 @@ fn stale(labels: Option<&HashMap<String, String>>, now: i64) -> bool {
 /// Returns what it did.
 pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
     let mut done = Vec::new();
-    let all = sidecars(engine).await?;
+    let made = made_images(engine).await?;
+    let all: Vec<ContainerSummary> = sidecars(engine)
+        .await?
+        .into_iter()
+        .filter(|c| is_nosh(c, &made))
+        .collect();
     let now = now();
     // 1.
     for c in all.iter().filter(|c| label(c, LABEL_SESSION) != "helper") {
@@ -211,7 +262,8 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
             )),
         }
     }
-    // 3.
+    // 3. Only the nosh-replica tag goes: an image the user also tagged
+    // stays under the user's name.
     for image in images_where(engine, "label", "io.nosh.session=replica-image").await? {
         let target = image
             .labels
@@ -222,22 +274,31 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
             continue;
         }
         let id = image.id.trim_start_matches("sha256:").to_string();
-        let options = RemoveImageOptionsBuilder::new().force(true).build();
-        match engine.docker.remove_image(&id, Some(options), None).await {
-            Ok(_) => done.push(format!(
-                "removed replica image {} (no replica of {} is running)",
-                short(&id),
-                short(target)
-            )),
-            Err(e) => done.push(format!(
-                "could not remove replica image {}: {e}",
-                short(&id)
-            )),
+        for tag in image.repo_tags.iter().filter(|t| is_replica_tag(t)) {
+            let options = RemoveImageOptionsBuilder::new().force(true).build();
+            match engine.docker.remove_image(tag, Some(options), None).await {
+                Ok(_) => done.push(format!(
+                    "removed replica image {} (no replica of {} is running)",
+                    short(&id),
+                    short(target)
+                )),
+                Err(e) => done.push(format!(
+                    "could not remove replica image {}: {}",
+                    short(&id),
+                    crate::escape::field(e.to_string().as_bytes())
+                )),
+            }
         }
     }
     // 4.
     done.extend(old_toolbox_images(engine).await?);
     Ok(done)
+}
+
+/// Whether a tag is one nosh gave a replica commit: `nosh-replica:TAG`.
+pub fn is_replica_tag(tag: &str) -> bool {
+    tag.strip_prefix(REPLICA_REPO)
+        .is_some_and(|rest| rest.starts_with(':'))
 }
 
 /// Whether a tag is one nosh gave an image it imported itself:
@@ -301,6 +362,77 @@ mod tests {
         assert!(!imported_by_nosh("nosh-toolbox:0.1.0"));
         assert!(!imported_by_nosh("nosh-toolbox:latest"));
         assert!(!imported_by_nosh("other:0.1.0-1b69cb6000c0"));
+    }
+
+    fn container(session: &str, image: &str, command: &str) -> ContainerSummary {
+        ContainerSummary {
+            image_id: Some(image.into()),
+            command: Some(command.into()),
+            labels: Some(HashMap::from([
+                (LABEL_SESSION.to_string(), session.to_string()),
+                (LABEL_TARGET.to_string(), "sha256:img".to_string()),
+            ])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_label_alone_does_not_make_a_container_nosh_s() {
+        let made = Made {
+            toolbox: HashSet::from(["sha256:tb".to_string()]),
+            replica: HashSet::from(["sha256:rep".to_string()]),
+        };
+        assert!(is_nosh(
+            &container("sidecar", "sha256:tb", "/nosh toolbox --pid 1"),
+            &made
+        ));
+        assert!(!is_nosh(
+            &container("sidecar", "sha256:evil", "/nosh toolbox --pid 1"),
+            &made
+        ));
+        assert!(!is_nosh(
+            &container("sidecar", "sha256:tb", "/bin/app"),
+            &made
+        ));
+        assert!(is_nosh(
+            &container("helper", "sha256:tb", "/nosh toolbox"),
+            &made
+        ));
+        assert!(!is_nosh(&container("helper", "sha256:evil", ""), &made));
+        let replica = "/.nosh/nosh toolbox --pid 1";
+        assert!(is_nosh(&container("replica", "sha256:rep", replica), &made));
+        // A replica of an image target runs that image.
+        assert!(is_nosh(&container("replica", "sha256:img", replica), &made));
+        assert!(!is_nosh(
+            &container("replica", "sha256:evil", replica),
+            &made
+        ));
+        assert!(!is_nosh(
+            &container("other", "sha256:tb", "/nosh toolbox"),
+            &made
+        ));
+    }
+
+    #[test]
+    fn labels_are_printed_escaped_and_cut_on_characters() {
+        assert_eq!(short("ééééééééééééé"), "éééééééééééé");
+        let mut c = container("sidecar", "sha256:tb", "/nosh toolbox");
+        c.labels.as_mut().unwrap().insert(
+            LABEL_TARGET_NAME.to_string(),
+            "evil\x1b]0;pwned\x07\u{202e}".to_string(),
+        );
+        c.status = Some("Up\x1b[2J".into());
+        let table = render(&rows(&[c], 0));
+        assert!(table.contains("evil\\e]0;pwned\\x07\\u{202e}"), "{table}");
+        assert!(table.contains("Up\\e[2J"), "{table}");
+        assert!(!table.contains('\x1b'));
+    }
+
+    #[test]
+    fn only_nosh_replica_tags_are_removed() {
+        assert!(is_replica_tag("nosh-replica:0123456789ab-abcdef"));
+        assert!(!is_replica_tag("mine:keep"));
+        assert!(!is_replica_tag("nosh-replica-evil:x"));
     }
 
     #[test]

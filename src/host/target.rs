@@ -31,6 +31,9 @@ pub struct Target {
     pub host_config: HostConfig,
     /// The container's `Mounts`, which a replica re-creates (empty for an image).
     pub mounts: Vec<MountPoint>,
+    /// `Config.Labels` (the image's included), which a replica must not
+    /// present as its own.
+    pub labels: std::collections::HashMap<String, String>,
 }
 
 /// How a target is debugged.
@@ -109,8 +112,8 @@ pub fn from_image(reference: &str, image: &ImageInspect) -> Target {
         cmd: config.cmd,
         user: config.user.unwrap_or_default(),
         working_dir: config.working_dir.unwrap_or_default(),
-        env: config.env.unwrap_or_default(),
-        exposed_ports: config.exposed_ports.unwrap_or_default(),
+        env: config.env.clone().unwrap_or_default(),
+        exposed_ports: config.exposed_ports.clone().unwrap_or_default(),
         state: "image".into(),
         replica: true,
         ..Default::default()
@@ -118,6 +121,7 @@ pub fn from_image(reference: &str, image: &ImageInspect) -> Target {
     Target {
         info,
         is_image: true,
+        labels: config.labels.unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -197,8 +201,8 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         cmd: config.cmd,
         user: config.user.unwrap_or_default(),
         working_dir: config.working_dir.unwrap_or_default(),
-        env: config.env.unwrap_or_default(),
-        exposed_ports: config.exposed_ports.unwrap_or_default(),
+        env: config.env.clone().unwrap_or_default(),
+        exposed_ports: config.exposed_ports.clone().unwrap_or_default(),
         restart_count: inspect.restart_count.unwrap_or(0),
         exit_code: state.exit_code.unwrap_or(0),
         state: status,
@@ -215,6 +219,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         paused: state.paused.unwrap_or(false),
         host_config,
         mounts: inspect.mounts.clone().unwrap_or_default(),
+        labels: config.labels.unwrap_or_default(),
     }
 }
 

@@ -67,10 +67,11 @@ impl Watchdog {
         let _ = writeln!(self.pipe, "helper {id}");
     }
 
-    /// A temporary image exists: remove it once the replica is gone, if
-    /// this process dies.
-    pub fn image(&mut self, id: &str) {
-        let _ = writeln!(self.pipe, "image {id}");
+    /// A temporary image exists under `tag` (`nosh-replica:...`): remove
+    /// that tag once the replica is gone, if this process dies. By tag, not
+    /// by ID: an image the user tagged as well keeps the user's tag.
+    pub fn image(&mut self, tag: &str) {
+        let _ = writeln!(self.pipe, "image {tag}");
     }
 
     /// The session ended cleanly: nothing to remove.
@@ -122,7 +123,12 @@ impl Leftovers {
         let (kind, id) = line.split_once(' ').unwrap_or((line, ""));
         // Ids come from the engine; anything that is not one is ignored
         // rather than put into a request line.
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':') {
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":-.".contains(&b))
+            || id.contains("..")
+        {
             return;
         }
         let slot = match kind {
@@ -212,6 +218,7 @@ mod tests {
             "id abc123",
             "helper def456",
             "image sha256:0f0f",
+            "image nosh-replica:0123-ab.c",
             "image ../../etc",
             "bogus x",
         ] {
@@ -222,7 +229,7 @@ mod tests {
             Leftovers {
                 container: Some("abc123".into()),
                 helper: Some("def456".into()),
-                image: Some("sha256:0f0f".into()),
+                image: Some("nosh-replica:0123-ab.c".into()),
             }
         );
     }
