@@ -532,7 +532,9 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
     assert!(ls.stdout.contains(&t.name), "{}", ls.stdout);
     drop(child); // its stdin closes: the session ends on its own.
 
-    // A leftover as a crashed client would leave it: created, never started.
+    // A leftover as a crashed client would leave it: created, never started,
+    // from the toolbox image (a label alone does not make it nosh's).
+    let toolbox = current_toolbox_tag();
     let stale = docker_ok(&[
         "create",
         "--label",
@@ -541,7 +543,7 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
         "io.nosh.session=sidecar",
         "--label",
         "io.nosh.target=0000000000000000deadbeef",
-        app_image(),
+        &toolbox,
     ]);
     // And one a live client has just created and is about to start.
     let now = std::time::SystemTime::now()
@@ -558,7 +560,7 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
         &format!("io.nosh.target={}", t.id),
         "--label",
         &format!("io.nosh.created={now}"),
-        app_image(),
+        &toolbox,
     ]);
     let gc = Nosh::new().args(["gc"]).run().ok();
     assert!(gc.stdout.contains(&stale[..12]), "{}", gc.stdout);
@@ -574,11 +576,8 @@ fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
     docker_ok(&["rm", "-f", &young]);
 }
 
-#[test]
-fn gc_untags_toolbox_images_of_other_builds_and_keeps_this_one() {
-    require_engine();
-    let t = Target::run("gcimg", &[]);
-    Nosh::new().args([&t.name, "-c", "true"]).run().ok();
+/// The toolbox image this build imports (once a session has run).
+fn current_toolbox_tag() -> String {
     let hash = {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(std::fs::read(nosh_bin()).unwrap());
@@ -588,7 +587,15 @@ fn gc_untags_toolbox_images_of_other_builds_and_keeps_this_one() {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let current = format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"));
+    format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"))
+}
+
+#[test]
+fn gc_untags_toolbox_images_of_other_builds_and_keeps_this_one() {
+    require_engine();
+    let t = Target::run("gcimg", &[]);
+    Nosh::new().args([&t.name, "-c", "true"]).run().ok();
+    let current = current_toolbox_tag();
     let old = "nosh-toolbox:0.0.0-000000000000";
     docker_ok(&["tag", &current, old]);
     // Another test's gc may run at the same time and do it first: what

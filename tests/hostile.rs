@@ -52,12 +52,29 @@ fn require_engine() {
 
 const HELPER_C: &str = r#"
 /* `hostile ids`: print the real and effective uid (installed setuid root).
-   `hostile churn`: fork children that exit at once, forever. */
+   `hostile churn`: fork children that exit at once, forever.
+   `hostile trap`: make /etc/passwd a FIFO and /etc/group 4 GiB sparse.
+   `hostile spew ...`: log lines full of control bytes, then wait forever. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "trap") == 0) {
+        unlink("/etc/passwd");
+        if (mkfifo("/etc/passwd", 0644) != 0) return 1;
+        int fd = open("/etc/group", O_WRONLY | O_TRUNC);
+        if (fd < 0 || ftruncate(fd, 4LL << 30) != 0) return 1;
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "spew") == 0) {
+        for (int i = 0; i < 2000; i++)
+            printf("\x1b]0;pwned\x07\x1b[31m\x01\x02\x03\x04\x05\x06 line %d\n", i);
+        fflush(stdout);
+        for (;;) pause();
+    }
     if (argc > 1 && strcmp(argv[1], "ids") == 0) {
         printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid());
         return 0;
@@ -541,4 +558,170 @@ fn the_sidecar_streams_and_stays_under_64_mib() {
         "sidecar peak RSS {peak} kB: {report:?}"
     );
     assert!(ls.1 < 4 * MEMORY_LIMIT_KB, "ls -lR peak RSS: {report:?}");
+}
+
+// ---------------------------------------------------------------- trust
+
+/// A target made with the hostile image, running `/bin/hostile ARGS` as
+/// root, with `docker run` options `opts`.
+fn hostile_helper_target(opts: &[&str], args: &[&str]) -> Container {
+    let mut all = vec!["--entrypoint", "/bin/hostile"];
+    all.extend_from_slice(opts);
+    let c = Container::run_cmd(&hostile_image(), &all, args);
+    c.wait_running();
+    c
+}
+
+#[test]
+fn a_fifo_passwd_and_a_4_gib_group_do_not_stall_the_shell() {
+    require_engine();
+    let t = hostile_target();
+    docker_ok(&["exec", "-u", "0", t.name(), "/bin/hostile", "trap"]);
+    assert_eq!(
+        docker_ok(&["exec", "-u", "0", t.name(), "/bin/hostile", "ids"]),
+        "uid=0 euid=0",
+        "the trap is in place and the target still runs programs"
+    );
+    let started = Instant::now();
+    let out = Nosh::new()
+        .args(["--user", "65532", t.name()])
+        .c("id; ls -l /etc/group")
+        .timeout(Duration::from_secs(30))
+        .run();
+    let took = started.elapsed();
+    out.success()
+        .stdout_has("uid=65532 gid=65532 groups=65532")
+        .stdout_has("4294967296")
+        .stderr_has("nosh: /etc/passwd: a FIFO, not a regular file: not read; users are shown as numbers")
+        .stderr_has("nosh: /etc/group: 4294967296 bytes, over the 4194304 this reads: not read; groups are shown as numbers");
+    // One note per file, not one per lookup.
+    assert_eq!(
+        out.stderr().matches("/etc/passwd").count(),
+        1,
+        "{}",
+        out.stderr()
+    );
+    assert!(took < Duration::from_secs(10), "id took {took:?}");
+}
+
+/// Runs nosh with stdout and stderr on a new pseudo-terminal and stdin from
+/// /dev/null (so the session has no TTY): everything that reached the
+/// terminal.
+fn on_a_terminal(args: &[&str]) -> String {
+    use std::io::Read;
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    for fd in [&pty.master, &pty.slave] {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .expect("cloexec");
+    }
+    let mut child = Command::new(common::nosh_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(pty.slave.try_clone().expect("slave"))
+        .stderr(pty.slave.try_clone().expect("slave"))
+        .spawn()
+        .expect("spawn nosh");
+    drop(pty.slave);
+    let mut master = File::from(pty.master);
+    let reader = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once the last writer is gone.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            screen.extend_from_slice(&buf[..n]);
+        }
+        screen
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "nosh {args:?} did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    String::from_utf8_lossy(&reader.join().expect("reader")).into_owned()
+}
+
+#[test]
+fn without_a_tty_what_reaches_the_clients_terminal_is_still_escaped() {
+    require_engine();
+    let t = hostile_target();
+    let command = "cat /hostile/names/esc*; echo /hostile/names/*; ls /hostile/names; \
+                   head -n 1 /hostile/names/csi*; kill 1";
+    let screen = on_a_terminal(&["--user", "65532", t.name(), "-c", command]);
+    assert!(
+        !screen.contains('\x1b'),
+        "a raw ESC reached the terminal:\n{screen:?}"
+    );
+    assert!(
+        !screen.contains('\u{9b}'),
+        "a raw CSI reached the terminal:\n{screen:?}"
+    );
+    assert!(
+        !screen.contains('\u{202e}'),
+        "a bidi override reached the terminal:\n{screen:?}"
+    );
+    assert!(screen.contains(TITLE_SHOWN), "{screen}");
+    assert!(
+        screen.contains("/hostile/names/esc\\x1b]0;pwned\\x07"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("kill: (1) - Operation not permitted"),
+        "{screen}"
+    );
+    // Into a pipe the bytes pass unchanged: the user asked for them.
+    let piped = Nosh::new()
+        .args(["--user", "65532", t.name()])
+        .c("cat /hostile/names/esc*")
+        .run();
+    piped.success().stdout_has(TITLE);
+}
+
+#[test]
+fn a_target_with_a_huge_environment_command_line_and_log_still_attaches() {
+    require_engine();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env_file = dir.path().join("env");
+    let env: String = (0..50)
+        .map(|i| format!("BIG_{i}={}\n", "v".repeat(4096)))
+        .collect();
+    fs::write(&env_file, env).expect("write env file");
+    let env_file = env_file.display().to_string();
+    let arg = "\x1b[2J".repeat(700);
+    let mut args = vec!["spew"];
+    args.extend(std::iter::repeat_n(arg.as_str(), 60));
+    let t = hostile_helper_target(&["--env-file", &env_file], &args);
+    // Wait for the log, which only doctor is handed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !t.logs().contains("line 1999") {
+        assert!(Instant::now() < deadline, "the target never logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Nosh::new()
+        .args(["--user", "65532", t.name()])
+        .c("echo attached $BIG_0; doctor")
+        .run();
+    assert!(
+        matches!(out.code(), 0 | 1),
+        "exit {}: {}",
+        out.code(),
+        out.stderr()
+    );
+    out.stdout_has("attached vvvv")
+        .stderr_has("the target's configuration was too large to hand over whole")
+        .stderr_has("Env: ");
+    // The same target stopped: its replica is handed the information too.
+    docker_ok(&["stop", "-t", "1", t.name()]);
+    Nosh::new()
+        .args(["--user", "65532", t.name()])
+        .c("echo replica $BIG_0")
+        .run()
+        .success()
+        .stdout_has("replica vvvv")
+        .stderr_has("too large to hand over whole");
 }

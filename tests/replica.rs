@@ -316,6 +316,20 @@ fn a_replica_that_cannot_be_created_is_one_sentence_and_leaves_nothing() {
     assert_eq!(fingerprint(&c), before, "the original changed");
 }
 
+/// The toolbox image nosh imports for this build (a replica of an image
+/// makes sure it exists): `nosh-toolbox:VERSION-<hash>`.
+fn current_toolbox() -> String {
+    use sha2::{Digest, Sha256};
+    Nosh::new()
+        .args(["--image", &static_app_image()])
+        .c("true")
+        .run()
+        .success();
+    let digest = Sha256::digest(std::fs::read(nosh_bin()).expect("read nosh"));
+    let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"))
+}
+
 #[test]
 fn gc_removes_replica_leftovers_of_a_crashed_client() {
     // As a client killed before it could tell its watchdog would leave them.
@@ -326,6 +340,7 @@ fn gc_removes_replica_leftovers_of_a_crashed_client() {
         "--label",
         &format!("io.nosh.target={target}"),
     ];
+    let toolbox = current_toolbox();
     let static_app = static_app_image();
     let mut helper = vec![
         "create",
@@ -335,12 +350,13 @@ fn gc_removes_replica_leftovers_of_a_crashed_client() {
         "/.nosh",
     ];
     helper.extend_from_slice(&labels);
-    helper.push(&static_app);
+    helper.push(&toolbox);
     let helper = docker_ok(&helper);
     let mut image_from = vec!["create"];
     image_from.extend_from_slice(&labels);
     image_from.push(&static_app);
     let scratch = docker_ok(&image_from);
+    let tag = format!("nosh-replica:test-{}", std::process::id());
     let image = docker_ok(&[
         "commit",
         "--change",
@@ -348,6 +364,7 @@ fn gc_removes_replica_leftovers_of_a_crashed_client() {
         "--change",
         &format!("LABEL io.nosh.target={target}"),
         &scratch,
+        &tag,
     ]);
     let _ = docker(&["rm", "-f", &scratch]);
 
@@ -361,4 +378,210 @@ fn gc_removes_replica_leftovers_of_a_crashed_client() {
         !docker(&["inspect", &helper]).status.success(),
         "gc left {helper}"
     );
+}
+
+/// Removes what a test made by hand with `docker create`, `commit`,
+/// `network create`, even when the test fails.
+struct Made(Vec<Vec<String>>);
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        for command in &self.0 {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            let _ = docker(&args);
+        }
+    }
+}
+
+#[test]
+fn gc_and_ls_leave_what_only_claims_to_be_nosh_s() {
+    // Any image can carry nosh's labels; a container made from one is not
+    // nosh's to remove, nor one nosh made from another image.
+    let pid = std::process::id();
+    let target = format!("0000000000000000forged{pid}");
+    let static_app = static_app_image();
+    let scratch = docker_ok(&["create", "--label", TEST_LABEL, &static_app]);
+    let forged_image = format!("nosh-test-forged:{pid}");
+    docker_ok(&[
+        "commit",
+        "--change",
+        "LABEL io.nosh.session=sidecar",
+        "--change",
+        &format!("LABEL io.nosh.target={target}"),
+        &scratch,
+        &forged_image,
+    ]);
+    let claimed_replica_image = format!("nosh-test-forged-replica:{pid}");
+    docker_ok(&[
+        "commit",
+        "--change",
+        "LABEL io.nosh.session=replica-image",
+        "--change",
+        &format!("LABEL io.nosh.target={target}"),
+        &scratch,
+        &claimed_replica_image,
+    ]);
+    let _made = Made(vec![
+        vec!["rm".into(), "-f".into(), scratch.clone()],
+        vec!["rmi".into(), forged_image.clone()],
+        vec!["rmi".into(), claimed_replica_image.clone()],
+    ]);
+    // Created, never started, no date: exactly what gc removes when it is nosh's.
+    let by_image = docker_ok(&["create", "--label", TEST_LABEL, &forged_image]);
+    let by_labels = docker_ok(&[
+        "create",
+        "--label",
+        TEST_LABEL,
+        "--label",
+        "io.nosh.session=helper",
+        "--label",
+        &format!("io.nosh.target={target}"),
+        &static_app,
+    ]);
+    let _containers = Made(vec![vec![
+        "rm".into(),
+        "-f".into(),
+        by_image.clone(),
+        by_labels.clone(),
+    ]]);
+    let ls = Nosh::new().arg("ls").run();
+    ls.success().stdout_lacks(&by_image[..12]);
+    let gc = Nosh::new().arg("gc").run();
+    gc.success();
+    for id in [&by_image, &by_labels] {
+        assert!(
+            docker(&["inspect", id]).status.success(),
+            "gc removed {id}, which only claims to be nosh's: {}",
+            gc.stdout()
+        );
+    }
+    assert!(
+        docker(&["image", "inspect", &claimed_replica_image])
+            .status
+            .success(),
+        "gc removed {claimed_replica_image}: {}",
+        gc.stdout()
+    );
+}
+
+/// Polls until the container nosh made for `target_id` with `session` runs.
+fn running_session(target_id: &str, session: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let id = docker_ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=io.nosh.target={target_id}"),
+            "--filter",
+            &format!("label=io.nosh.session={session}"),
+        ]);
+        if !id.is_empty() {
+            return id;
+        }
+        assert!(Instant::now() < deadline, "no {session} started");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_replica_image_the_user_tagged_during_the_session_survives_it() {
+    let c = shell_form_container();
+    let mut client = Command::new(nosh_bin())
+        .args(["-T", c.name()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nosh");
+    running_session(c.id(), "replica");
+    let image = docker_ok(&[
+        "images",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=io.nosh.target={}", c.id()),
+    ]);
+    assert!(!image.is_empty(), "no replica image");
+    let kept = format!("nosh-test-kept:{}", std::process::id());
+    docker_ok(&["tag", &image, &kept]);
+    let _made = Made(vec![vec!["rmi".into(), kept.clone()]]);
+    drop(client.stdin.take());
+    assert!(client.wait().expect("wait nosh").success());
+    assert_eq!(
+        image_id(&kept),
+        image,
+        "the image the user tagged was removed"
+    );
+    let ours = docker_ok(&[
+        "images",
+        "-q",
+        "nosh-replica",
+        "--filter",
+        &format!("label=io.nosh.target={}", c.id()),
+    ]);
+    assert!(ours.is_empty(), "the nosh-replica tag is left: {ours}");
+}
+
+#[test]
+fn a_replica_is_as_confined_as_its_original_and_invisible_to_its_neighbours() {
+    let pid = std::process::id();
+    let net = format!("nosh-test-net-{pid}");
+    docker_ok(&["network", "create", "--label", TEST_LABEL, &net]);
+    let original = docker_ok(&[
+        "create",
+        "--label",
+        TEST_LABEL,
+        "--label",
+        "traefik.enable=true",
+        "--label",
+        "com.docker.compose.service=api",
+        "--pids-limit",
+        "64",
+        "--memory",
+        "64m",
+        "--cpus",
+        "0.5",
+        "--network",
+        &net,
+        "--network-alias",
+        "api-alias",
+        &static_app_image(),
+    ]);
+    let _made = Made(vec![
+        vec!["rm".into(), "-f".into(), original.clone()],
+        vec!["network".into(), "rm".into(), net.clone()],
+    ]);
+    let mut client = Command::new(nosh_bin())
+        .args(["-T", &original])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nosh");
+    let replica = running_session(&original, "replica");
+    let facts = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} \
+         traefik={{index .Config.Labels \"traefik.enable\"}} \
+         service={{index .Config.Labels \"com.docker.compose.service\"}} \
+         {{json .NetworkSettings.Networks}}",
+        &replica,
+    ]);
+    drop(client.stdin.take());
+    let _ = client.wait();
+    assert!(
+        facts.starts_with("64 67108864 500000000 traefik= service= "),
+        "{facts}"
+    );
+    assert!(
+        facts.contains(&net),
+        "the replica left the original's network: {facts}"
+    );
+    assert!(
+        !facts.contains("api-alias"),
+        "the replica answers to the original's alias: {facts}"
+    );
+    assert_nothing_left(&original);
 }

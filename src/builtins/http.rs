@@ -214,6 +214,48 @@ fn read_up_to(r: &mut impl Read, n: usize, out: &mut Vec<u8>) -> io::Result<usiz
     }
 }
 
+/// How often a read waiting on the server looks for Ctrl-C.
+const WATCH_SLICE: Duration = Duration::from_millis(200);
+
+/// The connection, read in slices of [`WATCH_SLICE`] so that Ctrl-C stops a
+/// server that trickles its answer; a read still fails after `limit` of
+/// silence, as the user's `--timeout` says.
+struct Watched {
+    sock: TcpStream,
+    limit: Duration,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let start = std::time::Instant::now();
+        loop {
+            if crate::shell::interrupted() {
+                // Not ErrorKind::Interrupted: read loops retry that one.
+                return Err(io::Error::other("interrupted"));
+            }
+            match self.sock.read(buf) {
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+                        && start.elapsed() < self.limit =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Write for Watched {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
 /// Interim (1xx) responses skipped before giving up.
 const MAX_INTERIM: usize = 16;
 
@@ -282,10 +324,16 @@ pub fn read_response(r: &mut impl BufRead, max_body: usize) -> Result<Response, 
             let size = usize::from_str_radix(size_hex, 16)
                 .map_err(|_| HttpError::Malformed("bad chunk size"))?;
             if size == 0 {
-                // Trailers, up to the empty line (or EOF: be lenient).
+                // Trailers, up to the empty line (or EOF: be lenient), as
+                // many as headers: a hostile server could send them forever.
+                let mut trailers = 0;
                 while let Ok(t) = line(r) {
                     if t.is_empty() {
                         break;
+                    }
+                    trailers += 1;
+                    if trailers > MAX_HEADERS {
+                        return Err(HttpError::Malformed("too many trailers"));
                     }
                 }
                 break;
@@ -461,8 +509,10 @@ impl Http {
             ));
         };
         let io_fail = |e: io::Error| Fail(format!("{shown_host}: {}", failure(&e, limit)), 1);
-        sock.set_read_timeout(Some(limit)).map_err(io_fail)?;
+        sock.set_read_timeout(Some(limit.min(WATCH_SLICE)))
+            .map_err(io_fail)?;
         sock.set_write_timeout(Some(limit)).map_err(io_fail)?;
+        let sock = Watched { sock, limit };
         let request = url.request();
         let read = |stream: &mut dyn Read| {
             read_response(&mut BufReader::new(stream), self.max_body).map_err(|e| match e {
@@ -616,6 +666,19 @@ mod tests {
         assert_eq!(r.headers.len(), 2);
         assert_eq!(r.body, b"hello");
         assert!(!r.truncated);
+    }
+
+    #[test]
+    fn endless_chunked_trailers_are_refused() {
+        let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n".to_vec();
+        for i in 0..100_000 {
+            raw.extend_from_slice(format!("T{i}: x\r\n").as_bytes());
+        }
+        let mut reader = io::BufReader::new(&raw[..]);
+        let err = read_response(&mut reader, 100).unwrap_err();
+        assert!(err.to_string().contains("too many trailers"), "{err}");
+        // It stopped reading soon after the limit.
+        assert!(reader.into_inner().len() > raw.len() / 2);
     }
 
     #[test]
