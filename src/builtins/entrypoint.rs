@@ -581,6 +581,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_the_end_of_a_flood_is_kept() {
+        let flood = vec![b'x'; KEEP * 3];
+        let mut input = &flood[..];
+        let kept = keep_tail(&mut input);
+        let note = format!("[{} earlier bytes not kept]\n", KEEP * 2);
+        assert!(kept.starts_with(note.as_bytes()));
+        assert_eq!(kept.len(), note.len() + KEEP);
+        let mut small = &b"short"[..];
+        assert_eq!(keep_tail(&mut small), b"short");
+    }
+
+    #[test]
     fn quoted_paths_are_found_in_error_messages() {
         let msg = "PermissionError: [Errno 13] Permission denied: '/var/log/claims-api/app.log'";
         assert_eq!(quoted_paths(msg), ["/var/log/claims-api/app.log"]);

@@ -235,8 +235,10 @@ impl Read for Watched {
             }
             match self.sock.read(buf) {
                 Err(e)
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
-                        && start.elapsed() < self.limit =>
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) && start.elapsed() < self.limit =>
                 {
                     continue;
                 }
@@ -670,7 +672,8 @@ mod tests {
 
     #[test]
     fn endless_chunked_trailers_are_refused() {
-        let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n".to_vec();
+        let mut raw =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n".to_vec();
         for i in 0..100_000 {
             raw.extend_from_slice(format!("T{i}: x\r\n").as_bytes());
         }
