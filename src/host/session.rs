@@ -493,6 +493,26 @@ mod tests {
     }
 
     #[test]
+    fn without_a_tty_the_toolbox_hears_where_its_output_ends_up() {
+        let req = Request {
+            stdout_terminal: true,
+            ..Default::default()
+        };
+        let env = sidecar_env(&target(""), &req);
+        assert_eq!(env[1..], ["NOSH_STDOUT_TERMINAL=1"]);
+        // With a TTY the sidecar's own stdout is the terminal.
+        let env = sidecar_env(
+            &target(""),
+            &Request {
+                tty: true,
+                stderr_terminal: true,
+                ..req
+            },
+        );
+        assert_eq!(env.len(), 1);
+    }
+
+    #[test]
     fn ipc_is_shared_only_with_a_shareable_target() {
         let c = sidecar_config(&target("shareable"), "img", &Request::default());
         assert_eq!(

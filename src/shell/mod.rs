@@ -243,8 +243,14 @@ fn initial_vars(
     for e in entries {
         if let Some((k, v)) = e.split_once('=') {
             // In a replica, PID 1 is this toolbox: its environment is the
-            // app's plus the host half's message to us, which is not the app's.
-            if k != crate::target::TARGET_INFO_ENV {
+            // app's plus the host half's messages to us, which are not the app's.
+            if ![
+                crate::target::TARGET_INFO_ENV,
+                escape::STDOUT_TERMINAL_ENV,
+                escape::STDERR_TERMINAL_ENV,
+            ]
+            .contains(&k)
+            {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
