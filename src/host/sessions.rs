@@ -91,7 +91,7 @@ pub fn is_nosh(c: &ContainerSummary, made: &Made) -> bool {
         "sidecar" => made.toolbox.contains(image) && command.starts_with("/nosh toolbox"),
         "helper" => made.toolbox.contains(image),
         "replica" => {
-            (made.replica.contains(image) || image == label(c, LABEL_TARGET))
+            (made.replica.contains(image) || (!image.is_empty() && image == label(c, LABEL_TARGET)))
                 && command.starts_with(&format!("{}/nosh toolbox", super::image::BINARY_DIR))
         }
         _ => false,
@@ -407,6 +407,13 @@ mod tests {
             &container("replica", "sha256:evil", replica),
             &made
         ));
+        let mut blank = container("replica", "", replica);
+        blank
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(LABEL_TARGET.to_string(), String::new());
+        assert!(!is_nosh(&blank, &made));
         assert!(!is_nosh(
             &container("other", "sha256:tb", "/nosh toolbox"),
             &made
