@@ -168,4 +168,19 @@ mod tests {
         assert_eq!(word_at("ls | gr", 7), (5, true));
         assert_eq!(word_at("true && wh", 10), (8, true));
     }
+
+    #[test]
+    fn names_that_would_put_controls_or_bidi_overrides_on_the_line_are_not_offered() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["plain.txt", "pl\u{202e}txt.exe", "pl\x1b[2J"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let ctx = Ctx::for_root(dir.path().to_path_buf());
+        let offered: Vec<String> = Completion::from(&ctx)
+            .paths("/pl")
+            .into_iter()
+            .map(|p| p.replacement)
+            .collect();
+        assert_eq!(offered, ["/plain.txt"]);
+    }
 }
