@@ -671,6 +671,27 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_server_times_out_after_the_limit_not_the_slice() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sock = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(WATCH_SLICE)).unwrap();
+        let limit = Duration::from_millis(700);
+        let mut watched = Watched { sock, limit };
+        let start = std::time::Instant::now();
+        let err = watched.read(&mut [0u8; 16]).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "{err}"
+        );
+        assert!(start.elapsed() >= limit, "{:?}", start.elapsed());
+        assert!(start.elapsed() < limit + 2 * WATCH_SLICE + Duration::from_millis(500));
+    }
+
+    #[test]
     fn endless_chunked_trailers_are_refused() {
         let mut raw =
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n".to_vec();
