@@ -31,6 +31,7 @@ pub mod shell;
 pub mod sys;
 pub mod target;
 pub mod toolbox;
+pub mod trace;
 pub mod users;
 
 /// Exit status for nosh's own failures, as `docker run` uses it.

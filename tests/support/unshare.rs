@@ -17,9 +17,15 @@ use std::time::{Duration, Instant};
 /// /app/data.txt for writing, starts one child, then waits for signals.
 /// `app exit N` exits with N at once; `app ids` prints its real and
 /// effective uid; `app orphan` leaves a sleeping child
-/// behind and exits (to prove the toolbox reaps what it started).
+/// behind and exits (to prove the toolbox reaps what it started);
+/// `app poke PATH` tries to open PATH for appending every 50 ms (a failing
+/// call on demand, for `trace`), `app nodump PATH` does the same after
+/// making itself non-dumpable, and `app forkopen PATH` opens PATH in a
+/// forked child and exits with the child's status.
 const APP_C: &str = r#"
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +43,16 @@ int main(int argc, char **argv) {
         return 0;
     }
     signal(SIGTERM, bye);
+    if (argc > 2 && strcmp(argv[1], "nodump") == 0) prctl(PR_SET_DUMPABLE, 0);
+    if (argc > 2 && (strcmp(argv[1], "poke") == 0 || strcmp(argv[1], "nodump") == 0))
+        for (;;) { int fd = open(argv[2], O_WRONLY | O_APPEND); if (fd >= 0) close(fd); usleep(50000); }
+    if (argc > 2 && strcmp(argv[1], "forkopen") == 0) {
+        int st = 0;
+        pid_t c = fork();
+        if (c == 0) _exit(open(argv[2], O_RDONLY) < 0 ? 3 : 0);
+        waitpid(c, &st, 0);
+        return WEXITSTATUS(st);
+    }
     open("/app/data.txt", O_RDWR | O_CREAT | O_APPEND, 0644);
     if (fork() == 0) { for (;;) pause(); }
     for (;;) pause();
@@ -145,6 +161,11 @@ impl Target {
 
     /// As [`start`], letting the caller add files before the app starts.
     pub fn start_with(extra: impl FnOnce(&Path)) -> Target {
+        Self::start_args(&[], extra)
+    }
+
+    /// As [`start_with`], the app started with `args` (`poke PATH`).
+    pub fn start_args(args: &[&str], extra: impl FnOnce(&Path)) -> Target {
         let root = tempfile::Builder::new()
             .prefix("nosh-target-")
             .tempdir()
@@ -173,8 +194,9 @@ impl Target {
         extra(r);
 
         let script = format!(
-            "mount -t proc proc {root}/proc && exec chroot --userspec=65532:65532 {root} /app/app",
-            root = r.display()
+            "mount -t proc proc {root}/proc && exec chroot --userspec=65532:65532 {root} /app/app {args}",
+            root = r.display(),
+            args = args.join(" ")
         );
         let unshare = spawn_namespaced(&script);
         let upid = unshare.id() as i32;
