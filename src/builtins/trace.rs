@@ -176,7 +176,7 @@ pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End
         })
         .collect();
     // The most frequent first; ties in the map's order (call, target).
-    rows.sort_by(|a, b| b.count.cmp(&a.count));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.count));
     if json {
         serde_json::to_writer(
             &mut *out,
