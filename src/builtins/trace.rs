@@ -158,6 +158,7 @@ pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End
     let result = tracer.run(&mut stop, &show, &mut write_event);
     let threads = tracer.threads();
     let leader = tracer.leader();
+    let started = tracer.started();
     tracer.finish();
     let end = result?;
     let how = match end {
@@ -215,7 +216,8 @@ pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End
     }
     match end {
         End::Exited(code) => writeln!(err, "trace: pid {leader} exited with status {code}")?,
-        _ if threads > 0 && !matches!(end, End::Exited(_)) => writeln!(
+        _ if started => writeln!(err, "trace: {how}; stopped pid {leader}")?,
+        _ if threads > 0 => writeln!(
             err,
             "trace: {how}; detached from pid {leader}, which runs on"
         )?,
@@ -312,9 +314,9 @@ impl Trace {
             .current_dir(ctx.resolve(&ctx.cwd))
             .stdin(io.stdin.stdio()?)
             .stderr(io.err.stdio()?);
-        // Into a pipeline, the trace is the output; the program's goes
-        // to stderr.
-        cmd.stdout(if matches!(io.out, Sink::Buffer(_)) {
+        // Into a pipeline or as JSON, the trace is the output; the
+        // program's goes to stderr.
+        cmd.stdout(if self.json || matches!(io.out, Sink::Buffer(_)) {
             io.err.stdio()?
         } else {
             io.out.stdio()?

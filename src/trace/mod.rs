@@ -23,6 +23,7 @@ use std::io::{self, IoSliceMut};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -62,14 +63,17 @@ pub enum End {
 }
 
 /// Reads a stopped tracee's memory with process_vm_readv(2): one copy, no
-/// ptrace round trip per word.
+/// ptrace round trip per word. Where a seccomp profile refuses it (Docker
+/// 20.10's default allows process_vm_readv only with CAP_SYS_PTRACE, ptrace
+/// itself on any kernel from 4.8), word by word with `PTRACE_PEEKDATA`,
+/// which the tracer of a stopped tracee may always use.
 struct ProcMemory(Pid);
 
-impl Memory for ProcMemory {
-    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
-        if addr == 0 || len == 0 {
-            return None;
-        }
+/// process_vm_readv was refused once: do not ask again.
+static VM_READV_REFUSED: AtomicBool = AtomicBool::new(false);
+
+impl ProcMemory {
+    fn vm_readv(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         // Split at the page boundary: a string that ends just before an
         // unmapped page must still be read.
         let page = 4096u64;
@@ -87,11 +91,63 @@ impl Memory for ProcMemory {
                 len: len - first,
             });
         }
-        let n = process_vm_readv(self.0, &mut local[..remote.len()], &remote).ok()?;
-        (n > 0).then(|| {
-            buf.truncate(n);
-            buf
-        })
+        let n = process_vm_readv(self.0, &mut local[..remote.len()], &remote)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// Up to `len` bytes a word at a time, stopping after a NUL if asked.
+    fn peek(&self, addr: u64, len: usize, to_nul: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < len {
+            let Ok(word) = ptrace::read(self.0, at as ptrace::AddressType) else {
+                break;
+            };
+            let bytes = word.to_ne_bytes();
+            let take = bytes.len().min(len - out.len());
+            out.extend_from_slice(&bytes[..take]);
+            if to_nul && bytes[..take].contains(&0) {
+                break;
+            }
+            at += bytes.len() as u64;
+        }
+        out
+    }
+
+    fn read_some(&self, addr: u64, len: usize, to_nul: bool) -> Option<Vec<u8>> {
+        if addr == 0 || len == 0 {
+            return None;
+        }
+        if !VM_READV_REFUSED.load(Ordering::Relaxed) {
+            match self.vm_readv(addr, len) {
+                Ok(b) if b.is_empty() => return None,
+                Ok(b) => return Some(b),
+                Err(Errno::EPERM | Errno::ENOSYS) => {
+                    VM_READV_REFUSED.store(true, Ordering::Relaxed);
+                }
+                Err(_) => return None,
+            }
+        }
+        let b = self.peek(addr, len, to_nul);
+        (!b.is_empty()).then_some(b)
+    }
+}
+
+impl Memory for ProcMemory {
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        self.read_some(addr, len, false)
+    }
+
+    fn string(&self, addr: u64) -> Option<(Vec<u8>, bool)> {
+        let mut bytes = self.read_some(addr, decode::MAX_STRING, true)?;
+        match bytes.iter().position(|b| *b == 0) {
+            Some(end) => {
+                bytes.truncate(end);
+                Some((bytes, false))
+            }
+            None => Some((bytes, true)),
+        }
     }
 }
 
@@ -322,6 +378,11 @@ impl Tracer {
 
     pub fn leader(&self) -> Pid {
         self.leader
+    }
+
+    /// Started by this shell (killed at the end), not attached to.
+    pub fn started(&self) -> bool {
+        self.owned
     }
 
     /// Follow the tracees until `stop` says so or the traced process exits.
