@@ -9,7 +9,7 @@
 set -euo pipefail
 
 N=${N:-5}
-LOOPS=${LOOPS:-200000}
+LOOPS=${LOOPS:-50000}
 TARGET_DIR=${CARGO_TARGET_DIR:-$(dirname "$0")/../target}
 NOSH=${NOSH:-${NOSH_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/static-dev/nosh}}
 [[ -x $NOSH ]] || { echo "no nosh binary at $NOSH (make static-dev, or set NOSH)" >&2; exit 1; }

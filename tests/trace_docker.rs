@@ -119,6 +119,38 @@ fn killing_the_client_mid_trace_leaves_the_app_running() {
 }
 
 #[test]
+fn killing_a_terminal_client_mid_trace_leaves_the_app_running() {
+    let c = retrying_app();
+    let pid = c.host_pid();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    // openpty(3) leaves the master inheritable: keep it out of nosh, or
+    // the terminal never hangs up.
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut client = Command::new(nosh_bin())
+        .args(["-t", c.name(), "-c", "trace -p 1 --timeout 120"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
+        assert!(Instant::now() < deadline, "the app never got traced");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(500));
+    client.kill().unwrap();
+    client.wait().unwrap();
+    drop(pty.master);
+    assert_app_runs_on(&c);
+}
+
+#[test]
 fn entrypoint_test_trace_in_a_replica_shows_the_open_that_kills_the_app() {
     let c = Container::run(&python_app_image(), &["-e", "CRASH_ON_LOG_ERROR=1"]);
     let deadline = Instant::now() + Duration::from_secs(20);

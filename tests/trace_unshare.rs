@@ -121,10 +121,21 @@ fn trace_all_shows_successful_calls_and_json_is_one_object_per_call() {
 }
 
 #[test]
-fn trace_of_a_started_program_follows_its_fork_and_passes_its_status_on() {
+fn trace_of_a_started_program_follows_its_fork_and_passes_its_status_on_from_a_non_dumpable_shell()
+{
     let t = poking(&["poke", "/etc/root-log"]);
-    let out = t.toolbox(&[], "trace --all -- /app/app forkopen /etc/secret");
+    // The shell itself is not dumpable (it changed its uid; /proc/self is
+    // root's then): the kernel checks the tracee's dumpability, not the
+    // tracer's, and the program is dumpable again from its exec.
+    let out = t.toolbox(
+        &[],
+        "stat /proc/self/stat; trace --all -- /app/app forkopen /etc/secret",
+    );
     let text = stdout(&out);
+    assert!(
+        text.contains("Uid: (    0/    root)"),
+        "the shell is dumpable, the test proves less than it says:\n{text}"
+    );
     assert_eq!(out.status.code(), Some(3), "{text}\n{}", stderr(&out));
     let line = text
         .lines()
@@ -332,5 +343,37 @@ fn a_killed_tracer_leaves_the_app_running() {
         .status()
         .unwrap();
     let _ = wait_bounded(&mut shell);
+    assert_running_untraced(t.pid);
+}
+
+#[test]
+fn a_hung_up_terminal_ends_the_trace_and_detaches() {
+    let t = poking(&["poke", "/etc/root-log"]);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    // openpty(3) leaves the master inheritable: keep it out of nosh, or
+    // the terminal never hangs up.
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut shell = Command::new(nosh())
+        .args(["toolbox", "--pid", &t.pid.to_string(), "-c", "trace -p 1"])
+        .stdin(slave)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_traced(t.pid);
+    std::thread::sleep(Duration::from_millis(300));
+    // The terminal goes away, as when the session's client does.
+    drop(pty.master);
+    let out = wait_bounded(&mut shell);
+    assert!(
+        stderr(&out).contains("trace: session ended; detached from pid 1, which runs on"),
+        "{}",
+        stderr(&out)
+    );
     assert_running_untraced(t.pid);
 }
