@@ -10,7 +10,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Container, Nosh, http_get, nosh_bin, python_app_image, static_app_image};
+use common::{
+    Container, Nosh, TEST_LABEL, http_get, nosh_bin, python_app_image, static_app_image,
+    toolbox_image,
+};
 
 /// The demo app retrying its root-owned log file every 100 ms, in a thread.
 fn retrying_app() -> Container {
@@ -181,4 +184,48 @@ fn entrypoint_test_trace_in_a_replica_shows_the_open_that_kills_the_app() {
             .any(|l| l.contains("EACCES") && l.contains("/var/log/claims-api/app.log")),
         "{summary}"
     );
+}
+
+#[test]
+fn a_seccomp_profile_without_ptrace_is_named_as_the_reason() {
+    let c = retrying_app();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("no-ptrace.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    // The toolbox as the host half starts it, with this profile added.
+    let shared = format!("container:{}", c.id());
+    let seccomp = format!("seccomp={}", profile.display());
+    let out = Nosh::program("docker")
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--label",
+            TEST_LABEL,
+            "--pid",
+            &shared,
+            "--network",
+            &shared,
+            "--cap-add",
+            "SYS_ADMIN",
+            "--cap-add",
+            "SYS_PTRACE",
+            "--cap-add",
+            "SYS_CHROOT",
+            "--security-opt",
+            &seccomp,
+            &toolbox_image(),
+            "--pid",
+            "1",
+        ])
+        .c("trace -p 1")
+        .run();
+    out.code_is(1)
+        .stderr_has("trace: the kernel refused to trace pid 1 (Operation not permitted); this shell runs under a seccomp filter")
+        .stderr_has("must allow ptrace");
+    assert_app_runs_on(&c);
 }
