@@ -377,3 +377,34 @@ fn a_hung_up_terminal_ends_the_trace_and_detaches() {
     );
     assert_running_untraced(t.pid);
 }
+
+#[test]
+fn failed_socket_calls_show_the_address_and_the_errno_by_name() {
+    let t = Target::start();
+    let out = t.toolbox(&[], "trace -- /app/app net");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}\n{}", stderr(&out));
+    // The namespace's loopback is down: nothing is reachable.
+    assert!(
+        text.contains("connect(3, 127.0.0.1:9, 16) = -1 ENETUNREACH (Network is unreachable)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bind(5, 0.0.0.0:8099, 16) = -1 EADDRINUSE (Address already in use)"),
+        "{text}"
+    );
+    let summary = text.split("summary: ").nth(1).expect("a summary");
+    for (errno, addr) in [
+        ("ENETUNREACH", "127.0.0.1:9"),
+        ("EADDRINUSE", "0.0.0.0:8099"),
+    ] {
+        assert!(
+            summary
+                .lines()
+                .any(|l| l.contains(errno) && l.ends_with(addr)),
+            "{summary}"
+        );
+    }
+    // No `why` pointer for a socket call.
+    assert!(!text.contains("-> why"), "{text}");
+}

@@ -21,8 +21,12 @@ use std::time::{Duration, Instant};
 /// `app poke PATH` tries to open PATH for appending every 50 ms (a failing
 /// call on demand, for `trace`), `app nodump PATH` does the same after
 /// making itself non-dumpable, and `app forkopen PATH` opens PATH in a
-/// forked child and exits with the child's status.
+/// forked child and exits with the child's status; `app net` connects to
+/// 127.0.0.1:9 and binds 0.0.0.0:8099 twice (failing socket calls).
 const APP_C: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -41,6 +45,17 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "orphan") == 0) {
         if (fork() == 0) { close(1); close(2); for (;;) pause(); }
         return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "net") == 0) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connect(socket(AF_INET, SOCK_STREAM, 0), (struct sockaddr *)&a, sizeof a);
+        struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(8099) };
+        int s1 = socket(AF_INET, SOCK_STREAM, 0);
+        bind(s1, (struct sockaddr *)&b, sizeof b);
+        listen(s1, 1);
+        int s2 = socket(AF_INET, SOCK_STREAM, 0);
+        return bind(s2, (struct sockaddr *)&b, sizeof b) < 0 ? 4 : 0;
     }
     signal(SIGTERM, bye);
     if (argc > 2 && strcmp(argv[1], "nodump") == 0) prctl(PR_SET_DUMPABLE, 0);
