@@ -250,8 +250,17 @@ fn a_process_that_exits_mid_trace_ends_it_with_one_sentence() {
         .unwrap();
     let out = wait_bounded(&mut shell);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("trace: pid {inner} exited during the trace")),
+    // One sentence, after the summary of what was seen.
+    let err = stderr(&out);
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("trace: attached"))
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "trace: pid {inner} exited during the trace (status 137)"
+        )],
         "{}",
         stderr(&out)
     );

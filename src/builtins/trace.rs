@@ -215,6 +215,8 @@ pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End
         )?;
     }
     match end {
+        // An attached process that exits is the caller's one sentence.
+        End::Exited(_) if !started => {}
         End::Exited(code) => writeln!(err, "trace: pid {leader} exited with status {code}")?,
         _ if started => writeln!(err, "trace: {how}; stopped pid {leader}")?,
         _ if threads > 0 => writeln!(
@@ -287,8 +289,11 @@ impl Trace {
             }
         )?;
         match follow(io, tracer, opts)? {
-            End::Exited(_) => {
-                writeln!(io.err, "trace: pid {pid} exited during the trace")?;
+            End::Exited(code) => {
+                writeln!(
+                    io.err,
+                    "trace: pid {pid} exited during the trace (status {code})"
+                )?;
                 Ok(1)
             }
             _ => Ok(0),
