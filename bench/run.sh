@@ -8,10 +8,11 @@
 #   ps.sh       ps              vs  procps ps -ef     (2,000 processes)
 #   size_mem.sh toolbox image size and sidecar memory vs the static binary
 #               and the target app
+#   trace.sh    trace -- LOOP       vs  strace -f -qq -Z  (a syscall-heavy loop)
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
-for b in attach.sh ports.sh find.sh ps.sh size_mem.sh; do
+for b in attach.sh ports.sh find.sh ps.sh size_mem.sh trace.sh; do
     if [[ ! -x $b ]]; then
         echo "== $b: missing" >&2
         status=1

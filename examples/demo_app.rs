@@ -13,6 +13,9 @@
 //!   --data PATH    a file to keep open for reading and writing [DEMO_DATA]
 //!   --child        start one child process that only sleeps [DEMO_CHILD=1]
 //!   --udp          also bind a UDP socket on the same port [DEMO_UDP=1]
+//!   --retry PATH   keep trying to open PATH for appending, every 100 ms, in
+//!                  a thread of its own, as apps that retry their log file do
+//!                  [DEMO_RETRY]
 //!
 //! Standard library and `libc` only, so the example builds into the same kind
 //! of static binary as nosh.
@@ -39,6 +42,7 @@ struct Config {
     data: Option<String>,
     child: bool,
     udp: bool,
+    retry: Option<String>,
 }
 
 /// Where log lines go: the log file if it could be opened, stdout otherwise.
@@ -54,7 +58,9 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(msg) => {
             eprintln!("demo-app: {msg}");
-            eprintln!("usage: demo-app [--port N] [--log PATH] [--data PATH] [--child] [--udp]");
+            eprintln!(
+                "usage: demo-app [--port N] [--log PATH] [--data PATH] [--child] [--udp] [--retry PATH]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -78,6 +84,7 @@ fn parse(args: &[String]) -> Result<Config, String> {
         data: env::var("DEMO_DATA").ok(),
         child: flag_env("DEMO_CHILD"),
         udp: flag_env("DEMO_UDP"),
+        retry: env::var("DEMO_RETRY").ok(),
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -92,6 +99,7 @@ fn parse(args: &[String]) -> Result<Config, String> {
             "--data" => config.data = Some(value("--data")?),
             "--child" => config.child = true,
             "--udp" => config.udp = true,
+            "--retry" => config.retry = Some(value("--retry")?),
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
@@ -154,6 +162,16 @@ fn serve(config: &Config) -> Result<(), String> {
     } else {
         None
     };
+
+    // 5. The retry loop: a failing open on demand, for tracing.
+    if let Some(path) = config.retry.clone() {
+        thread::spawn(move || {
+            loop {
+                let _ = OpenOptions::new().append(true).create(true).open(&path);
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+    }
 
     log_line(&log, &format!("listening on port {}", config.port));
     for conn in listener.incoming() {

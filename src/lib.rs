@@ -32,6 +32,7 @@ pub mod sys;
 pub mod target;
 pub mod targetfile;
 pub mod toolbox;
+pub mod trace;
 pub mod users;
 
 /// Exit status for nosh's own failures, as `docker run` uses it.

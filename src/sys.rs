@@ -197,6 +197,92 @@ pub fn die_with_parent(cmd: &mut std::process::Command) {
     }
 }
 
+extern "C" fn on_tick(_: libc::c_int) {}
+
+/// A SIGALRM every `period`, delivered without `SA_RESTART`, so that a
+/// blocking `waitpid` returns EINTR and its caller can look at the clock,
+/// Ctrl-C and the session (`trace` waits this way). Dropping it stops the
+/// timer and puts the previous handler back.
+pub struct Ticker {
+    old: nix::sys::signal::SigAction,
+}
+
+fn set_interval(period: std::time::Duration) -> Result<(), SysError> {
+    let tv = libc::timeval {
+        tv_sec: period.as_secs() as libc::time_t,
+        tv_usec: period.subsec_micros() as libc::suseconds_t,
+    };
+    let it = libc::itimerval {
+        it_interval: tv,
+        it_value: tv,
+    };
+    // SAFETY: `it` is a valid itimerval that outlives the call; the old
+    // value is not asked for (null).
+    let rc = unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
+    Errno::result(rc)
+        .map(drop)
+        .map_err(call("set an interval timer"))
+}
+
+impl Ticker {
+    pub fn start(period: std::time::Duration) -> Result<Ticker, SysError> {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        let action = SigAction::new(
+            SigHandler::Handler(on_tick),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing, which is async-signal-safe.
+        let old = unsafe { sigaction(Signal::SIGALRM, &action) }
+            .map_err(call("install a SIGALRM handler"))?;
+        let ticker = Ticker { old };
+        set_interval(period)?;
+        Ok(ticker)
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        // The timer first: a last tick still finds the empty handler.
+        let _ = set_interval(std::time::Duration::ZERO);
+        // SAFETY: restores the handler that was installed before `start`.
+        let _ =
+            unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGALRM, &self.old) };
+    }
+}
+
+/// `PTRACE_LISTEN`: let a tracee in a group-stop (someone sent it SIGSTOP)
+/// stay stopped as it would untraced, while still reporting to the tracer.
+/// nix has no wrapper for it.
+pub fn ptrace_listen(pid: nix::unistd::Pid) -> Result<(), SysError> {
+    // SAFETY: PTRACE_LISTEN takes no addresses (both are ignored, 0 here).
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_LISTEN,
+            pid.as_raw(),
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    Errno::result(rc)
+        .map(drop)
+        .map_err(call("let a stopped tracee stay stopped"))
+}
+
+/// Whether `fd` (a terminal) has hung up, without waiting.
+pub fn hung_up(fd: BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a zero timeout; the fd is borrowed for the
+    // duration of the call.
+    let rc = unsafe { libc::poll(&mut p, 1, 0) };
+    rc > 0 && p.revents & (libc::POLLHUP | libc::POLLNVAL) != 0
+}
+
 /// `fchdir` to an open directory, then `chroot(".")`: enter the target's root
 /// exactly as its process sees it (chroots included).
 pub fn chroot_to(root: impl AsFd) -> Result<(), SysError> {

@@ -23,7 +23,8 @@ use crate::target::explain_exit;
 /// interpreter present, a shell-form command in an image without a shell.
 ///
 /// --test runs the configured command in the foreground as this identity
-/// and explains a failure.
+/// and explains a failure; --test --trace runs it under `trace`, following
+/// its forks, to show the system calls that fail.
 ///
 /// JSON (--json): {configured {entrypoint, cmd, user, working_dir, argv},
 /// running {pid, argv, uid, cwd}, checks [{id, severity, message, fix}]}.
@@ -37,6 +38,9 @@ pub struct Entrypoint {
     /// started successfully and is stopped.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// With --test: show the system calls that fail (as `trace --`).
+    #[arg(long, requires = "test")]
+    trace: bool,
     #[arg(long)]
     json: bool,
 }
@@ -328,6 +332,9 @@ impl Entrypoint {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if self.trace {
+            return self.traced(io, cmd);
+        }
         crate::sys::die_with_parent(&mut cmd);
         // Its own process group, so that what it starts (a script's
         // background job holding our pipes open) ends with the test.
@@ -426,6 +433,32 @@ impl Entrypoint {
             )?;
         }
         Ok(code.clamp(1, 255) as i32)
+    }
+}
+
+impl Entrypoint {
+    /// `--test --trace`: the command's own output streams, the failed calls
+    /// follow with their summary, then the exit as without --trace.
+    fn traced(&self, io: &mut Io, mut cmd: Command) -> io::Result<i32> {
+        cmd.stdout(io.err.stdio()?).stderr(io.err.stdio()?);
+        let opts = super::trace::Options {
+            all: false,
+            json: false,
+            timeout: Some(Duration::from_secs(self.timeout)),
+        };
+        let Some(code) = super::trace::run_started(io, &mut cmd, &opts)? else {
+            writeln!(
+                io.out,
+                "entrypoint --test: still running after {} s: it starts; stopped it",
+                self.timeout
+            )?;
+            return Ok(0);
+        };
+        writeln!(io.out, "entrypoint --test: exited {code}")?;
+        if let Some(why) = explain_exit(i64::from(code)) {
+            writeln!(io.out, "  {why}")?;
+        }
+        Ok(code.clamp(0, 255))
     }
 }
 

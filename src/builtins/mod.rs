@@ -40,6 +40,7 @@ mod route;
 mod run;
 mod stat;
 mod tail;
+pub(crate) mod trace;
 mod truefalse;
 mod unset;
 mod wc;
@@ -163,6 +164,7 @@ pub fn table() -> &'static [Entry] {
             entry::<run::Run>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
+            entry::<trace::Trace>(),
             entry::<truefalse::True>(),
             entry::<unset::Unset>(),
             entry::<wc::Wc>(),

@@ -17,9 +17,19 @@ use std::time::{Duration, Instant};
 /// /app/data.txt for writing, starts one child, then waits for signals.
 /// `app exit N` exits with N at once; `app ids` prints its real and
 /// effective uid; `app orphan` leaves a sleeping child
-/// behind and exits (to prove the toolbox reaps what it started).
+/// behind and exits (to prove the toolbox reaps what it started);
+/// `app poke PATH` tries to open PATH for appending every 50 ms (a failing
+/// call on demand, for `trace`), `app nodump PATH` does the same after
+/// making itself non-dumpable, and `app forkopen PATH` opens PATH in a
+/// forked child and exits with the child's status; `app net` connects to
+/// 127.0.0.1:9 and binds 0.0.0.0:8099 twice (failing socket calls).
 const APP_C: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,7 +46,28 @@ int main(int argc, char **argv) {
         if (fork() == 0) { close(1); close(2); for (;;) pause(); }
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "net") == 0) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connect(socket(AF_INET, SOCK_STREAM, 0), (struct sockaddr *)&a, sizeof a);
+        struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(8099) };
+        int s1 = socket(AF_INET, SOCK_STREAM, 0);
+        bind(s1, (struct sockaddr *)&b, sizeof b);
+        listen(s1, 1);
+        int s2 = socket(AF_INET, SOCK_STREAM, 0);
+        return bind(s2, (struct sockaddr *)&b, sizeof b) < 0 ? 4 : 0;
+    }
     signal(SIGTERM, bye);
+    if (argc > 2 && strcmp(argv[1], "nodump") == 0) prctl(PR_SET_DUMPABLE, 0);
+    if (argc > 2 && (strcmp(argv[1], "poke") == 0 || strcmp(argv[1], "nodump") == 0))
+        for (;;) { int fd = open(argv[2], O_WRONLY | O_APPEND); if (fd >= 0) close(fd); usleep(50000); }
+    if (argc > 2 && strcmp(argv[1], "forkopen") == 0) {
+        int st = 0;
+        pid_t c = fork();
+        if (c == 0) _exit(open(argv[2], O_RDONLY) < 0 ? 3 : 0);
+        waitpid(c, &st, 0);
+        return WEXITSTATUS(st);
+    }
     open("/app/data.txt", O_RDWR | O_CREAT | O_APPEND, 0644);
     if (fork() == 0) { for (;;) pause(); }
     for (;;) pause();
@@ -145,6 +176,11 @@ impl Target {
 
     /// As [`start`], letting the caller add files before the app starts.
     pub fn start_with(extra: impl FnOnce(&Path)) -> Target {
+        Self::start_args(&[], extra)
+    }
+
+    /// As [`start_with`], the app started with `args` (`poke PATH`).
+    pub fn start_args(args: &[&str], extra: impl FnOnce(&Path)) -> Target {
         let root = tempfile::Builder::new()
             .prefix("nosh-target-")
             .tempdir()
@@ -173,8 +209,9 @@ impl Target {
         extra(r);
 
         let script = format!(
-            "mount -t proc proc {root}/proc && exec chroot --userspec=65532:65532 {root} /app/app",
-            root = r.display()
+            "mount -t proc proc {root}/proc && exec chroot --userspec=65532:65532 {root} /app/app {args}",
+            root = r.display(),
+            args = args.join(" ")
         );
         let unshare = spawn_namespaced(&script);
         let upid = unshare.id() as i32;

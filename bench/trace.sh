@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# trace's overhead: a syscall-heavy loop (static, built here with gcc) run
+# plain, under Debian's `strace -f -qq -Z` and under `trace --` in a nosh
+# toolbox (start-up included), in the same run. Printed: each slowdown
+# against the plain run, and nosh's slowdown against strace's (goal <= 1.5).
+#
+#   NOSH=path/to/nosh bench/trace.sh   (default: $NOSH_BIN, else the static-dev build)
+#   Needs gcc (with static libc) and strace (apt-get install strace).
+set -euo pipefail
+
+N=${N:-5}
+LOOPS=${LOOPS:-50000}
+TARGET_DIR=${CARGO_TARGET_DIR:-$(dirname "$0")/../target}
+NOSH=${NOSH:-${NOSH_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/static-dev/nosh}}
+[[ -x $NOSH ]] || { echo "no nosh binary at $NOSH (make static-dev, or set NOSH)" >&2; exit 1; }
+command -v strace >/dev/null || { echo "strace is needed: apt-get install strace" >&2; exit 1; }
+command -v gcc >/dev/null || { echo "gcc is needed: apt-get install gcc libc6-dev" >&2; exit 1; }
+
+# 1. The loop: mostly calls that succeed (getppid, a 1-byte read of
+#    /dev/zero), one failing open in a hundred, as a busy app looks.
+DIR=$(mktemp -d /tmp/nosh-bench-trace.XXXXXX)
+TARGET=
+cleanup() {
+    [[ -n $TARGET ]] && kill "$TARGET" 2>/dev/null || true
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+chmod 755 "$DIR"
+cat >"$DIR/loop.c" <<C
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+    char c;
+    int z = open("/dev/zero", O_RDONLY);
+    for (long i = 0; i < $LOOPS; i++) {
+        getppid();
+        read(z, &c, 1);
+        if (i % 100 == 0) open("/nonexistent/app.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+    }
+    return 0;
+}
+C
+gcc -static -O2 -o "$DIR/loop" "$DIR/loop.c"
+
+# 2. A process to open the toolbox on: any process of the app's uid.
+setpriv --reuid 65532 --regid 65532 --clear-groups sleep 100000 &
+TARGET=$!
+sleep 0.2
+
+plain() { "$DIR/loop"; }
+under_strace() { strace -f -qq -Z -o /dev/null "$DIR/loop"; }
+under_nosh() { "$NOSH" toolbox --pid "$TARGET" -c "trace -- $DIR/loop" >/dev/null 2>&1; }
+
+# The trace must see the failures: 1 in 100 iterations.
+want=$(( (LOOPS + 99) / 100 ))
+got=$("$NOSH" toolbox --pid "$TARGET" -c "trace --json -- $DIR/loop" 2>/dev/null | grep -c '^{"pid":.*"errno":"ENOENT"' || true)
+echo "failed opens seen by trace: $got of $want"
+(( got == want )) || { echo "trace missed calls" >&2; exit 1; }
+
+now() { date +%s%N; }
+T0=""; T1=""; T2=""
+for round in $(seq 0 "$N"); do
+    s=$(now); plain; a=$(( ($(now) - s) / 1000000 ))
+    s=$(now); under_strace; b=$(( ($(now) - s) / 1000000 ))
+    s=$(now); under_nosh; c=$(( ($(now) - s) / 1000000 ))
+    (( round == 0 )) || { T0+="$a "; T1+="$b "; T2+="$c "; }
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+m0=$(echo "$T0" | median); m1=$(echo "$T1" | median); m2=$(echo "$T2" | median)
+(( m0 > 0 )) || m0=1
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+echo "a loop of $((LOOPS * 2 + LOOPS / 100)) system calls ($N runs, median ms)"
+printf '  plain              %6d ms                     (runs: %s)\n' "$m0" "${T0% }"
+printf '  strace -f -qq -Z   %6d ms  %6sx slower      (runs: %s)\n' "$m1" "$(ratio "$m1" "$m0")" "${T1% }"
+printf '  nosh trace --      %6d ms  %6sx slower      (runs: %s)\n' "$m2" "$(ratio "$m2" "$m0")" "${T2% }"
+printf '  nosh slowdown / strace slowdown: %s (goal <= 1.5)\n' \
+    "$(awk "BEGIN { printf \"%.2f\", ($m2 / $m0) / ($m1 / $m0) }")"

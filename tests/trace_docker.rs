@@ -1,0 +1,231 @@
+//! `trace` in real sessions: the demo app as uid 65532 in a FROM-scratch
+//! container, traced from the sidecar as the same uid with no
+//! capabilities; a crash at start traced in a replica. After every trace the
+//! app must run on: no thread stopped, no tracer, its port answering.
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    Container, Nosh, TEST_LABEL, http_get, nosh_bin, python_app_image, static_app_image,
+    toolbox_image,
+};
+
+/// The demo app retrying its root-owned log file every 100 ms, in a thread.
+fn retrying_app() -> Container {
+    let c = Container::run(
+        &static_app_image(),
+        &["-e", "DEMO_RETRY=/var/log/demo/app.log"],
+    );
+    c.wait_port(8443);
+    c
+}
+
+/// (state letter, TracerPid) of every thread of a host pid.
+fn threads_state(pid: u32) -> Vec<(char, i32)> {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the app is gone")
+        .filter_map(|e| {
+            let tid = e.ok()?.file_name();
+            let tid = tid.to_str()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            let status = fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+            let tracer = status
+                .lines()
+                .find_map(|l| l.strip_prefix("TracerPid:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((state, tracer))
+        })
+        .collect()
+}
+
+/// Every thread runs on, untraced and not stopped, and the app answers.
+fn assert_app_runs_on(c: &Container) {
+    let pid = c.host_pid();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let states = threads_state(pid);
+        if states
+            .iter()
+            .all(|(s, t)| *t == 0 && !matches!(s, 't' | 'T'))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "threads of {pid} left as {states:?} (state, TracerPid)"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        http_get(c.wait_port(8443)).ends_with("ok\n"),
+        "the app no longer answers"
+    );
+}
+
+#[test]
+fn trace_in_a_sidecar_names_the_log_file_the_app_cannot_open() {
+    let c = retrying_app();
+    let out = Nosh::new()
+        .arg(c.name())
+        .c("id; trace -p 1 --timeout 2")
+        .run();
+    out.success()
+        .stdout_has("uid=65532")
+        .stdout_has(
+            "openat(AT_FDCWD, \"/var/log/demo/app.log\", O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC, 0666) = -1 EACCES (Permission denied)",
+        )
+        .stdout_has("    -> why /var/log/demo/app.log write\n")
+        .stderr_has("attached to pid 1 (2 threads) as uid 65532")
+        .stderr_has("timed out; detached from pid 1, which runs on");
+    // The failing call is the retry thread's, not the main thread's.
+    let line = out.stdout().lines().find(|l| l.contains("EACCES")).unwrap();
+    assert!(!line.starts_with("[pid 1]"), "{line}");
+    assert_app_runs_on(&c);
+
+    // What the pointer says, in the same kind of session.
+    Nosh::new()
+        .arg(c.name())
+        .c("why /var/log/demo/app.log write")
+        .run()
+        .code_is(1)
+        .stdout_has("/var/log/demo");
+}
+
+#[test]
+fn killing_the_client_mid_trace_leaves_the_app_running() {
+    let c = retrying_app();
+    let pid = c.host_pid();
+    let mut client = Command::new(nosh_bin())
+        .args([c.name(), "-c", "trace -p 1 --timeout 120"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
+        assert!(Instant::now() < deadline, "the app never got traced");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(500));
+    client.kill().unwrap();
+    client.wait().unwrap();
+    assert_app_runs_on(&c);
+}
+
+#[test]
+fn killing_a_terminal_client_mid_trace_leaves_the_app_running() {
+    let c = retrying_app();
+    let pid = c.host_pid();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    // openpty(3) leaves the master inheritable: keep it out of nosh, or
+    // the terminal never hangs up.
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut client = Command::new(nosh_bin())
+        .args(["-t", c.name(), "-c", "trace -p 1 --timeout 120"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
+        assert!(Instant::now() < deadline, "the app never got traced");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(500));
+    client.kill().unwrap();
+    client.wait().unwrap();
+    drop(pty.master);
+    assert_app_runs_on(&c);
+}
+
+#[test]
+fn entrypoint_test_trace_in_a_replica_shows_the_open_that_kills_the_app() {
+    let c = Container::run(&python_app_image(), &["-e", "CRASH_ON_LOG_ERROR=1"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.inspect("{{.State.Status}}") != "exited" {
+        assert!(Instant::now() < deadline, "the app did not crash");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let out = Nosh::new()
+        .arg(c.name())
+        .c("entrypoint --test --trace")
+        .run();
+    out.code_is(1)
+        .stdout_has("entrypoint --test: exited 1")
+        .stdout_has("-> why /var/log/claims-api/app.log write");
+    let line = out
+        .stdout()
+        .lines()
+        .find(|l| l.contains("\"/var/log/claims-api/app.log\""))
+        .unwrap_or_else(|| panic!("no call on the log file: {out:?}"));
+    assert!(
+        line.contains("O_WRONLY|O_CREAT|O_APPEND") && line.ends_with("EACCES (Permission denied)"),
+        "{line}"
+    );
+    let summary = out.stdout().split("summary: ").nth(1).unwrap();
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.contains("EACCES") && l.contains("/var/log/claims-api/app.log")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_seccomp_profile_without_ptrace_is_named_as_the_reason() {
+    let c = retrying_app();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("no-ptrace.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    // The toolbox as the host half starts it, with this profile added.
+    let shared = format!("container:{}", c.id());
+    let seccomp = format!("seccomp={}", profile.display());
+    let out = Nosh::program("docker")
+        .args([
+            "run",
+            "--rm",
+            "-i",
+            "--label",
+            TEST_LABEL,
+            "--pid",
+            &shared,
+            "--network",
+            &shared,
+            "--cap-add",
+            "SYS_ADMIN",
+            "--cap-add",
+            "SYS_PTRACE",
+            "--cap-add",
+            "SYS_CHROOT",
+            "--security-opt",
+            &seccomp,
+            &toolbox_image(),
+            "--pid",
+            "1",
+        ])
+        .c("trace -p 1")
+        .run();
+    out.code_is(1)
+        .stderr_has("trace: the kernel refused to trace pid 1 (Operation not permitted); this shell runs under a seccomp filter")
+        .stderr_has("must allow ptrace");
+    assert_app_runs_on(&c);
+}
