@@ -1,6 +1,10 @@
 //! The toolbox half: runs inside the sidecar (or any container sharing the
 //! target's PID namespace), single-threaded and synchronous.
 //!
+//! 0. become not dumpable, before anything else: the target's processes
+//!    (root ones included, once the shell runs as uid 0 with no capabilities)
+//!    must never open this process's fds (the operator's terminal), memory or
+//!    environment;
 //! 1. become a child subreaper, so nothing started here is orphaned into the
 //!    target;
 //! 2. open process N and choose the identity;
@@ -53,6 +57,8 @@ pub fn main(args: ToolboxArgs) -> ExitCode {
 }
 
 fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
+    // 0.
+    sys::set_not_dumpable()?;
     let info: TargetInfo = match &args.target_info {
         Some(json) => serde_json::from_str(json)
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,

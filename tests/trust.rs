@@ -1,0 +1,261 @@
+//! A hostile target against the session: it must not reach the operator's
+//! terminal through the shell, land the shell outside itself (`--pid host`,
+//! `--pid container:X`), or find the sidecar holding more than it needs.
+//! Every test runs the real nosh against the real engine.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Container, docker_ok, nosh_bin, python_app_image};
+
+/// These tests need the real engine: without it they fail, never skip.
+fn require_engine() {
+    assert!(
+        Path::new("/var/run/docker.sock").exists(),
+        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
+    );
+}
+
+/// An interactive session with stdin held open.
+fn session(args: &[&str]) -> Child {
+    Command::new(nosh_bin())
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nosh")
+}
+
+/// Everything read from `out`, line by line, on a channel.
+fn lines_of(out: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            if tx
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits up to 30 s for a line containing `needle`; returns what was read.
+fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!(
+        "no line with {needle:?} within 30 s; read:\n{}",
+        seen.join("\n")
+    );
+}
+
+// ------------------------------------------------------ 1. not dumpable
+
+/// Runs inside the target (`docker exec`) for a whole session: every 10 ms
+/// it looks for the toolbox by its command line (`/nosh toolbox ...`) and
+/// tries to open its memory, its environment and each of its fds, for
+/// reading and for writing; what opens for writing gets `INJECTED` written
+/// to it (spelt in two halves, so that `ps` of the poller does not show it),
+/// as an attacker would write to the operator's terminal. It ends
+/// once it has seen a toolbox come and go (or after 60 s), and prints what
+/// it saw and every path that opened.
+const POLLER: &str = r#"
+import os, sys, time
+print("polling", flush=True)
+me = str(os.getpid())
+seen, gone, opened = set(), False, set()
+deadline = time.time() + 60
+while time.time() < deadline and not gone:
+    alive = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or d == me:
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) < 2 or not argv[0].endswith(b"nosh") or argv[1] != b"toolbox":
+            continue
+        alive.add(d)
+        paths = [f"/proc/{d}/mem", f"/proc/{d}/environ"]
+        paths += [f"/proc/{d}/fd/{n}" for n in range(8)]
+        try:
+            paths += [f"/proc/{d}/fd/{n}" for n in os.listdir(f"/proc/{d}/fd")]
+        except OSError:
+            pass
+        for p in paths:
+            for mode in (os.O_RDONLY, os.O_WRONLY):
+                try:
+                    fd = os.open(p, mode | os.O_NONBLOCK | os.O_NOCTTY)
+                except OSError:
+                    continue
+                if mode == os.O_WRONLY:
+                    try:
+                        os.write(fd, b"INJ" + b"ECTED\n")
+                    except OSError:
+                        pass
+                os.close(fd)
+                opened.add(f"{p} mode={mode}")
+    seen |= alive
+    gone = bool(seen) and not alive
+    time.sleep(0.01)
+print("seen", len(seen), flush=True)
+for p in sorted(opened):
+    print("opened", p, flush=True)
+print("end", flush=True)
+"#;
+
+/// Starts [`POLLER`] in `target` and waits until it polls.
+fn start_poller(target: &Container) -> (Child, mpsc::Receiver<String>) {
+    let mut poller = Command::new("docker")
+        .args(["exec", target.name(), "/usr/bin/python3.11", "-c", POLLER])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("docker exec the poller");
+    let lines = lines_of(poller.stdout.take().expect("poller stdout"));
+    wait_for(&lines, "polling", &mut Vec::new());
+    (poller, lines)
+}
+
+/// A whole session on `target` (a terminal session when `tty`) with the
+/// poller running in the target from before it starts to after it ends:
+/// the poller must have found the toolbox, opened nothing of it, and
+/// nothing it wrote may reach the session's output.
+fn assert_the_target_cannot_reach_the_shell(target: &Container, tty: bool, uid: &str) {
+    let (mut poller, poller_lines) = start_poller(target);
+    let mode = if tty { "-t" } else { "-T" };
+    let mut nosh = session(&[mode, target.name()]);
+    let mut stdin = nosh.stdin.take().expect("nosh stdin");
+    let output = lines_of(nosh.stdout.take().expect("nosh stdout"));
+    let mut seen = Vec::new();
+    // The quotes keep the echoed command line from matching.
+    let enter = if tty { "\r" } else { "\n" };
+    write!(stdin, "id; echo rea''dy{enter}").expect("send command");
+    wait_for(&output, "ready", &mut seen);
+    // Let the poller hammer the shell while it idles, then while it works.
+    thread::sleep(Duration::from_secs(2));
+    write!(stdin, "ls /app; ps; echo don''e{enter}").expect("send command");
+    wait_for(&output, "done", &mut seen);
+    thread::sleep(Duration::from_secs(1));
+    drop(stdin);
+    let status = nosh.wait().expect("wait nosh");
+    seen.extend(output.iter());
+    let mut stderr = String::new();
+    if let Some(mut e) = nosh.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let out = seen.join("\n");
+    assert!(status.success(), "nosh: {status}\n{out}\n{stderr}");
+    assert!(out.contains(&format!("uid={uid}")), "{out}");
+
+    let mut report = Vec::new();
+    wait_for(&poller_lines, "end", &mut report);
+    let _ = poller.wait();
+    let report = report.join("\n");
+    let seen: usize = report
+        .lines()
+        .find_map(|l| l.strip_prefix("seen "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(seen >= 1, "the poller never saw the toolbox: {report}");
+    assert!(
+        !report.contains("opened"),
+        "the target opened the shell's files:\n{report}"
+    );
+    assert!(
+        !out.contains("INJECTED"),
+        "injected into the session: {out}"
+    );
+}
+
+#[test]
+fn a_root_target_cannot_open_the_shell_fds_memory_or_environment() {
+    require_engine();
+    let t = Container::run(&python_app_image(), &["--user", "0"]);
+    t.wait_running();
+    assert_the_target_cannot_reach_the_shell(&t, true, "0");
+}
+
+#[test]
+fn a_nonroot_target_cannot_open_the_shell_fds_memory_or_environment() {
+    require_engine();
+    let t = Container::run(&python_app_image(), &[]);
+    t.wait_running();
+    assert_the_target_cannot_reach_the_shell(&t, false, "65532");
+}
+
+/// Lists the fds a program started by `run` holds, each with what it
+/// points to, except the one the listing itself opens.
+const LIST_FDS: &str = "import os; fds = os.listdir('/proc/self/fd'); \
+    print('fds', *sorted(int(n) for n in fds if os.path.exists(f'/proc/self/fd/{n}') \
+    and os.readlink(f'/proc/self/fd/{n}') != f'/proc/{os.getpid()}/fd'))";
+
+#[test]
+fn programs_started_by_run_inherit_only_stdin_stdout_and_stderr() {
+    require_engine();
+    let t = Container::run(&python_app_image(), &[]);
+    t.wait_running();
+    // Builtins before it open files, directories, pipes and sockets of
+    // the shell's own; a pipeline gives `run` a pipe for stdout.
+    for tty in ["-T", "-t"] {
+        let out = common::Nosh::new()
+            .args([tty, t.name()])
+            .c(&format!(
+                "ls -R /app > /dev/null; ports > /dev/null; cat /app/app.py | wc -l > /dev/null; \
+                 run /usr/bin/python3.11 -c \"{LIST_FDS}\"; \
+                 run /usr/bin/python3.11 -c \"{LIST_FDS}\" | cat"
+            ))
+            .run();
+        out.success();
+        let lists: Vec<&str> = out
+            .stdout()
+            .lines()
+            .filter(|l| l.starts_with("fds"))
+            .map(str::trim_end)
+            .collect();
+        assert_eq!(lists, ["fds 0 1 2", "fds 0 1 2"], "{}", out.stdout());
+    }
+}
+
+/// The PID, as the host sees it, of `target`'s sidecar (≤ 15 s).
+fn sidecar_id(target: &Container) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ids = docker_ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=io.nosh.target={}", target.id()),
+        ]);
+        if let Some(id) = ids.lines().next() {
+            return id.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no running sidecar");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
