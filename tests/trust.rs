@@ -12,7 +12,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Container, docker_ok, nosh_bin, python_app_image};
+use common::{
+    Container, Nosh, SIDECAR_CAPS, docker_ok, nosh_bin, python_app_image, static_app_image,
+};
 
 /// These tests need the real engine: without it they fail, never skip.
 fn require_engine() {
@@ -223,7 +225,7 @@ fn programs_started_by_run_inherit_only_stdin_stdout_and_stderr() {
     // Builtins before it open files, directories, pipes and sockets of
     // the shell's own; a pipeline gives `run` a pipe for stdout.
     for tty in ["-T", "-t"] {
-        let out = common::Nosh::new()
+        let out = Nosh::new()
             .args([tty, t.name()])
             .c(&format!(
                 "ls -R /app > /dev/null; ports > /dev/null; cat /app/app.py | wc -l > /dev/null; \
@@ -242,7 +244,9 @@ fn programs_started_by_run_inherit_only_stdin_stdout_and_stderr() {
     }
 }
 
-/// The PID, as the host sees it, of `target`'s sidecar (≤ 15 s).
+// ------------------------------------------------ 3. least privilege
+
+/// The id of `target`'s running sidecar (≤ 15 s).
 fn sidecar_id(target: &Container) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -257,5 +261,123 @@ fn sidecar_id(target: &Container) -> String {
         }
         assert!(Instant::now() < deadline, "no running sidecar");
         thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The live sidecar's `HostConfig` while a session held open with `args`
+/// runs on `target`.
+fn live_host_config(target: &Container, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["-T"];
+    all.extend_from_slice(args);
+    all.push(target.name());
+    let mut nosh = session(&all);
+    let mut stdin = nosh.stdin.take().expect("nosh stdin");
+    let output = lines_of(nosh.stdout.take().expect("nosh stdout"));
+    writeln!(stdin, "echo ready").expect("send command");
+    wait_for(&output, "ready", &mut Vec::new());
+    let id = sidecar_id(target);
+    let config = docker_ok(&["inspect", "-f", "{{json .HostConfig}}", &id]);
+    drop(stdin);
+    let status = nosh.wait().expect("wait nosh");
+    assert!(status.success(), "nosh: {status}");
+    serde_json::from_str(&config).expect("HostConfig is JSON")
+}
+
+#[test]
+fn the_live_sidecar_holds_only_what_the_join_and_drop_need() {
+    require_engine();
+    let t = Container::run(&static_app_image(), &[]);
+    t.wait_running();
+    let h = live_host_config(&t, &[]);
+    assert_eq!(h["CapDrop"], serde_json::json!(["ALL"]), "{h}");
+    assert_eq!(h["CapAdd"], serde_json::json!(SIDECAR_CAPS), "{h}");
+    assert_eq!(h["Privileged"], false, "{h}");
+    assert_eq!(
+        h["SecurityOpt"],
+        serde_json::json!(["no-new-privileges"]),
+        "{h}"
+    );
+    assert_eq!(h["PidsLimit"], 1024, "{h}");
+    assert_eq!(h["Memory"], 1u64 << 30, "{h}");
+    assert_eq!(h["AutoRemove"], true, "{h}");
+
+    let h = live_host_config(&t, &["--pids-limit", "64", "--memory", "256m"]);
+    assert_eq!(h["PidsLimit"], 64, "{h}");
+    assert_eq!(h["Memory"], 256u64 << 20, "{h}");
+}
+
+/// The toolbox started with plain `docker run`, all capabilities dropped
+/// but `caps`, on a target whose working directory only its uid may search:
+/// joined properly, the shell is the app's uid in that directory.
+fn joins_with(target: &Container, caps: &[&str]) -> bool {
+    let out = Nosh::sidecar_with_caps(target, caps)
+        .c("id; pwd; cat /app/data.db")
+        .run();
+    out.code() == 0
+        && out.stdout().starts_with("uid=65532(nonroot)")
+        && out.stdout().contains("\n/private\nSQLite format 3")
+}
+
+#[test]
+fn sidecar_capabilities_are_exactly_what_the_join_and_drop_need() {
+    require_engine();
+    let t = Container::run(
+        &python_app_image(),
+        &[
+            "--tmpfs",
+            "/private:uid=65532,gid=65532",
+            "--workdir",
+            "/private",
+        ],
+    );
+    t.wait_running();
+    docker_ok(&[
+        "exec",
+        t.name(),
+        "/usr/bin/python3.11",
+        "-c",
+        "import os; os.chmod('/private', 0o700)",
+    ]);
+    assert!(joins_with(&t, &SIDECAR_CAPS), "the full set does not join");
+    for left_out in SIDECAR_CAPS {
+        let fewer: Vec<&str> = SIDECAR_CAPS
+            .iter()
+            .copied()
+            .filter(|c| *c != left_out)
+            .collect();
+        assert!(
+            !joins_with(&t, &fewer),
+            "joined without {left_out}: it is not needed"
+        );
+    }
+}
+
+#[test]
+fn a_target_that_could_trace_the_toolbox_is_warned_about_in_one_line() {
+    require_engine();
+    let image = static_app_image();
+    let plain = Container::run(&image, &[]);
+    let ptrace = Container::run(&image, &["--cap-add", "SYS_PTRACE"]);
+    let privileged = Container::run(&image, &["--privileged"]);
+    for (t, warning) in [
+        (&plain, None),
+        (&ptrace, Some("holds CAP_SYS_PTRACE: ")),
+        (&privileged, Some("is privileged: ")),
+    ] {
+        t.wait_running();
+        let out = Nosh::new().args(["-T", t.name()]).c("id").run();
+        // Debugging such a target stays possible.
+        out.success().stdout_has("uid=65532(nonroot)");
+        let lines: Vec<&str> = out.stderr().lines().collect();
+        match warning {
+            None => assert!(lines.is_empty(), "{lines:?}"),
+            Some(w) => {
+                assert_eq!(lines.len(), 1, "{lines:?}");
+                assert!(
+                    lines[0].starts_with(&format!("nosh: warning: {} {w}", t.name())),
+                    "{lines:?}"
+                );
+            }
+        }
     }
 }

@@ -45,6 +45,34 @@ pub struct Request {
     pub command: Option<String>,
     /// `$TERM` for the sidecar when it has a TTY.
     pub term: Option<String>,
+    /// What the sidecar may use.
+    pub limits: Limits,
+}
+
+/// The sidecar's resource limits: a hostile target can make any builtin
+/// work hard (huge directories, endless files, processes that fork without
+/// pause), and the sidecar must not take the host down with it. Sized so
+/// that `ls -lR` over 200,000 entries (about 150 MB) still fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `PidsLimit`; 0 for none.
+    pub pids: i64,
+    /// `Memory` in bytes; 0 for none.
+    pub memory: i64,
+}
+
+impl Limits {
+    pub const DEFAULT_PIDS: i64 = 1024;
+    pub const DEFAULT_MEMORY: i64 = 1 << 30;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            pids: Self::DEFAULT_PIDS,
+            memory: Self::DEFAULT_MEMORY,
+        }
+    }
 }
 
 /// The arguments of the toolbox entry (after `/nosh toolbox`).
@@ -126,7 +154,11 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             pid_mode: Some(joined.clone()),
             network_mode: Some(joined.clone()),
             ipc_mode: (target.ipc_mode == "shareable").then_some(joined),
+            cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            pids_limit: (req.limits.pids > 0).then_some(req.limits.pids),
+            memory: (req.limits.memory > 0).then_some(req.limits.memory),
             auto_remove: Some(true),
             ..Default::default()
         }),
@@ -443,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sidecar_joins_the_target_with_three_caps_and_removes_itself() {
+    fn the_sidecar_joins_the_target_with_least_privilege_and_removes_itself() {
         let req = Request {
             tty: true,
             term: Some("xterm".into()),
@@ -457,10 +489,22 @@ mod tests {
             Some("container:0123456789abcdef")
         );
         assert_eq!(h.ipc_mode, None);
+        assert_eq!(h.cap_drop.unwrap(), ["ALL"]);
         assert_eq!(
             h.cap_add.unwrap(),
-            ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"]
+            [
+                "SYS_ADMIN",
+                "SYS_PTRACE",
+                "SYS_CHROOT",
+                "DAC_READ_SEARCH",
+                "SETPCAP",
+                "SETGID",
+                "SETUID"
+            ]
         );
+        assert_eq!(h.security_opt.unwrap(), ["no-new-privileges"]);
+        assert_eq!(h.pids_limit, Some(1024));
+        assert_eq!(h.memory, Some(1 << 30));
         assert_eq!(h.auto_remove, Some(true));
         assert_eq!(c.stdin_once, Some(true));
         assert_eq!(c.tty, Some(true));
@@ -470,6 +514,22 @@ mod tests {
         let labels = c.labels.unwrap();
         assert_eq!(labels[LABEL_TARGET], "0123456789abcdef");
         assert_eq!(labels[LABEL_SESSION], "sidecar");
+    }
+
+    #[test]
+    fn limits_are_overridable_and_zero_lifts_them() {
+        let req = Request {
+            limits: Limits {
+                pids: 0,
+                memory: 64 << 20,
+            },
+            ..Default::default()
+        };
+        let h = sidecar_config(&target(""), "img", &req)
+            .host_config
+            .unwrap();
+        assert_eq!(h.pids_limit, None);
+        assert_eq!(h.memory, Some(64 << 20));
     }
 
     #[test]
