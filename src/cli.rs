@@ -179,6 +179,14 @@ pub struct ToolboxArgs {
     #[arg(long)]
     pub root: bool,
 
+    /// The target's container id (as its cgroup path names it). PID must
+    /// belong to it; when it does not (the target shares another
+    /// container's or the host's PID namespace), the container's first
+    /// process is joined, or nothing. Without it, a PID 1 named `pause` (a
+    /// pod's sandbox) stands for the one app process beside it.
+    #[arg(long, value_name = "ID")]
+    pub container_id: Option<String>,
+
     /// Run one command line and exit with its status.
     #[arg(short = 'c', value_name = "CMD")]
     pub command: Option<String>,

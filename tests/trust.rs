@@ -244,6 +244,131 @@ fn programs_started_by_run_inherit_only_stdin_stdout_and_stderr() {
     }
 }
 
+// -------------------------------------- 2. the target's own processes
+
+#[test]
+fn a_host_pid_target_is_joined_as_its_own_app_not_the_host() {
+    require_engine();
+    let t = Container::run(&static_app_image(), &["--pid", "host"]);
+    t.wait_running();
+    let out = Nosh::new()
+        .args(["-T", t.name()])
+        .c("id; ls /app; pwd")
+        .run();
+    out.success()
+        .stdout_has("uid=65532(nonroot) gid=65532(nonroot)")
+        .stdout_has("demo-app\n")
+        .stdout_has("data.txt\n");
+    assert!(out.stdout().ends_with("/app\n"), "{}", out.stdout());
+}
+
+#[test]
+fn a_target_sharing_another_containers_pid_namespace_is_joined_not_that_container() {
+    require_engine();
+    let x = Container::run(&python_app_image(), &[]);
+    x.wait_running();
+    let pid_of_x = format!("container:{}", x.id());
+    let t = Container::run(&static_app_image(), &["--pid", &pid_of_x]);
+    t.wait_running();
+    let out = Nosh::new()
+        .args(["-T", t.name()])
+        .c("id; ls /app; cat /proc/self/cgroup")
+        .run();
+    out.success()
+        .stdout_has("uid=65532(nonroot)")
+        .stdout_has("demo-app\n")
+        .stdout_lacks("app.py")
+        .stderr_has("the target shares another PID namespace");
+    // The shell itself is the sidecar's, neither the target's nor X's.
+    out.stdout_lacks(x.id());
+}
+
+#[test]
+fn a_container_id_with_no_process_in_the_namespace_is_refused_in_one_sentence() {
+    require_engine();
+    let x = Container::run(&python_app_image(), &[]);
+    let elsewhere = Container::run(&static_app_image(), &[]);
+    x.wait_running();
+    elsewhere.wait_running();
+    let out = Nosh::sidecar(&x)
+        .args(["--container-id", elsewhere.id()])
+        .c("id")
+        .run();
+    out.code_is(125).stdout_lacks("uid=");
+    let lines: Vec<&str> = out.stderr().lines().collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "nosh: no process of container {} in this PID namespace: refusing to join another container's or the host's",
+            &elsewhere.id()[..12]
+        )]
+    );
+}
+
+/// A pod's sandbox: a FROM-scratch image whose only program is the static
+/// demo app installed as `/pause`, so its process is named `pause` as the
+/// Kubernetes one is.
+fn pause_image() -> String {
+    let app = std::fs::read(common::demo_app_bin()).expect("read demo-app");
+    let mut fs = common::Rootfs::new();
+    fs.file("pause", &app, 0, 0, 0o755);
+    let tar = fs.into_tar();
+    let changes = ["USER 65535:65535", r#"ENTRYPOINT ["/pause"]"#];
+    let key = common::short_hash(&[&tar, changes.join("\n").as_bytes()]);
+    common::ensure_image("pause", &key, &changes, || tar)
+}
+
+/// A pod sharing one PID namespace: the pause container, and one app
+/// container per entry of `apps` joined to its PID namespace.
+fn pod(apps: usize) -> (Container, Vec<Container>) {
+    let pause = Container::run(&pause_image(), &[]);
+    pause.wait_running();
+    let shared = format!("container:{}", pause.id());
+    let apps = (0..apps)
+        .map(|_| {
+            let app = Container::run(&static_app_image(), &["--pid", &shared]);
+            app.wait_running();
+            app
+        })
+        .collect();
+    (pause, apps)
+}
+
+#[test]
+fn beside_a_pause_process_the_toolbox_joins_the_one_app() {
+    require_engine();
+    let (_pause, apps) = pod(1);
+    // As `kubectl debug --target` would run it: `nosh toolbox --pid 1`.
+    let out = Nosh::sidecar(&apps[0]).c("id; ls /app").run();
+    out.success()
+        .stdout_has("uid=65532(nonroot)")
+        .stdout_has("demo-app\n")
+        .stderr_has("PID 1 is the pod's pause process; joining the app, PID ");
+    // And from the host half, which names the container.
+    Nosh::new()
+        .args(["-T", apps[0].name()])
+        .c("ls /app")
+        .run()
+        .success()
+        .stdout_has("demo-app\n");
+}
+
+#[test]
+fn beside_a_pause_process_with_two_apps_the_toolbox_refuses_in_one_sentence() {
+    require_engine();
+    let (_pause, apps) = pod(2);
+    let out = Nosh::sidecar(&apps[0]).c("id").run();
+    out.code_is(125).stdout_lacks("uid=");
+    let lines: Vec<&str> = out.stderr().lines().collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "nosh: PID 1 is the pod's pause process and several processes could be the app ("
+        ) && lines[0].ends_with("): choose one with --pid"),
+        "{lines:?}"
+    );
+}
+
 // ------------------------------------------------ 3. least privilege
 
 /// The id of `target`'s running sidecar (≤ 15 s).

@@ -75,9 +75,40 @@ impl Default for Limits {
     }
 }
 
-/// The arguments of the toolbox entry (after `/nosh toolbox`).
+/// The arguments of the toolbox entry (after `/nosh toolbox`) for a
+/// container whose app is PID 1 of the toolbox's PID namespace.
 pub fn toolbox_args(req: &Request) -> Vec<String> {
     let mut args = vec!["--pid".to_string(), "1".to_string()];
+    args.extend(request_args(req));
+    args
+}
+
+/// Where a sidecar's toolbox finds the target's app. Joining
+/// `container:<target>`'s PID namespace puts the sidecar in the target's
+/// own, where the app is PID 1, unless the target shares another: with
+/// PidMode `host` the sidecar is in the host's (PID 1 is the host's init;
+/// the app is `State.Pid`), with `container:X` in X's (PID 1 is X's app).
+/// Then the toolbox is told the container id, checks the PID against it
+/// and looks for the container's first process if it is not
+/// (`src/toolbox/find.rs`), or refuses.
+pub fn target_args(target: &Target) -> Vec<String> {
+    let mode = target.host_config.pid_mode.as_deref().unwrap_or_default();
+    let id = &target.info.id;
+    let pid = if mode == "host" && target.host_pid > 0 {
+        target.host_pid.to_string()
+    } else {
+        "1".to_string()
+    };
+    let mut args = vec!["--pid".to_string(), pid];
+    if mode == "host" || mode.starts_with("container:") {
+        args.extend(["--container-id".to_string(), id.clone()]);
+    }
+    args
+}
+
+/// The identity and command the user asked for, as toolbox arguments.
+fn request_args(req: &Request) -> Vec<String> {
+    let mut args = Vec::new();
     if req.root {
         args.push("--root".into());
     } else if let Some(user) = &req.user {
@@ -147,7 +178,7 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        cmd: Some(toolbox_args(req)),
+        cmd: Some([target_args(target), request_args(req)].concat()),
         env,
         labels: Some(labels),
         host_config: Some(HostConfig {
@@ -559,6 +590,47 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(root[..3], ["--pid", "1", "--root"]);
+    }
+
+    #[test]
+    fn a_target_sharing_another_pid_namespace_is_named_to_the_toolbox() {
+        let with = |mode: &str| Target {
+            host_pid: 4242,
+            host_config: HostConfig {
+                pid_mode: Some(mode.into()),
+                ..Default::default()
+            },
+            ..target("private")
+        };
+        let req = Request {
+            command: Some("id".into()),
+            ..Default::default()
+        };
+        let cmd = |t: &Target| sidecar_config(t, "img", &req).cmd.unwrap();
+        assert_eq!(cmd(&with("")), ["--pid", "1", "-c", "id"]);
+        assert_eq!(cmd(&with("private")), ["--pid", "1", "-c", "id"]);
+        assert_eq!(
+            cmd(&with("host")),
+            [
+                "--pid",
+                "4242",
+                "--container-id",
+                "0123456789abcdef",
+                "-c",
+                "id"
+            ]
+        );
+        assert_eq!(
+            cmd(&with("container:feedbeef")),
+            [
+                "--pid",
+                "1",
+                "--container-id",
+                "0123456789abcdef",
+                "-c",
+                "id"
+            ]
+        );
     }
 
     #[test]

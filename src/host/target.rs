@@ -31,6 +31,8 @@ pub struct Target {
     pub host_config: HostConfig,
     /// The container's `Mounts`, which a replica re-creates (empty for an image).
     pub mounts: Vec<MountPoint>,
+    /// `State.Pid`: the app's PID in the host's PID namespace (0 if none).
+    pub host_pid: i64,
 }
 
 /// How a target is debugged.
@@ -214,6 +216,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         paused: state.paused.unwrap_or(false),
         host_config,
         mounts: inspect.mounts.clone().unwrap_or_default(),
+        host_pid: state.pid.unwrap_or(0),
     }
 }
 

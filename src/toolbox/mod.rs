@@ -7,7 +7,9 @@
 //!    environment;
 //! 1. become a child subreaper, so nothing started here is orphaned into the
 //!    target;
-//! 2. open process N and choose the identity;
+//! 2. make sure N is the target's own process ([`find`]: not the host's
+//!    init, not another container's app, not a pod's pause process), open
+//!    it and choose the identity;
 //! 3. join N's PID namespace if it is not ours, and fork into it;
 //! 4. join N's other namespaces and root ([`join`]);
 //! 5. drop privileges and verify ([`drop`]) — no target file and no user
@@ -15,6 +17,7 @@
 //! 6. run the shell; on its exit kill and reap every child ([`reaper`]).
 
 pub mod drop;
+pub mod find;
 pub mod identity;
 pub mod join;
 pub mod reaper;
@@ -71,7 +74,16 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let mut target = join::Target::open(args.pid)?;
+    let chosen = find::choose(
+        &crate::procinfo::Proc::default(),
+        args.pid,
+        args.container_id.as_deref(),
+        std::process::id() as i32,
+    )?;
+    if let Some(note) = &chosen.note {
+        eprintln!("nosh: {note}");
+    }
+    let mut target = join::Target::open(chosen.pid)?;
     let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
     let target_pid = target.pid_inside();
     // 3.
