@@ -184,8 +184,13 @@ pub struct ToolboxArgs {
     /// container's or the host's PID namespace), the container's first
     /// process is joined, or nothing. Without it, a PID 1 named `pause` (a
     /// pod's sandbox) stands for the one app process beside it.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "exact")]
     pub container_id: Option<String>,
+
+    /// Join PID as given, even a PID 1 named `pause`: the host half says so
+    /// for a target that owns its PID namespace, whose PID 1 is its app.
+    #[arg(long)]
+    pub exact: bool,
 
     /// Run one command line and exit with its status.
     #[arg(short = 'c', value_name = "CMD")]

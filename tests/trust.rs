@@ -369,6 +369,20 @@ fn beside_a_pause_process_with_two_apps_the_toolbox_refuses_in_one_sentence() {
     );
 }
 
+#[test]
+fn a_target_whose_pid_1_is_named_pause_is_still_joined_itself() {
+    require_engine();
+    // A target that calls its PID 1 `pause`, with another container joined
+    // to its PID namespace: the session is the target's, not the other's.
+    let (pause, _apps) = pod(1);
+    let out = Nosh::new().args(["-T", pause.name()]).c("id; ls /").run();
+    out.success()
+        .stdout_has("uid=65535 gid=65535")
+        .stdout_has("pause\n")
+        .stdout_lacks("app\n");
+    assert!(out.stderr().is_empty(), "{}", out.stderr());
+}
+
 // ------------------------------------------------ 3. least privilege
 
 /// The id of `target`'s running sidecar (≤ 15 s).

@@ -102,6 +102,9 @@ pub fn target_args(target: &Target) -> Vec<String> {
     let mut args = vec!["--pid".to_string(), pid];
     if mode == "host" || mode.starts_with("container:") {
         args.extend(["--container-id".to_string(), id.clone()]);
+    } else {
+        // Its own PID namespace: PID 1 is the app, whatever it calls itself.
+        args.push("--exact".to_string());
     }
     args
 }
@@ -607,8 +610,8 @@ mod tests {
             ..Default::default()
         };
         let cmd = |t: &Target| sidecar_config(t, "img", &req).cmd.unwrap();
-        assert_eq!(cmd(&with("")), ["--pid", "1", "-c", "id"]);
-        assert_eq!(cmd(&with("private")), ["--pid", "1", "-c", "id"]);
+        assert_eq!(cmd(&with("")), ["--pid", "1", "--exact", "-c", "id"]);
+        assert_eq!(cmd(&with("private")), ["--pid", "1", "--exact", "-c", "id"]);
         assert_eq!(
             cmd(&with("host")),
             [

@@ -17,7 +17,10 @@
 //!    container's main process is looked for: of the processes in its
 //!    cgroup, those whose parent is not (its first process, and any orphan
 //!    or `docker exec`), the one started first. None, or a tie, is refused;
-//! 2. without one, PID 1 named `pause` is a pod's sandbox, not an app: the
+//! 2. without one (and without `--exact`, which the host half passes for a
+//!    target that owns its PID namespace, so that a target naming its own
+//!    PID 1 `pause` cannot send the session elsewhere), PID 1 named `pause`
+//!    is a pod's sandbox, not an app: the
 //!    one other process whose parent is outside the namespace (PPid 0) and
 //!    that is not a toolbox is the app. None, or several, are refused with
 //!    the candidates named;

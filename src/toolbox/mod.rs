@@ -74,12 +74,19 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let chosen = find::choose(
-        &crate::procinfo::Proc::default(),
-        args.pid,
-        args.container_id.as_deref(),
-        std::process::id() as i32,
-    )?;
+    let chosen = if args.exact {
+        find::Chosen {
+            pid: args.pid,
+            note: None,
+        }
+    } else {
+        find::choose(
+            &crate::procinfo::Proc::default(),
+            args.pid,
+            args.container_id.as_deref(),
+            std::process::id() as i32,
+        )?
+    };
     if let Some(note) = &chosen.note {
         eprintln!("nosh: {note}");
     }
