@@ -146,6 +146,16 @@ pub struct AttachArgs {
     #[arg(long)]
     pub rw: bool,
 
+    /// Most processes and threads the sidecar may hold (0: no limit).
+    /// Default 1024.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    pub pids_limit: Option<i64>,
+
+    /// Most memory the sidecar may use: bytes, or with a k, m or g suffix
+    /// (0: no limit). Default 1g.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<i64>,
+
     /// Container name, id or unique id prefix, or an image.
     #[arg(value_name = "TARGET", required = true)]
     pub target: Option<String>,
@@ -169,6 +179,19 @@ pub struct ToolboxArgs {
     #[arg(long)]
     pub root: bool,
 
+    /// The target's container id (as its cgroup path names it). PID must
+    /// belong to it; when it does not (the target shares another
+    /// container's or the host's PID namespace), the container's first
+    /// process is joined, or nothing. Without it, a PID 1 named `pause` (a
+    /// pod's sandbox) stands for the one app process beside it.
+    #[arg(long, value_name = "ID", conflicts_with = "exact")]
+    pub container_id: Option<String>,
+
+    /// Join PID as given, even a PID 1 named `pause`: the host half says so
+    /// for a target that owns its PID namespace, whose PID 1 is its app.
+    #[arg(long)]
+    pub exact: bool,
+
     /// Run one command line and exit with its status.
     #[arg(short = 'c', value_name = "CMD")]
     pub command: Option<String>,
@@ -181,6 +204,28 @@ pub struct ToolboxArgs {
         hide_env_values = true
     )]
     pub target_info: Option<String>,
+}
+
+/// A size as `docker run --memory` takes it: bytes, or a number with a
+/// `b`, `k`, `m` or `g` suffix (powers of 1024).
+pub fn parse_size(text: &str) -> Result<i64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => lower.split_at(at),
+        None => (lower.as_str(), ""),
+    };
+    let shift = match unit {
+        "" | "b" => 0,
+        "k" | "kb" => 10,
+        "m" | "mb" => 20,
+        "g" | "gb" => 30,
+        _ => return Err(format!("{text:?} is not a size like 512m or 1g")),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 512m or 1g"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Quote words so that the mini-shell reads them back as the same words.
@@ -224,6 +269,22 @@ mod tests {
         let cli = Cli::try_parse_from(["nosh", "app", "--", "ls", "-l", "a b"]).unwrap();
         assert_eq!(cli.attach.args, ["ls", "-l", "a b"]);
         assert_eq!(shell_join(&cli.attach.args), "ls -l 'a b'");
+    }
+
+    #[test]
+    fn sidecar_limits_parse_as_docker_run_takes_them() {
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1m").is_err());
+        assert!(parse_size("99999999999g").is_err());
+        let cli =
+            Cli::try_parse_from(["nosh", "--pids-limit", "64", "--memory", "256m", "app"]).unwrap();
+        assert_eq!(cli.attach.pids_limit, Some(64));
+        assert_eq!(cli.attach.memory, Some(256 << 20));
+        assert!(Cli::try_parse_from(["nosh", "--pids-limit", "-3", "app"]).is_err());
     }
 
     #[test]

@@ -177,6 +177,20 @@ pub fn setns(fd: BorrowedFd<'_>, ns: &'static str, kind: CloneFlags) -> Result<(
     nix::sched::setns(fd, kind).map_err(|source| SysError::Setns { ns, source })
 }
 
+/// `PR_SET_DUMPABLE 0`: the kernel then refuses every process but a
+/// CAP_SYS_PTRACE holder `/proc/<pid>/fd`, `mem`, `environ` and ptrace on
+/// this one, even one of the same uid (a root target once the shell drops
+/// to uid 0 without capabilities, where no id change clears the flag).
+/// Forked children inherit it; an exec resets it.
+pub fn set_not_dumpable() -> Result<(), SysError> {
+    nix::sys::prctl::set_dumpable(false).map_err(call("make the toolbox not dumpable"))
+}
+
+/// `PR_GET_DUMPABLE`, for the verification after the drop.
+pub fn is_dumpable() -> Result<bool, SysError> {
+    nix::sys::prctl::get_dumpable().map_err(call("read the dumpable flag"))
+}
+
 /// Make this process the reaper of its orphaned descendants.
 pub fn set_child_subreaper() -> Result<(), SysError> {
     nix::sys::prctl::set_child_subreaper(true).map_err(call("become a child subreaper"))

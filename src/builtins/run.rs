@@ -16,6 +16,11 @@ use crate::toolbox::join::View;
 /// shell's variables (the target's environment) and working directory.
 /// Output is streamed; the exit status is the program's; Ctrl-C stops it.
 /// no_new_privs holds: a setuid binary does not gain its owner's identity.
+///
+/// The program is the target's own code, run as the app's uid: while it runs,
+/// the app's processes (same uid) may read its memory and reach its stdin and
+/// stdout, which are your terminal. It inherits only fds 0, 1 and 2, never
+/// the shell's own; the shell itself stays closed to the target.
 #[derive(Parser)]
 #[command(name = "run", disable_version_flag = true, trailing_var_arg = true)]
 pub struct Run {

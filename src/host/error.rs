@@ -231,8 +231,24 @@ pub fn status_of(err: &bollard::errors::Error) -> Option<u16> {
     }
 }
 
-/// The sidecar's capabilities, for messages.
-pub const SIDECAR_CAPS: [&str; 3] = ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"];
+/// The sidecar's only capabilities (it starts with `cap_drop ALL`), each
+/// needed by the join or the drop and gone once the shell starts:
+/// SYS_ADMIN and SYS_CHROOT for setns into the mount (and UTS, IPC, cgroup)
+/// namespace, SYS_CHROOT for the chroot to the target's root, SYS_PTRACE to
+/// open `/proc/N/ns/*`, `root` and `cwd` of a process of another uid,
+/// DAC_READ_SEARCH to enter a working directory root may not search (an app's
+/// 0700 home), SETPCAP to clear the bounding set, SETGID and SETUID for the
+/// app's ids. Without any one of them some target cannot be joined
+/// (`sidecar_capabilities_are_exactly_what_the_join_and_drop_need`).
+pub const SIDECAR_CAPS: [&str; 7] = [
+    "SYS_ADMIN",
+    "SYS_PTRACE",
+    "SYS_CHROOT",
+    "DAC_READ_SEARCH",
+    "SETPCAP",
+    "SETGID",
+    "SETUID",
+];
 
 /// Maps a failed `create_container` of the sidecar. The engine says
 /// "capabilities" or names a cap when a policy (rootless, userns-remap,

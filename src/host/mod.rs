@@ -191,6 +191,7 @@ async fn attach_session(
         }
     };
 
+    let defaults = session::Limits::default();
     let req = Request {
         tty,
         user: args.user.clone(),
@@ -202,7 +203,16 @@ async fn attach_session(
             .or(Some("xterm".into())),
         stdout_terminal: std::io::stdout().is_terminal(),
         stderr_terminal: std::io::stderr().is_terminal(),
+        limits: session::Limits {
+            pids: args.pids_limit.unwrap_or(defaults.pids),
+            memory: args.memory.unwrap_or(defaults.memory),
+        },
     };
+    if mode == target::Mode::Sidecar
+        && let Some(warning) = target::ptrace_warning(&target)
+    {
+        eprintln!("nosh: {}", crate::escape::field(warning.as_bytes()));
+    }
     let outcome = {
         let _raw = if tty && stdin_tty {
             Some(terminal::RawMode::enable()?)

@@ -49,11 +49,73 @@ pub struct Request {
     /// when the session has no TTY: `-T`, or stdin from a file).
     pub stdout_terminal: bool,
     pub stderr_terminal: bool,
+    /// What the sidecar may use.
+    pub limits: Limits,
 }
 
-/// The arguments of the toolbox entry (after `/nosh toolbox`).
+/// The sidecar's resource limits: a hostile target can make any builtin
+/// work hard (huge directories, endless files, processes that fork without
+/// pause), and the sidecar must not take the host down with it. Sized so
+/// that `ls -lR` over 200,000 entries (about 150 MB) still fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `PidsLimit`; 0 for none.
+    pub pids: i64,
+    /// `Memory` in bytes; 0 for none.
+    pub memory: i64,
+}
+
+impl Limits {
+    pub const DEFAULT_PIDS: i64 = 1024;
+    pub const DEFAULT_MEMORY: i64 = 1 << 30;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            pids: Self::DEFAULT_PIDS,
+            memory: Self::DEFAULT_MEMORY,
+        }
+    }
+}
+
+/// The arguments of the toolbox entry (after `/nosh toolbox`) for a
+/// container whose app is PID 1 of the toolbox's PID namespace.
 pub fn toolbox_args(req: &Request) -> Vec<String> {
     let mut args = vec!["--pid".to_string(), "1".to_string()];
+    args.extend(request_args(req));
+    args
+}
+
+/// Where a sidecar's toolbox finds the target's app. Joining
+/// `container:<target>`'s PID namespace puts the sidecar in the target's
+/// own, where the app is PID 1, unless the target shares another: with
+/// PidMode `host` the sidecar is in the host's (PID 1 is the host's init;
+/// the app is `State.Pid`), with `container:X` in X's (PID 1 is X's app).
+/// Then the toolbox is told the container id, checks the PID against it
+/// and looks for the container's first process if it is not
+/// (`src/toolbox/find.rs`), or refuses.
+pub fn target_args(target: &Target) -> Vec<String> {
+    let mode = target.host_config.pid_mode.as_deref().unwrap_or_default();
+    let id = &target.info.id;
+    let pid = if mode == "host" && target.host_pid > 0 {
+        target.host_pid.to_string()
+    } else {
+        "1".to_string()
+    };
+    let mut args = vec!["--pid".to_string(), pid];
+    if mode == "host" || mode.starts_with("container:") {
+        args.extend(["--container-id".to_string(), id.clone()]);
+    } else {
+        // Its own PID namespace: PID 1 is the app, whatever it calls itself.
+        args.push("--exact".to_string());
+    }
+    args
+}
+
+/// The identity and command the user asked for, as toolbox arguments.
+fn request_args(req: &Request) -> Vec<String> {
+    let mut args = Vec::new();
     if req.root {
         args.push("--root".into());
     } else if let Some(user) = &req.user {
@@ -139,14 +201,18 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        cmd: Some(toolbox_args(req)),
+        cmd: Some([target_args(target), request_args(req)].concat()),
         env,
         labels: Some(labels),
         host_config: Some(HostConfig {
             pid_mode: Some(joined.clone()),
             network_mode: Some(joined.clone()),
             ipc_mode: (target.ipc_mode == "shareable").then_some(joined),
+            cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            pids_limit: (req.limits.pids > 0).then_some(req.limits.pids),
+            memory: (req.limits.memory > 0).then_some(req.limits.memory),
             auto_remove: Some(true),
             ..Default::default()
         }),
@@ -463,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sidecar_joins_the_target_with_three_caps_and_removes_itself() {
+    fn the_sidecar_joins_the_target_with_least_privilege_and_removes_itself() {
         let req = Request {
             tty: true,
             term: Some("xterm".into()),
@@ -477,10 +543,22 @@ mod tests {
             Some("container:0123456789abcdef")
         );
         assert_eq!(h.ipc_mode, None);
+        assert_eq!(h.cap_drop.unwrap(), ["ALL"]);
         assert_eq!(
             h.cap_add.unwrap(),
-            ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"]
+            [
+                "SYS_ADMIN",
+                "SYS_PTRACE",
+                "SYS_CHROOT",
+                "DAC_READ_SEARCH",
+                "SETPCAP",
+                "SETGID",
+                "SETUID"
+            ]
         );
+        assert_eq!(h.security_opt.unwrap(), ["no-new-privileges"]);
+        assert_eq!(h.pids_limit, Some(1024));
+        assert_eq!(h.memory, Some(1 << 30));
         assert_eq!(h.auto_remove, Some(true));
         assert_eq!(c.stdin_once, Some(true));
         assert_eq!(c.tty, Some(true));
@@ -513,6 +591,23 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_overridable_and_zero_lifts_them() {
+        let req = Request {
+            limits: Limits {
+                pids: 0,
+                memory: 64 << 20,
+            },
+            ..Default::default()
+        };
+        let h = sidecar_config(&target(""), "img", &req)
+            .host_config
+            .unwrap();
+        assert_eq!(h.pids_limit, None);
+        assert_eq!(h.memory, Some(64 << 20));
+>>>>>>> trust-a
+    }
+
+    #[test]
     fn ipc_is_shared_only_with_a_shareable_target() {
         let c = sidecar_config(&target("shareable"), "img", &Request::default());
         assert_eq!(
@@ -539,6 +634,47 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(root[..3], ["--pid", "1", "--root"]);
+    }
+
+    #[test]
+    fn a_target_sharing_another_pid_namespace_is_named_to_the_toolbox() {
+        let with = |mode: &str| Target {
+            host_pid: 4242,
+            host_config: HostConfig {
+                pid_mode: Some(mode.into()),
+                ..Default::default()
+            },
+            ..target("private")
+        };
+        let req = Request {
+            command: Some("id".into()),
+            ..Default::default()
+        };
+        let cmd = |t: &Target| sidecar_config(t, "img", &req).cmd.unwrap();
+        assert_eq!(cmd(&with("")), ["--pid", "1", "--exact", "-c", "id"]);
+        assert_eq!(cmd(&with("private")), ["--pid", "1", "--exact", "-c", "id"]);
+        assert_eq!(
+            cmd(&with("host")),
+            [
+                "--pid",
+                "4242",
+                "--container-id",
+                "0123456789abcdef",
+                "-c",
+                "id"
+            ]
+        );
+        assert_eq!(
+            cmd(&with("container:feedbeef")),
+            [
+                "--pid",
+                "1",
+                "--container-id",
+                "0123456789abcdef",
+                "-c",
+                "id"
+            ]
+        );
     }
 
     #[test]

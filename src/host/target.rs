@@ -34,6 +34,8 @@ pub struct Target {
     /// `Config.Labels` (the image's included), which a replica must not
     /// present as its own.
     pub labels: std::collections::HashMap<String, String>,
+    /// `State.Pid`: the app's PID in the host's PID namespace (0 if none).
+    pub host_pid: i64,
 }
 
 /// How a target is debugged.
@@ -220,6 +222,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         host_config,
         mounts: inspect.mounts.clone().unwrap_or_default(),
         labels: config.labels.unwrap_or_default(),
+        host_pid: state.pid.unwrap_or(0),
     }
 }
 
@@ -241,6 +244,45 @@ pub fn mode(target: &Target, force_replica: bool) -> Result<Mode, HostError> {
     } else {
         Ok(Mode::Replica)
     }
+}
+
+/// One line for a target that could trace the toolbox in the milliseconds
+/// before it drops its capabilities (it holds CAP_SYS_PTRACE in the same
+/// user namespace, or is privileged, or holds CAP_SYS_ADMIN, which reaches as
+/// far): the session still goes on, since such targets need debugging too.
+pub fn ptrace_warning(target: &Target) -> Option<String> {
+    let name = target.info.display_name();
+    if target.host_config.privileged == Some(true) {
+        return Some(format!(
+            "warning: {name} is privileged: its processes could take over the toolbox before it drops its capabilities"
+        ));
+    }
+    let strong: Vec<&str> = target
+        .host_config
+        .cap_add
+        .iter()
+        .flatten()
+        .filter_map(|cap| {
+            let cap = cap.to_ascii_uppercase();
+            let cap = cap.strip_prefix("CAP_").unwrap_or(&cap).to_string();
+            match cap.as_str() {
+                "ALL" => Some("ALL"),
+                "SYS_PTRACE" => Some("CAP_SYS_PTRACE"),
+                "SYS_ADMIN" => Some("CAP_SYS_ADMIN"),
+                _ => None,
+            }
+        })
+        .collect();
+    let held = if strong.contains(&"ALL") {
+        "every capability".to_string()
+    } else if strong.is_empty() {
+        return None;
+    } else {
+        strong.join(" and ")
+    };
+    Some(format!(
+        "warning: {name} holds {held}: its processes could take over the toolbox before it drops its capabilities"
+    ))
 }
 
 /// The last lines the container logged, for `doctor`: the app's own error
@@ -347,6 +389,29 @@ mod tests {
         assert_eq!(mode(&image, false).unwrap(), Mode::Replica);
         let paused = mode(&target("running", true), true).unwrap_err();
         assert_eq!(paused.to_string(), "container api is paused");
+    }
+
+    #[test]
+    fn targets_that_could_trace_the_toolbox_are_named_in_one_line() {
+        let with = |privileged: bool, caps: &[&str]| Target {
+            host_config: HostConfig {
+                privileged: Some(privileged),
+                cap_add: Some(caps.iter().map(|c| c.to_string()).collect()),
+                ..Default::default()
+            },
+            ..target("running", false)
+        };
+        assert_eq!(ptrace_warning(&with(false, &["NET_ADMIN", "CHOWN"])), None);
+        assert_eq!(ptrace_warning(&target("running", false)), None);
+        let w = ptrace_warning(&with(true, &[])).unwrap();
+        assert!(w.starts_with("warning: api is privileged: "), "{w}");
+        let w = ptrace_warning(&with(false, &["sys_ptrace"])).unwrap();
+        assert!(w.contains("api holds CAP_SYS_PTRACE:"), "{w}");
+        let w = ptrace_warning(&with(false, &["CAP_SYS_ADMIN", "SYS_PTRACE"])).unwrap();
+        assert!(w.contains("holds CAP_SYS_ADMIN and CAP_SYS_PTRACE:"), "{w}");
+        let w = ptrace_warning(&with(false, &["all"])).unwrap();
+        assert!(w.contains("holds every capability:"), "{w}");
+        assert!(!w.contains('\n'));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!    process may no longer change them);
 //! 4. clear effective, permitted and inheritable capabilities (a uid change
 //!    to non-zero clears them already; `--root` keeps uid 0 and needs it);
-//! 5. verify from `/proc/self/status` and `getres[ug]id`.
+//! 5. verify from `/proc/self/status`, `getres[ug]id` and `PR_GET_DUMPABLE`
+//!    (the toolbox made itself not dumpable first thing: see
+//!    [`crate::sys::set_not_dumpable`]).
 //!
 //! Any failure aborts the toolbox: a shell must never start half-dropped.
 
@@ -64,7 +66,8 @@ pub fn verify(self_dir: &OwnedFd, id: &Identity) -> Result<Status, DropError> {
         .map_err(DropError::ReadStatus)?;
     let status = procinfo::parse_status(&text)
         .map_err(|e| DropError::ReadStatus(std::io::Error::other(e)))?;
-    check(&status, id)?;
+    let dumpable = crate::sys::is_dumpable()?;
+    check(&status, dumpable, id)?;
 
     let res = nix::unistd::getresuid().map_err(|e| DropError::ReadStatus(e.into()))?;
     let resg = nix::unistd::getresgid().map_err(|e| DropError::ReadStatus(e.into()))?;
@@ -79,8 +82,10 @@ pub fn verify(self_dir: &OwnedFd, id: &Identity) -> Result<Status, DropError> {
 }
 
 /// Compare a parsed status against the wanted identity: all four uids and
-/// gids, the group list, five empty capability sets and no_new_privs.
-pub fn check(status: &Status, id: &Identity) -> Result<(), DropError> {
+/// gids, the group list, five empty capability sets, no_new_privs, and that
+/// the process is not dumpable (so a process of the same uid in the target
+/// cannot open its fds, memory or environment).
+pub fn check(status: &Status, dumpable: bool, id: &Identity) -> Result<(), DropError> {
     let uid = id.uid.as_raw();
     let gid = id.gid.as_raw();
     if status.uid != [uid; 4] {
@@ -122,6 +127,11 @@ pub fn check(status: &Status, id: &Identity) -> Result<(), DropError> {
     }
     if !status.no_new_privs {
         return Err(DropError::Verify("no_new_privs is not set".into()));
+    }
+    if dumpable {
+        return Err(DropError::Verify(
+            "the process is dumpable: the target could open its terminal and memory".into(),
+        ));
     }
     Ok(())
 }
@@ -181,7 +191,7 @@ mod tests {
 
     #[test]
     fn check_accepts_a_clean_drop() {
-        check(&dropped(), &nonroot()).unwrap();
+        check(&dropped(), false, &nonroot()).unwrap();
     }
 
     #[test]
@@ -200,7 +210,8 @@ mod tests {
         for (i, spoil) in cases.iter().enumerate() {
             let mut st = dropped();
             spoil(&mut st);
-            assert!(check(&st, &nonroot()).is_err(), "case {i} accepted");
+            assert!(check(&st, false, &nonroot()).is_err(), "case {i} accepted");
         }
+        assert!(check(&dropped(), true, &nonroot()).is_err());
     }
 }

@@ -1,9 +1,15 @@
 //! The toolbox half: runs inside the sidecar (or any container sharing the
 //! target's PID namespace), single-threaded and synchronous.
 //!
+//! 0. become not dumpable, before anything else: the target's processes
+//!    (root ones included, once the shell runs as uid 0 with no capabilities)
+//!    must never open this process's fds (the operator's terminal), memory or
+//!    environment;
 //! 1. become a child subreaper, so nothing started here is orphaned into the
 //!    target;
-//! 2. open process N and choose the identity;
+//! 2. make sure N is the target's own process ([`find`]: not the host's
+//!    init, not another container's app, not a pod's pause process), open
+//!    it and choose the identity;
 //! 3. join N's PID namespace if it is not ours, and fork into it;
 //! 4. join N's other namespaces and root ([`join`]);
 //! 5. drop privileges and verify ([`drop`]) — no target file and no user
@@ -11,6 +17,7 @@
 //! 6. run the shell; on its exit kill and reap every child ([`reaper`]).
 
 pub mod drop;
+pub mod find;
 pub mod identity;
 pub mod join;
 pub mod reaper;
@@ -53,6 +60,8 @@ pub fn main(args: ToolboxArgs) -> ExitCode {
 }
 
 fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
+    // 0.
+    sys::set_not_dumpable()?;
     let info: TargetInfo = match &args.target_info {
         Some(json) => serde_json::from_str(json)
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
@@ -67,7 +76,23 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let mut target = join::Target::open(args.pid)?;
+    let chosen = if args.exact {
+        find::Chosen {
+            pid: args.pid,
+            note: None,
+        }
+    } else {
+        find::choose(
+            &crate::procinfo::Proc::default(),
+            args.pid,
+            args.container_id.as_deref(),
+            std::process::id() as i32,
+        )?
+    };
+    if let Some(note) = &chosen.note {
+        eprintln!("nosh: {note}");
+    }
+    let mut target = join::Target::open(chosen.pid)?;
     let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
     let target_pid = target.pid_inside();
     // 3.

@@ -32,6 +32,17 @@ use sha2::{Digest, Sha256};
 /// The uid and gid the fixture apps run as, as in distroless and Docker
 /// Hardened Images.
 pub const NONROOT: u32 = 65532;
+/// The only capabilities the host half gives a sidecar (after `cap_drop
+/// ALL`), as `src/host/error.rs` lists them.
+pub const SIDECAR_CAPS: [&str; 7] = [
+    "SYS_ADMIN",
+    "SYS_PTRACE",
+    "SYS_CHROOT",
+    "DAC_READ_SEARCH",
+    "SETPCAP",
+    "SETGID",
+    "SETUID",
+];
 /// Marks every container and image the tests make, for `make clean`.
 pub const TEST_LABEL: &str = "io.nosh.test=1";
 
@@ -1031,6 +1042,11 @@ impl Nosh {
     /// sharing the target's PID and network namespaces, with the capabilities
     /// needed to join and drop. Arguments added later go after `--pid 1`.
     pub fn sidecar(target: &Container) -> Self {
+        Self::sidecar_with_caps(target, &SIDECAR_CAPS)
+    }
+
+    /// [`Nosh::sidecar`] with all capabilities dropped but `caps`.
+    pub fn sidecar_with_caps(target: &Container, caps: &[&str]) -> Self {
         let shared = format!("container:{}", target.id());
         let mut nosh = Self::program("docker");
         nosh.args([
@@ -1043,16 +1059,15 @@ impl Nosh {
             &shared,
             "--network",
             &shared,
-            "--cap-add",
-            "SYS_ADMIN",
-            "--cap-add",
-            "SYS_PTRACE",
-            "--cap-add",
-            "SYS_CHROOT",
-            &toolbox_image(),
-            "--pid",
-            "1",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
         ]);
+        for cap in caps {
+            nosh.args(["--cap-add", cap]);
+        }
+        nosh.args([toolbox_image().as_str(), "--pid", "1"]);
         nosh
     }
 
