@@ -9,7 +9,8 @@
 //!   could otherwise delete it before we ask for its status). The engine
 //!   registers the wait before it sends the response headers, so reading the
 //!   headers here is the proof; bollard's wait stream yields nothing until
-//!   the container is gone.
+//!   the container is gone. A sidecar waits for its exit only: the engine
+//!   removes it afterwards (auto-remove), about 100 ms nobody needs to wait.
 //!
 //! Both are plain HTTP/1.1 over the same unix socket or TCP address.
 
@@ -274,13 +275,36 @@ pub struct Wait {
     head: Head,
 }
 
-/// `POST /containers/ID/wait?condition=removed`, returning once the engine
+/// What a wait waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The container's next exit: the status is known as soon as the shell
+    /// has exited, while the engine's auto-remove is still to come.
+    Exited,
+    /// Its removal: for a replica, whose helper and image can only go once
+    /// the replica is gone.
+    Removed,
+}
+
+impl Until {
+    fn condition(self) -> &'static str {
+        match self {
+            // Not `not-running`: registered before the start, that would
+            // answer at once for a container that is only created.
+            Until::Exited => "next-exit",
+            Until::Removed => "removed",
+        }
+    }
+}
+
+/// `POST /containers/ID/wait?condition=...`, returning once the engine
 /// has registered it (it sends the headers after registering).
-pub async fn wait_removed(engine: &Engine, id: &str) -> Result<Wait, HostError> {
+pub async fn wait(engine: &Engine, id: &str, until: Until) -> Result<Wait, HostError> {
     let mut conn = Conn::open(&engine.endpoint).await?;
     let path = format!(
-        "/{}/containers/{id}/wait?condition=removed",
-        engine.api_version
+        "/{}/containers/{id}/wait?condition={}",
+        engine.api_version,
+        until.condition()
     );
     let head = request(&mut conn, "POST", &path, "Connection: close\r\n")
         .await
@@ -295,7 +319,7 @@ pub async fn wait_removed(engine: &Engine, id: &str) -> Result<Wait, HostError> 
 }
 
 impl Wait {
-    /// The sidecar's exit status, once it is removed.
+    /// The container's exit status, once it has exited (or is removed).
     pub async fn status(mut self) -> Result<i64, HostError> {
         let mut body = std::mem::take(&mut self.head.rest);
         self.conn
