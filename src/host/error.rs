@@ -19,6 +19,8 @@ pub enum Endpoint {
     Tcp(String),
     /// `host:port` over TLS, with the client's certificate.
     Tls(String, super::tls::TlsFiles),
+    /// `ssh://[user@]host[:port]`: `docker system dial-stdio` over ssh.
+    Ssh(super::ssh::SshDest),
 }
 
 impl fmt::Display for Endpoint {
@@ -27,6 +29,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Unix(path) => write!(f, "unix://{path}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::Tls(addr, _) => write!(f, "tcp://{addr} (TLS)"),
+            Endpoint::Ssh(dest) => write!(f, "{dest}"),
         }
     }
 }
@@ -35,7 +38,9 @@ impl fmt::Display for Endpoint {
 /// [`HostError::hint`] says what to do about it.
 #[derive(Debug, Error)]
 pub enum HostError {
-    #[error("unsupported engine address '{0}' (use unix:///path or tcp://host:port)")]
+    #[error(
+        "unsupported engine address '{0}' (use unix:///path, tcp://host:port or ssh://[user@]host[:port])"
+    )]
     BadHost(String),
 
     #[error("cannot connect to the Docker engine at {endpoint}: {reason}")]
@@ -115,6 +120,10 @@ impl HostError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             HostError::BadHost(_) => "set -H or DOCKER_HOST to unix:///var/run/docker.sock or tcp://HOST:2375".into(),
+            HostError::EngineUnreachable { endpoint: Endpoint::Ssh(dest), .. } => format!(
+                "check that `ssh {}` logs in with a key or agent (no prompt) and that `docker` runs there; ~/.ssh/config applies",
+                dest.args()[3..dest.args().len() - 3].join(" ")
+            ),
             HostError::EngineUnreachable { endpoint, .. } => format!(
                 "is dockerd running? start it (systemctl start docker), or point DOCKER_HOST or -H at the right engine (tried {endpoint})"
             ),

@@ -8,6 +8,7 @@
 //! - [`replica`]: a copy of a stopped container or an image, with the shell
 //!   in place of its command;
 //! - [`wire`]: the attach and wait calls on connections of our own;
+//! - [`ssh`]: engines at `ssh://`, through `docker system dial-stdio`;
 //! - [`terminal`]: raw mode, window size, stdin;
 //! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
 //! - [`sessions`]: `nosh ls` and `nosh gc`;
@@ -23,6 +24,7 @@ pub mod image;
 pub mod replica;
 pub mod session;
 pub mod sessions;
+pub mod ssh;
 pub mod target;
 pub mod terminal;
 pub mod tls;

@@ -193,6 +193,7 @@ fn request(endpoint: &Endpoint, method: &str, path: &str) -> std::io::Result<u16
                 return Err(e);
             }
         }
+        Endpoint::Ssh(dest) => answer = super::ssh::blocking(dest, request.as_bytes())?,
     }
     let end = answer
         .windows(4)

@@ -12,7 +12,8 @@
 //!   the container is gone. A sidecar waits for its exit only: the engine
 //!   removes it afterwards (auto-remove), about 100 ms nobody needs to wait.
 //!
-//! Both are plain HTTP/1.1 over the same unix socket or TCP address.
+//! Both are plain HTTP/1.1 over the same unix socket, TCP address (TLS or
+//! not) or ssh command as bollard's calls.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,6 +29,7 @@ pub enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Ssh(Box<super::ssh::SshStream>),
 }
 
 impl Conn {
@@ -36,6 +38,9 @@ impl Conn {
             Endpoint::Unix(path) => UnixStream::connect(path).await.map(Conn::Unix),
             Endpoint::Tcp(addr) => TcpStream::connect(addr).await.map(Conn::Tcp),
             Endpoint::Tls(addr, files) => tls(addr, files).await,
+            Endpoint::Ssh(dest) => {
+                super::ssh::SshStream::connect(dest).map(|s| Conn::Ssh(Box::new(s)))
+            }
         }
         .map_err(|e| from_io(endpoint, &e))
     }
@@ -61,6 +66,7 @@ impl AsyncRead for Conn {
             Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -75,6 +81,7 @@ impl AsyncWrite for Conn {
             Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -83,6 +90,7 @@ impl AsyncWrite for Conn {
             Conn::Unix(s) => Pin::new(s).poll_flush(cx),
             Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -93,6 +101,7 @@ impl AsyncWrite for Conn {
             Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -221,9 +230,24 @@ async fn error_of(conn: &mut Conn, head: Head) -> String {
 /// the engine collects its components' versions for it.
 pub async fn ping(endpoint: &Endpoint) -> Result<Option<String>, HostError> {
     let mut conn = Conn::open(endpoint).await?;
-    let head = request(&mut conn, "GET", "/_ping", "Connection: close\r\n")
-        .await
-        .map_err(|e| from_io(endpoint, &e))?;
+    let head = match request(&mut conn, "GET", "/_ping", "Connection: close\r\n").await {
+        Ok(head) => head,
+        // ssh says why it could not reach the engine (refused, no key,
+        // no docker CLI on the remote host): that is the reason to show.
+        Err(e) => {
+            let why = match &mut conn {
+                Conn::Ssh(s) => s.failure().await,
+                _ => None,
+            };
+            return Err(match why {
+                Some(reason) => HostError::EngineUnreachable {
+                    endpoint: endpoint.clone(),
+                    reason,
+                },
+                None => from_io(endpoint, &e),
+            });
+        }
+    };
     Ok(head.api_version)
 }
 
