@@ -110,6 +110,19 @@ pub enum HostError {
     #[error("terminal: {0}")]
     Terminal(#[source] io::Error),
 
+    #[error("{0}")]
+    BadForward(String),
+
+    #[error("cannot listen on {addr} for port-forward")]
+    ForwardListen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("container {0} is not running: port-forward reaches a running container's network")]
+    ForwardNotRunning(String),
+
     /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
     #[error(transparent)]
     Context(#[from] super::context::ContextError),
@@ -156,6 +169,13 @@ impl HostError {
             HostError::Context(e) => return e.hint(),
             HostError::Stream(_) => "the engine connection dropped (dockerd restarted, or a proxy closed it); the sidecar ends when its client is gone, and `nosh gc` removes any leftover".into(),
             HostError::Engine { .. } | HostError::Terminal(_) => return None,
+            HostError::BadForward(_) => {
+                "write [ADDR:]LOCAL:[HOST:]REMOTE, e.g. 8080:80, 0.0.0.0:8080:80 or 8080:127.0.0.1:80 (LOCAL 0 picks a free port)".into()
+            }
+            HostError::ForwardListen { .. } => {
+                "the port may be in use (ss -ltnp shows by whom); pick another LOCAL port, or 0 for a free one".into()
+            }
+            HostError::ForwardNotRunning(name) => format!("start it (docker start {name}); `nosh {name}` opens a replica of a stopped container to see why it stopped"),
         })
     }
 }
