@@ -355,3 +355,18 @@ fn bad_forwards_and_stopped_targets_are_one_sentence_and_125() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not running"), "{err}");
 }
+
+#[test]
+fn a_client_that_leaves_mid_answer_costs_nothing_and_the_forward_goes_on() {
+    let t = target();
+    let fwd = Forward::start(&t, "0:8080");
+    let mut s = TcpStream::connect(fwd.local).unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut some = vec![0u8; 1024 * 1024];
+    s.read_exact(&mut some).unwrap();
+    drop(s);
+    assert_nothing_left(&t);
+    let (_, body) = get(fwd.local, "/after");
+    assert_eq!(String::from_utf8_lossy(&body), "hello /after\n");
+}

@@ -220,9 +220,19 @@ pub async fn run(
         let accepted = accepted.clone();
         let remote = spec.remote;
         tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                if accepted.send((conn, remote)).await.is_err() {
-                    return;
+            loop {
+                match listener.accept().await {
+                    Ok((conn, _)) => {
+                        if accepted.send((conn, remote)).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Out of descriptors, or a connection reset while
+                    // queued: the listener itself is fine; go on.
+                    Err(e) => {
+                        eprintln!("nosh: port-forward: accept on {bound}: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
                 }
             }
         });
@@ -300,29 +310,44 @@ async fn connection(
         Ok(attached) => pump(client, attached).await,
         Err(e) => Err(e),
     };
-    // A sidecar that ended by itself is being auto-removed; after a failure
-    // (or a client that vanished mid-answer) it may still run.
-    if result.is_err() {
+    // A sidecar that ended by itself is being auto-removed; after a failure,
+    // or a client that went away mid-answer, it may still run.
+    if !matches!(result, Ok(End::Sidecar)) {
         session::remove(engine, &id).await;
     }
     live.end(&id);
     result.map(|_| ())
 }
 
-/// 3, 4: both directions until the sidecar's output ends.
-async fn pump(client: TcpStream, attached: wire::Attached) -> Result<(), HostError> {
+/// How the copying ended.
+enum End {
+    /// The sidecar's output ended: it exited, and is being auto-removed.
+    Sidecar,
+    /// The client went away first (reset, or stopped reading): not an error
+    /// worth a message, but the sidecar may still run.
+    Client,
+}
+
+/// 3, 4: both directions until the sidecar's output ends or the client goes.
+async fn pump(client: TcpStream, attached: wire::Attached) -> Result<End, HostError> {
     let lost = |e: std::io::Error| HostError::Stream(format!("port-forward: {e}"));
     let (mut from_client, mut to_client) = client.into_split();
     let (mut from_sidecar, mut to_sidecar) = tokio::io::split(attached.conn);
+    // Errors on the client's side end the copy quietly (`None`); only the
+    // engine's stream failing is an error.
     let upstream = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = from_client.read(&mut buf).await?;
+            let Ok(n) = from_client.read(&mut buf).await else {
+                return None;
+            };
             if n == 0 {
                 // Half-close: the engine closes the sidecar's stdin.
-                return to_sidecar.shutdown().await;
+                return to_sidecar.shutdown().await.err();
             }
-            to_sidecar.write_all(&buf[..n]).await?;
+            if let Err(e) = to_sidecar.write_all(&buf[..n]).await {
+                return Some(e);
+            }
         }
     };
     let downstream = async move {
@@ -332,13 +357,18 @@ async fn pump(client: TcpStream, attached: wire::Attached) -> Result<(), HostErr
         loop {
             for (channel, payload) in demux.push(&pending) {
                 match channel {
-                    Channel::Stdout => to_client.write_all(&payload).await?,
+                    Channel::Stdout => {
+                        if to_client.write_all(&payload).await.is_err() {
+                            return Ok(End::Client);
+                        }
+                    }
                     Channel::Stderr => eprint!("{}", crate::escape::text(&payload)),
                 }
             }
             let n = from_sidecar.read(&mut buf).await?;
             if n == 0 {
-                return to_client.shutdown().await;
+                let _ = to_client.shutdown().await;
+                return Ok(End::Sidecar);
             }
             pending = buf[..n].to_vec();
         }
@@ -350,8 +380,9 @@ async fn pump(client: TcpStream, attached: wire::Attached) -> Result<(), HostErr
         tokio::select! {
             up = &mut upstream, if !upstream_done => {
                 upstream_done = true;
-                // The client may be gone for good (reset): stop.
-                up.map_err(lost)?;
+                if let Some(e) = up {
+                    return Err(lost(e));
+                }
             }
             down = &mut downstream => return down.map_err(lost),
         }
