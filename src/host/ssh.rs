@@ -106,6 +106,15 @@ impl fmt::Display for SshDest {
     }
 }
 
+/// Runs ssh in a session of its own, as the docker CLI does: a Ctrl-C meant
+/// for nosh (which then removes the sidecar through another connection) must
+/// not cut this connection first, and with no controlling terminal ssh
+/// fails at once where it would prompt (a passphrase, an unknown host key)
+/// instead of waiting on a terminal it does not own.
+fn own_session() -> io::Result<()> {
+    nix::unistd::setsid().map(drop).map_err(io::Error::from)
+}
+
 fn cannot_run(e: io::Error) -> io::Error {
     // Not NotFound as is: that would read as "no such socket".
     io::Error::other(format!("cannot run ssh: {e}"))
@@ -119,19 +128,19 @@ pub struct SshStream {
 }
 
 impl SshStream {
-    /// Starts ssh. Its own process group: a Ctrl-C meant for nosh (which
-    /// then removes the sidecar through another connection) must not cut
-    /// this one first.
+    /// Starts ssh in a session of its own (see [`own_session`]).
     pub fn connect(dest: &SshDest) -> io::Result<SshStream> {
-        let mut child = Command::new("ssh")
+        let mut command = Command::new("ssh");
+        command
             .args(dest.args())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(cannot_run)?;
+            .kill_on_drop(true);
+        // SAFETY: `own_session` only calls setsid(2), which is
+        // async-signal-safe, between fork and exec.
+        unsafe { command.pre_exec(own_session) };
+        let mut child = command.spawn().map_err(cannot_run)?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(io::Error::other("ssh started without pipes"));
         };
@@ -258,14 +267,16 @@ pub fn client(
 pub fn blocking(dest: &SshDest, request: &[u8]) -> io::Result<Vec<u8>> {
     use std::io::{Read, Write};
     use std::os::unix::process::CommandExt;
-    let mut child = std::process::Command::new("ssh")
+    let mut command = std::process::Command::new("ssh");
+    command
         .args(dest.args())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(cannot_run)?;
+        .stderr(Stdio::null());
+    // SAFETY: `own_session` only calls setsid(2), which is async-signal-safe,
+    // between fork and exec.
+    unsafe { command.pre_exec(own_session) };
+    let mut child = command.spawn().map_err(cannot_run)?;
     let mut answer = Vec::new();
     let result = (|| {
         child
