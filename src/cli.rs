@@ -113,7 +113,8 @@ pub struct DoctorArgs {
 /// How to reach the engine.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
-    /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375).
+    /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375,
+    /// ssh://user@host).
     /// Defaults to $DOCKER_HOST, then the docker CLI's context, then the
     /// local socket.
     #[arg(short = 'H', long = "host", value_name = "HOST")]
