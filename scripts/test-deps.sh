@@ -20,10 +20,13 @@ DEPS=(
     "dpkg-deb dpkg fixture images from Debian packages"
     "apt-get apt fixture images from Debian packages"
     "podman podman Podman test"
+    "ssh openssh-client ssh engine test (the client nosh runs)"
+    "ssh-keygen openssh-client ssh engine test (throwaway keys)"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(
     "/usr/lib/x86_64-linux-gnu/libc.a libc6-dev static test apps"
+    "/usr/sbin/sshd openssh-server ssh engine test (an sshd in front of the engine)"
 )
 # Packages installed with their recommends (podman needs its network
 # backend and its init, which come that way).

@@ -47,11 +47,38 @@ pub enum Command {
     /// Run the hardened-image migration checklist on a container; exit 1
     /// when an error is found (for CI gates).
     Doctor(DoctorArgs),
+    /// Reach ports inside a running container from the host, bound to
+    /// 127.0.0.1 there or never published: each connection is carried into
+    /// the container's network by a sidecar running as the app's user.
+    /// Ctrl-C ends it.
+    PortForward(PortForwardArgs),
     /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `nosh man | man -l -`.
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "Examples:\n  nosh port-forward claims-api 8080:80          host 127.0.0.1:8080 -> container 127.0.0.1:80\n  nosh port-forward claims-api 0:5432           a free local port, printed\n  nosh port-forward claims-api 0.0.0.0:9000:127.0.0.1:9000 8081:8081"
+)]
+pub struct PortForwardArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Use this prebuilt toolbox image instead of importing this binary.
+    #[arg(long, value_name = "REF")]
+    pub toolbox_image: Option<String>,
+
+    /// Container name, id or unique id prefix (running).
+    pub target: String,
+
+    /// [ADDR:]LOCAL:[HOST:]REMOTE: listen on ADDR:LOCAL on this host
+    /// (127.0.0.1 by default; LOCAL 0 picks a free port) and connect to
+    /// HOST:REMOTE in the container (127.0.0.1 by default). IPs only.
+    #[arg(required = true, value_name = "FORWARD")]
+    pub forwards: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -86,7 +113,8 @@ pub struct DoctorArgs {
 /// How to reach the engine.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
-    /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375).
+    /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375,
+    /// ssh://user@host).
     /// Defaults to $DOCKER_HOST, then the docker CLI's context, then the
     /// local socket.
     #[arg(short = 'H', long = "host", value_name = "HOST")]
@@ -195,6 +223,12 @@ pub struct ToolboxArgs {
     /// Run one command line and exit with its status.
     #[arg(short = 'c', value_name = "CMD")]
     pub command: Option<String>,
+
+    /// Instead of a shell: connect to IP:PORT in the network namespace this
+    /// sidecar shares with the target, as its identity, and copy stdin and
+    /// stdout to it (one connection of `nosh port-forward`).
+    #[arg(long, value_name = "IP:PORT")]
+    pub forward: Option<String>,
 
     /// The target's configuration as JSON (set by the host half).
     #[arg(

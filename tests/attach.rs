@@ -856,3 +856,96 @@ fn nothing_is_left_after_a_terminal_client_is_killed() {
     pty.child.wait().unwrap();
     t.assert_nothing_left();
 }
+
+// ------------------------------------------------------- the end of a session
+
+/// A unix socket in front of the engine's that never answers a wait for a
+/// container's *removal*: an engine whose clean-up lags (a slow storage
+/// driver, a busy daemon). Everything else passes through untouched.
+struct LaggingRemoval {
+    dir: tempfile::TempDir,
+}
+
+impl LaggingRemoval {
+    fn start() -> LaggingRemoval {
+        let dir = tempfile::tempdir().unwrap();
+        let listener =
+            std::os::unix::net::UnixListener::bind(dir.path().join("engine.sock")).unwrap();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                std::thread::spawn(move || Self::serve(client));
+            }
+        });
+        LaggingRemoval { dir }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("engine.sock").display())
+    }
+
+    fn serve(mut client: std::os::unix::net::UnixStream) {
+        use std::net::Shutdown;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match client.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        if String::from_utf8_lossy(&head).contains("condition=removed") {
+            // Held open, never answered, until the test ends.
+            std::thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        let Ok(mut engine) = std::os::unix::net::UnixStream::connect("/var/run/docker.sock") else {
+            return;
+        };
+        if engine.write_all(&head).is_err() {
+            return;
+        }
+        let (mut c2, mut e2) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+        let up = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut c2, &mut e2);
+            let _ = e2.shutdown(Shutdown::Write);
+        });
+        let _ = std::io::copy(&mut engine, &mut client);
+        let _ = client.shutdown(Shutdown::Write);
+        let _ = up.join();
+    }
+}
+
+#[test]
+fn a_session_ends_when_the_shell_exits_not_when_the_engine_has_removed_the_sidecar() {
+    require_engine();
+    let t = Target::run("fastend", &[]);
+    let front = LaggingRemoval::start();
+    let mut child = Nosh::new()
+        .args(["-H", &front.host(), &t.name, "-c", "echo bye; exit 3"])
+        .spawn();
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "the session waited for the sidecar's removal, which the engine had not finished"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "bye\n");
+    // Removing the sidecar is still the engine's job, and it does it.
+    t.assert_nothing_left();
+}

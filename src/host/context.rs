@@ -65,11 +65,6 @@ pub enum ContextError {
         "the engine at {host} ({source_of}) asks for TLS without checking the server's certificate, which nosh refuses"
     )]
     TlsUnsupported { host: String, source_of: Source },
-
-    #[error(
-        "the engine at {host} ({source_of}) is reached over ssh, which nosh does not do itself"
-    )]
-    SshUnsupported { host: String, source_of: Source },
 }
 
 impl ContextError {
@@ -91,12 +86,6 @@ impl ContextError {
             }
             ContextError::TlsUnsupported { .. } => {
                 "verify it: DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH holding ca.pem, cert.pem and key.pem (or --tlsverify)".into()
-            }
-            ContextError::SshUnsupported { host, .. } => {
-                let target = host.trim_start_matches("ssh://");
-                format!(
-                    "forward the engine's socket: ssh -nNT -L /tmp/nosh-docker.sock:/var/run/docker.sock {target} &, then use -H unix:///tmp/nosh-docker.sock (or a context with that host)"
-                )
             }
         })
     }
@@ -375,18 +364,12 @@ fn from_context(inputs: &Inputs, name: &str, via: &'static str) -> Result<Chosen
     Ok(Chosen { host, tls, source })
 }
 
-/// Transports nosh does not speak, refused with a sentence that names the
-/// engine and a hint that gets the user there another way.
+/// TLS without verification, refused with a sentence that names the engine
+/// and a hint that gets the user there another way.
 fn refuse_unsupported(chosen: &Chosen) -> Result<(), ContextError> {
     let Some(host) = chosen.host.as_deref() else {
         return Ok(());
     };
-    if host.starts_with("ssh://") {
-        return Err(ContextError::SshUnsupported {
-            host: host.to_owned(),
-            source_of: chosen.source.clone(),
-        });
-    }
     if chosen.tls.as_ref().is_some_and(|t| !t.verify) {
         return Err(ContextError::TlsUnsupported {
             host: host.to_owned(),
@@ -698,15 +681,23 @@ mod tests {
     }
 
     #[test]
-    fn ssh_hosts_are_refused_with_a_socket_forwarding_hint() {
+    fn ssh_hosts_and_ssh_contexts_are_chosen_like_any_other() {
         let inputs = Inputs {
             host_flag: Some("ssh://ops@build-1".into()),
             ..Inputs::default()
         };
-        let e = choose(&inputs).unwrap_err();
-        assert!(e.to_string().contains("ssh://ops@build-1"), "{e}");
-        let hint = e.hint().unwrap();
-        assert!(hint.contains("ssh -nNT -L"), "{hint}");
-        assert!(hint.contains("ops@build-1"), "{hint}");
+        assert_eq!(host_of(&inputs).as_deref(), Some("ssh://ops@build-1"));
+        let store = Store::new();
+        store.context(
+            "remote",
+            r#"{"Name":"remote","Endpoints":{"docker":{"Host":"ssh://ops@build-1:2222","SkipTLSVerify":false}}}"#,
+        );
+        let inputs = Inputs {
+            context_flag: Some("remote".into()),
+            ..store.inputs()
+        };
+        let chosen = choose(&inputs).unwrap();
+        assert_eq!(chosen.host.as_deref(), Some("ssh://ops@build-1:2222"));
+        assert_eq!(chosen.tls, None);
     }
 }

@@ -52,7 +52,7 @@ impl Log {
 }
 
 /// Where to find the engine: the `-H` value, else `DOCKER_HOST`, else the
-/// local socket. Only unix sockets and plain TCP are supported.
+/// local socket: a unix socket, plain TCP, or ssh.
 pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<Endpoint, HostError> {
     let given = host
         .filter(|h| !h.is_empty())
@@ -83,6 +83,11 @@ pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<End
             format!("{addr}:2375")
         };
         return Ok(Endpoint::Tcp(addr));
+    }
+    if given.starts_with("ssh://") {
+        return super::ssh::SshDest::parse(given)
+            .map(Endpoint::Ssh)
+            .ok_or_else(|| HostError::BadHost(given.into()));
     }
     if given.starts_with('/') {
         return Ok(Endpoint::Unix(given.into()));
@@ -146,6 +151,7 @@ fn client(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, HostEr
             TIMEOUT_SECS,
             version,
         ),
+        Endpoint::Ssh(dest) => super::ssh::client(dest, TIMEOUT_SECS, version),
     }
     .map_err(|e| from_engine(endpoint, "connect", &e))
 }
@@ -229,10 +235,22 @@ mod tests {
 
     #[test]
     fn other_schemes_are_refused_with_the_address() {
-        let e = endpoint(Some("ssh://me@box"), None).unwrap_err();
+        let e = endpoint(Some("fd://3"), None).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unsupported engine address 'ssh://me@box' (use unix:///path or tcp://host:port)"
+            "unsupported engine address 'fd://3' (use unix:///path, tcp://host:port or ssh://[user@]host[:port])"
         );
+        let e = endpoint(Some("ssh://me@box/var/run/docker.sock"), None).unwrap_err();
+        assert!(
+            e.to_string().contains("'ssh://me@box/var/run/docker.sock'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ssh_hosts_are_an_ssh_endpoint() {
+        let e = endpoint(Some("ssh://me@box:2222"), None).unwrap();
+        assert_eq!(e.to_string(), "ssh://me@box:2222");
+        assert!(matches!(e, Endpoint::Ssh(_)));
     }
 }

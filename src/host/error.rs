@@ -19,6 +19,8 @@ pub enum Endpoint {
     Tcp(String),
     /// `host:port` over TLS, with the client's certificate.
     Tls(String, super::tls::TlsFiles),
+    /// `ssh://[user@]host[:port]`: `docker system dial-stdio` over ssh.
+    Ssh(super::ssh::SshDest),
 }
 
 impl fmt::Display for Endpoint {
@@ -27,6 +29,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Unix(path) => write!(f, "unix://{path}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
             Endpoint::Tls(addr, _) => write!(f, "tcp://{addr} (TLS)"),
+            Endpoint::Ssh(dest) => write!(f, "{dest}"),
         }
     }
 }
@@ -35,7 +38,9 @@ impl fmt::Display for Endpoint {
 /// [`HostError::hint`] says what to do about it.
 #[derive(Debug, Error)]
 pub enum HostError {
-    #[error("unsupported engine address '{0}' (use unix:///path or tcp://host:port)")]
+    #[error(
+        "unsupported engine address '{0}' (use unix:///path, tcp://host:port or ssh://[user@]host[:port])"
+    )]
     BadHost(String),
 
     #[error("cannot connect to the Docker engine at {endpoint}: {reason}")]
@@ -105,6 +110,19 @@ pub enum HostError {
     #[error("terminal: {0}")]
     Terminal(#[source] io::Error),
 
+    #[error("{0}")]
+    BadForward(String),
+
+    #[error("cannot listen on {addr} for port-forward")]
+    ForwardListen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("container {0} is not running: port-forward reaches a running container's network")]
+    ForwardNotRunning(String),
+
     /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
     #[error(transparent)]
     Context(#[from] super::context::ContextError),
@@ -115,6 +133,10 @@ impl HostError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             HostError::BadHost(_) => "set -H or DOCKER_HOST to unix:///var/run/docker.sock or tcp://HOST:2375".into(),
+            HostError::EngineUnreachable { endpoint: Endpoint::Ssh(dest), .. } => format!(
+                "check that `ssh {}` logs in with a key or agent (no prompt) and that `docker` runs there; ~/.ssh/config applies",
+                dest.args()[3..dest.args().len() - 3].join(" ")
+            ),
             HostError::EngineUnreachable { endpoint, .. } => format!(
                 "is dockerd running? start it (systemctl start docker), or point DOCKER_HOST or -H at the right engine (tried {endpoint})"
             ),
@@ -147,6 +169,13 @@ impl HostError {
             HostError::Context(e) => return e.hint(),
             HostError::Stream(_) => "the engine connection dropped (dockerd restarted, or a proxy closed it); the sidecar ends when its client is gone, and `nosh gc` removes any leftover".into(),
             HostError::Engine { .. } | HostError::Terminal(_) => return None,
+            HostError::BadForward(_) => {
+                "write [ADDR:]LOCAL:[HOST:]REMOTE, e.g. 8080:80, 0.0.0.0:8080:80 or 8080:127.0.0.1:80 (LOCAL 0 picks a free port)".into()
+            }
+            HostError::ForwardListen { .. } => {
+                "the port may be in use (ss -ltnp shows by whom); pick another LOCAL port, or 0 for a free one".into()
+            }
+            HostError::ForwardNotRunning(name) => format!("start it (docker start {name}); `nosh {name}` opens a replica of a stopped container to see why it stopped"),
         })
     }
 }

@@ -5,9 +5,11 @@
 //! - [`target`]: finding the target and refusing what a sidecar can't join;
 //! - [`image`]: the toolbox image made of this binary;
 //! - [`session`]: the sidecar and the attached terminal;
+//! - [`forward`]: `nosh port-forward`, one sidecar per connection;
 //! - [`replica`]: a copy of a stopped container or an image, with the shell
 //!   in place of its command;
 //! - [`wire`]: the attach and wait calls on connections of our own;
+//! - [`ssh`]: engines at `ssh://`, through `docker system dial-stdio`;
 //! - [`terminal`]: raw mode, window size, stdin;
 //! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
 //! - [`sessions`]: `nosh ls` and `nosh gc`;
@@ -19,10 +21,12 @@
 pub mod context;
 pub mod engine;
 pub mod error;
+pub mod forward;
 pub mod image;
 pub mod replica;
 pub mod session;
 pub mod sessions;
+pub mod ssh;
 pub mod target;
 pub mod terminal;
 pub mod tls;
@@ -66,6 +70,73 @@ pub fn attach(args: AttachArgs) -> ExitCode {
         }
         Ok(code)
     })
+}
+
+/// `nosh port-forward TARGET FORWARD...`: listens until Ctrl-C.
+pub fn port_forward(args: crate::cli::PortForwardArgs) -> ExitCode {
+    let specs: Result<Vec<_>, _> = args
+        .forwards
+        .iter()
+        .map(|s| forward::Spec::parse(s))
+        .collect();
+    let specs = match specs {
+        Ok(specs) => specs,
+        Err(e) => {
+            report(&HostError::BadForward(e));
+            return ExitCode::from(EXIT_NOSH_FAILED);
+        }
+    };
+    // Forked first, while this process still has one thread.
+    let watchdog = engine::chosen_endpoint(&args.engine)
+        .ok()
+        .and_then(watchdog::Watchdog::start);
+    let binary = args
+        .toolbox_image
+        .is_none()
+        .then(|| std::thread::spawn(image::SelfBinary::read));
+    run_to_exit(async move {
+        let log = Log::new(args.engine.verbose);
+        let engine = engine::connect_args(&args.engine, log).await?;
+        let target = target::resolve(&engine, &args.target, false).await?;
+        if target::mode(&target, false)? != target::Mode::Sidecar {
+            return Err(HostError::ForwardNotRunning(
+                target.info.display_name().to_string(),
+            ));
+        }
+        let image = toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?;
+        forward::run(
+            std::sync::Arc::new(engine),
+            std::sync::Arc::new(target),
+            std::sync::Arc::new(image),
+            &specs,
+            watchdog,
+        )
+        .await
+    })
+}
+
+/// The toolbox image: the one given, or this binary's, imported if absent.
+async fn toolbox_image(
+    engine: &Engine,
+    given: Option<&str>,
+    binary: Option<std::thread::JoinHandle<Result<image::SelfBinary, HostError>>>,
+) -> Result<String, HostError> {
+    let Some(task) = binary else {
+        let given = given.unwrap_or_default().to_string();
+        image::check_given(engine, &given).await?;
+        return Ok(given);
+    };
+    let joined = tokio::task::spawn_blocking(move || task.join()).await;
+    let binary = match joined {
+        Ok(Ok(read)) => read?,
+        _ => {
+            return Err(HostError::HashBinary {
+                path: "/proc/self/exe".into(),
+                source: std::io::Error::other("the hashing thread failed"),
+            });
+        }
+    };
+    image::ensure(engine, &binary).await
 }
 
 /// `nosh gc`.

@@ -4,13 +4,16 @@
 //! Order (each step needs the one before):
 //! 1. create the container (auto-remove, stdin once);
 //! 2. attach to it, before it starts, so no output is lost;
-//! 3. register the wait for its removal, before it starts, so a quick exit
-//!    cannot be removed before we ask for its status;
+//! 3. register the wait for its exit (a replica: its removal), before it
+//!    starts, so a quick exit cannot be removed before we ask for its status;
 //! 4. start it;
 //! 5. send the window size at once: the TTY is 0×0 until the first resize
 //!    (`ConsoleSize` at create is ignored by Engine 20.10);
 //! 6. pump stdin, output and SIGWINCH until the output ends;
-//! 7. the exit status from the wait.
+//! 7. the exit status from the wait. A sidecar's session ends there: its
+//!    removal is the engine's job (auto-remove; the watchdog and `nosh gc`
+//!    for what a crash leaves), and waiting for it cost every `-c` run
+//!    about 100 ms.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -28,7 +31,7 @@ use super::replica::LABEL_CREATED;
 use super::target::Target;
 use super::terminal;
 use super::watchdog::Watchdog;
-use super::wire::{self, Channel, Demux};
+use super::wire::{self, Channel, Demux, Until};
 
 /// Labels every sidecar carries: `nosh ls` and `nosh gc` find them by these.
 pub const LABEL_SESSION: &str = "io.nosh.session";
@@ -266,7 +269,16 @@ pub async fn run(
         Step::Create => from_create(&engine.endpoint, e),
         Step::Start => from_start(&engine.endpoint, e),
     };
-    let result = run_container(engine, &name, config, req.tty, watchdog, &failed).await;
+    let result = run_container_until(
+        engine,
+        &name,
+        config,
+        req.tty,
+        watchdog,
+        &failed,
+        Until::Exited,
+    )
+    .await;
     if let Err(HostError::StartFailed(_) | HostError::CapsRefused { .. }) = &result {
         // The runtime's own words for a target that stopped between create
         // and start are cryptic; say what happened instead.
@@ -294,8 +306,8 @@ pub enum Step {
     Start,
 }
 
-/// Steps 1–7 for a container made from `config` (a sidecar or a replica):
-/// its output on ours, our input on its stdin, its exit status at the end.
+/// Steps 1–7 for a container made from `config` (a replica): its output on
+/// ours, our input on its stdin, its exit status once it is removed.
 pub async fn run_container(
     engine: &Engine,
     name: &str,
@@ -303,6 +315,19 @@ pub async fn run_container(
     tty: bool,
     watchdog: Option<&mut Watchdog>,
     failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
+) -> Result<Outcome, HostError> {
+    run_container_until(engine, name, config, tty, watchdog, failed, Until::Removed).await
+}
+
+/// Steps 1–7, ending when the container has exited or is removed (`until`).
+pub async fn run_container_until(
+    engine: &Engine,
+    name: &str,
+    config: ContainerCreateBody,
+    tty: bool,
+    watchdog: Option<&mut Watchdog>,
+    failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
+    until: Until,
 ) -> Result<Outcome, HostError> {
     // Catch the signals before anything exists to clean up: a Ctrl-C during
     // create or start must still end in "interrupted, container removed".
@@ -327,7 +352,7 @@ pub async fn run_container(
     let started = async {
         // 2. Attach, 3. register the wait.
         let attached = wire::attach(engine, &id).await?;
-        let wait = wire::wait_removed(engine, &id).await?;
+        let wait = wire::wait(engine, &id, until).await?;
         // 4. Start.
         engine
             .docker
@@ -361,7 +386,11 @@ pub async fn run_container(
 
     // 7. Exit status.
     let status = wait.status().await?;
-    log.say(|| format!("{name} removed, exit status {status}"));
+    let ended = match until {
+        Until::Exited => "exited",
+        Until::Removed => "removed",
+    };
+    log.say(|| format!("{name} {ended}, exit status {status}"));
     Ok(Outcome::Exited(status))
 }
 
@@ -604,7 +633,6 @@ mod tests {
             .unwrap();
         assert_eq!(h.pids_limit, None);
         assert_eq!(h.memory, Some(64 << 20));
->>>>>>> trust-a
     }
 
     #[test]

@@ -61,6 +61,12 @@ impl Watchdog {
         let _ = writeln!(self.pipe, "id {id}");
     }
 
+    /// A sidecar guarded earlier ended by itself (a port-forward's
+    /// connection): nothing to remove for it.
+    pub fn ended(&mut self, id: &str) {
+        let _ = writeln!(self.pipe, "end {id}");
+    }
+
     /// A replica's toolbox helper container exists: remove it, and its
     /// volume, once the replica is gone, if this process dies.
     pub fn helper(&mut self, id: &str) {
@@ -113,7 +119,9 @@ fn watch(read: OwnedFd, endpoint: &Endpoint) {
 /// What a session made, as the client reported it.
 #[derive(Debug, Default, PartialEq)]
 struct Leftovers {
-    container: Option<String>,
+    /// Sidecars: one for a session, one per live connection of a
+    /// port-forward.
+    containers: Vec<String>,
     helper: Option<String>,
     image: Option<String>,
 }
@@ -132,7 +140,14 @@ impl Leftovers {
             return;
         }
         let slot = match kind {
-            "id" => &mut self.container,
+            "id" => {
+                self.containers.push(id.to_string());
+                return;
+            }
+            "end" => {
+                self.containers.retain(|c| c != id);
+                return;
+            }
             "helper" => &mut self.helper,
             "image" => &mut self.image,
             _ => return,
@@ -141,15 +156,17 @@ impl Leftovers {
     }
 
     /// In order:
-    /// 1. the session container, forcibly;
+    /// 1. the session's containers, forcibly;
     /// 2. wait until the engine no longer knows it (an auto-remove may be in
     ///    flight, and a volume or an image in use cannot be removed);
     /// 3. the helper with its volume;
     /// 4. the image.
     fn remove(&self, endpoint: &Endpoint) {
-        if let Some(id) = &self.container {
+        for id in &self.containers {
             let _ = request(endpoint, "DELETE", &format!("/containers/{id}?force=1"));
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        for id in &self.containers {
             while std::time::Instant::now() < deadline {
                 match request(endpoint, "GET", &format!("/containers/{id}/json")) {
                     Ok(404) | Err(_) => break,
@@ -199,6 +216,7 @@ fn request(endpoint: &Endpoint, method: &str, path: &str) -> std::io::Result<u16
                 return Err(e);
             }
         }
+        Endpoint::Ssh(dest) => answer = super::ssh::blocking(dest, request.as_bytes())?,
     }
     let end = answer
         .windows(4)
@@ -221,13 +239,16 @@ mod tests {
             "image nosh-replica:0123-ab.c",
             "image ../../etc",
             "bogus x",
+            "id fwd1",
+            "id fwd2",
+            "end fwd1",
         ] {
             left.note(line);
         }
         assert_eq!(
             left,
             Leftovers {
-                container: Some("abc123".into()),
+                containers: vec!["abc123".into(), "fwd2".into()],
                 helper: Some("def456".into()),
                 image: Some("nosh-replica:0123-ab.c".into()),
             }

@@ -9,9 +9,11 @@
 //!   could otherwise delete it before we ask for its status). The engine
 //!   registers the wait before it sends the response headers, so reading the
 //!   headers here is the proof; bollard's wait stream yields nothing until
-//!   the container is gone.
+//!   the container is gone. A sidecar waits for its exit only: the engine
+//!   removes it afterwards (auto-remove), about 100 ms nobody needs to wait.
 //!
-//! Both are plain HTTP/1.1 over the same unix socket or TCP address.
+//! Both are plain HTTP/1.1 over the same unix socket, TCP address (TLS or
+//! not) or ssh command as bollard's calls.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -27,6 +29,7 @@ pub enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Ssh(Box<super::ssh::SshStream>),
 }
 
 impl Conn {
@@ -35,6 +38,9 @@ impl Conn {
             Endpoint::Unix(path) => UnixStream::connect(path).await.map(Conn::Unix),
             Endpoint::Tcp(addr) => TcpStream::connect(addr).await.map(Conn::Tcp),
             Endpoint::Tls(addr, files) => tls(addr, files).await,
+            Endpoint::Ssh(dest) => {
+                super::ssh::SshStream::connect(dest).map(|s| Conn::Ssh(Box::new(s)))
+            }
         }
         .map_err(|e| from_io(endpoint, &e))
     }
@@ -60,6 +66,7 @@ impl AsyncRead for Conn {
             Conn::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -74,6 +81,7 @@ impl AsyncWrite for Conn {
             Conn::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -82,6 +90,7 @@ impl AsyncWrite for Conn {
             Conn::Unix(s) => Pin::new(s).poll_flush(cx),
             Conn::Tcp(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -92,6 +101,7 @@ impl AsyncWrite for Conn {
             Conn::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Ssh(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -220,9 +230,24 @@ async fn error_of(conn: &mut Conn, head: Head) -> String {
 /// the engine collects its components' versions for it.
 pub async fn ping(endpoint: &Endpoint) -> Result<Option<String>, HostError> {
     let mut conn = Conn::open(endpoint).await?;
-    let head = request(&mut conn, "GET", "/_ping", "Connection: close\r\n")
-        .await
-        .map_err(|e| from_io(endpoint, &e))?;
+    let head = match request(&mut conn, "GET", "/_ping", "Connection: close\r\n").await {
+        Ok(head) => head,
+        // ssh says why it could not reach the engine (refused, no key,
+        // no docker CLI on the remote host): that is the reason to show.
+        Err(e) => {
+            let why = match &mut conn {
+                Conn::Ssh(s) => s.failure().await,
+                _ => None,
+            };
+            return Err(match why {
+                Some(reason) => HostError::EngineUnreachable {
+                    endpoint: endpoint.clone(),
+                    reason,
+                },
+                None => from_io(endpoint, &e),
+            });
+        }
+    };
     Ok(head.api_version)
 }
 
@@ -274,13 +299,36 @@ pub struct Wait {
     head: Head,
 }
 
-/// `POST /containers/ID/wait?condition=removed`, returning once the engine
+/// What a wait waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The container's next exit: the status is known as soon as the shell
+    /// has exited, while the engine's auto-remove is still to come.
+    Exited,
+    /// Its removal: for a replica, whose helper and image can only go once
+    /// the replica is gone.
+    Removed,
+}
+
+impl Until {
+    fn condition(self) -> &'static str {
+        match self {
+            // Not `not-running`: registered before the start, that would
+            // answer at once for a container that is only created.
+            Until::Exited => "next-exit",
+            Until::Removed => "removed",
+        }
+    }
+}
+
+/// `POST /containers/ID/wait?condition=...`, returning once the engine
 /// has registered it (it sends the headers after registering).
-pub async fn wait_removed(engine: &Engine, id: &str) -> Result<Wait, HostError> {
+pub async fn wait(engine: &Engine, id: &str, until: Until) -> Result<Wait, HostError> {
     let mut conn = Conn::open(&engine.endpoint).await?;
     let path = format!(
-        "/{}/containers/{id}/wait?condition=removed",
-        engine.api_version
+        "/{}/containers/{id}/wait?condition={}",
+        engine.api_version,
+        until.condition()
     );
     let head = request(&mut conn, "POST", &path, "Connection: close\r\n")
         .await
@@ -295,7 +343,7 @@ pub async fn wait_removed(engine: &Engine, id: &str) -> Result<Wait, HostError> 
 }
 
 impl Wait {
-    /// The sidecar's exit status, once it is removed.
+    /// The container's exit status, once it has exited (or is removed).
     pub async fn status(mut self) -> Result<i64, HostError> {
         let mut body = std::mem::take(&mut self.head.rest);
         self.conn

@@ -18,6 +18,7 @@
 
 pub mod drop;
 pub mod find;
+pub mod forward;
 pub mod identity;
 pub mod join;
 pub mod reaper;
@@ -67,6 +68,9 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
         None => TargetInfo::default(),
     };
+    if let Some(spec) = &args.forward {
+        return forward::run(args.pid, args.user.as_deref(), args.root, spec);
+    }
     // SAFETY: the toolbox is single-threaded; nothing reads the
     // environment concurrently. Programs started later get the target's
     // environment, never this variable.
