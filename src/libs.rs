@@ -166,11 +166,63 @@ pub struct Resolution {
     pub unreadable: Vec<(String, String)>,
     /// True when the walk stopped at its bound.
     pub truncated: bool,
+    /// Where the loader looks by default for this program's libraries
+    /// (`/usr/lib/x86_64-linux-gnu`): where a fix copies a missing one.
+    pub lib_dir: String,
 }
 
 impl Resolution {
     pub fn missing(&self) -> impl Iterator<Item = &Needed> {
         self.needed.iter().filter(|n| n.path.is_none())
+    }
+
+    /// One sentence per problem, and a Dockerfile line that fixes it:
+    /// (message, fix). Untrusted names are escaped.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        use crate::escape::field;
+        let mut out = Vec::new();
+        for n in self.missing() {
+            let name = field(n.name.as_bytes());
+            out.push((
+                format!(
+                    "{name}, needed by {}, is not in the image: the loader exits 127 with \"error while loading shared libraries: {name}: cannot open shared object file\"",
+                    field(n.needed_by.as_bytes())
+                ),
+                format!(
+                    "COPY --from=build {dir}/{name}* {dir}/ (from a build stage on the same distribution release){}",
+                    if n.name.starts_with("libstdc++") || n.name.starts_with("libgcc_s") {
+                        ", or link it in: -static-libstdc++ -static-libgcc, or a base image with the C++ runtime (distroless cc)"
+                    } else {
+                        ""
+                    },
+                    dir = self.lib_dir,
+                ),
+            ));
+        }
+        for v in &self.missing_versions {
+            out.push((
+                format!(
+                    "{} needs {} from {}, which the image's {} does not define{}: the loader fails with \"version `{}' not found\"",
+                    field(v.needed_by.as_bytes()),
+                    field(v.version.as_bytes()),
+                    field(v.library.as_bytes()),
+                    field(v.library_path.as_bytes()),
+                    v.newest_defined
+                        .as_ref()
+                        .map(|d| format!(" (it has up to {})", field(d.as_bytes())))
+                        .unwrap_or_default(),
+                    field(v.version.as_bytes()),
+                ),
+                format!(
+                    "build {} against the image's {} (a build stage on the same distribution release as the base image), or use a base image whose {} defines {}",
+                    field(v.needed_by.as_bytes()),
+                    field(v.library.as_bytes()),
+                    field(v.library.as_bytes()),
+                    field(v.version.as_bytes())
+                ),
+            ));
+        }
+        out
     }
 }
 
@@ -360,7 +412,14 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
         platform,
     };
     let exe_origin = dir_of(&exe_path);
-    let mut res = Resolution::default();
+    let mut res = Resolution {
+        lib_dir: walk
+            .defaults
+            .get(1)
+            .cloned()
+            .unwrap_or_else(|| "/usr/lib".into()),
+        ..Default::default()
+    };
     // Loaded objects: (path, soname or file name, dynamic section).
     let mut loaded: Vec<(String, String, Dynamic)> = Vec::new();
     let mut seen_names: BTreeSet<String> = BTreeSet::new();
