@@ -44,6 +44,39 @@ pub struct TargetInfo {
     /// The last lines the container logged (stdout and stderr), for
     /// `doctor` to find the errors the app reported.
     pub log_tail: Vec<String>,
+    /// `Config.Healthcheck.Test` of the container (or image), bounded:
+    /// `["CMD-SHELL", "curl -f http://localhost/"]`, `["CMD", ...]`, `["NONE"]`.
+    pub healthcheck: Option<Vec<String>>,
+    /// `State.Health.Status`: starting, healthy, unhealthy (empty when none).
+    pub health_status: String,
+    /// The exit code and output of the last probe (`State.Health.Log`),
+    /// the output truncated to [`MAX_HEALTH_OUTPUT`] bytes.
+    pub health_exit_code: Option<i64>,
+    pub health_output: String,
+}
+
+/// Bounds on what the healthcheck fields carry to the toolbox.
+pub const MAX_HEALTH_OUTPUT: usize = 400;
+const MAX_HEALTH_ARGS: usize = 32;
+const MAX_HEALTH_ARG: usize = 1024;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// A healthcheck test command, bounded in count and length.
+pub fn bounded_healthcheck(test: Option<Vec<String>>) -> Option<Vec<String>> {
+    test.map(|t| {
+        t.into_iter()
+            .take(MAX_HEALTH_ARGS)
+            .map(|a| truncate(&a, MAX_HEALTH_ARG))
+            .collect()
+    })
 }
 
 impl TargetInfo {
@@ -89,6 +122,15 @@ pub fn explain_exit(code: i64) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthcheck_fields_are_bounded() {
+        let long: Vec<String> = (0..100).map(|_| "é".repeat(1000)).collect();
+        let b = bounded_healthcheck(Some(long)).unwrap();
+        assert_eq!(b.len(), MAX_HEALTH_ARGS);
+        assert!(b.iter().all(|a| a.len() <= MAX_HEALTH_ARG));
+        assert_eq!(truncate("aé", 2), "a");
+    }
 
     #[test]
     fn common_exit_codes_are_explained() {
