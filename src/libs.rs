@@ -5,6 +5,9 @@
 //! versions each object needs (`DT_VERNEED`) against what the library found
 //! defines (`DT_VERDEF`). Shared by `file`, `entrypoint` and `doctor`.
 //!
+//! A musl program (interpreter `ld-musl-*`) is searched as musl does:
+//! no cache, `/etc/ld-musl-ARCH.path` or `/lib:/usr/local/lib:/usr/lib`.
+//!
 //! Everything read here belongs to the target: the cache and every ELF are
 //! hostile input, read bounded, and a bad one is reported, never a panic.
 
@@ -380,21 +383,53 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
     } else {
         format!("lib/{arch}")
     };
-    let cache = read_bounded(&ctx.resolve("/etc/ld.so.cache"), MAX_CACHE)
-        .ok()
-        .and_then(|d| parse_cache(&d))
-        .unwrap_or_default();
-    // Debian's loader: the multiarch directories first, then the usual
-    // ones; lib64 for the 64-bit ports that use it.
-    let mut defaults = Vec::new();
-    if !arch.is_empty() {
-        defaults.push(format!("/lib/{arch}"));
-        defaults.push(format!("/usr/lib/{arch}"));
-    }
-    if exe.class == 64 {
-        defaults.extend(["/lib64".into(), "/usr/lib64".into()]);
-    }
-    defaults.extend(["/lib".into(), "/usr/lib".into()]);
+    let interpreter = program::parse_elf(&f).ok().and_then(|e| e.interpreter);
+    let musl = interpreter
+        .as_deref()
+        .and_then(|i| i.rsplit('/').next())
+        .and_then(|i| i.strip_prefix("ld-musl-"))
+        .and_then(|i| i.split('.').next())
+        .map(str::to_string);
+    let (cache, defaults) = match &musl {
+        // musl's loader: no cache; /etc/ld-musl-ARCH.path (one directory a
+        // line, or colon-separated) replaces the default /lib:/usr/local/lib:/usr/lib.
+        Some(march) => {
+            let listed = read_bounded(&ctx.resolve(&format!("/etc/ld-musl-{march}.path")), 1 << 16)
+                .map(|d| {
+                    String::from_utf8_lossy(&d)
+                        .split(['\n', ':'])
+                        .map(str::trim)
+                        .filter(|d| d.starts_with('/'))
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            let dirs = if listed.is_empty() {
+                vec!["/lib".into(), "/usr/local/lib".into(), "/usr/lib".into()]
+            } else {
+                listed
+            };
+            (Vec::new(), dirs)
+        }
+        None => {
+            let cache = read_bounded(&ctx.resolve("/etc/ld.so.cache"), MAX_CACHE)
+                .ok()
+                .and_then(|d| parse_cache(&d))
+                .unwrap_or_default();
+            // Debian's glibc loader: the multiarch directories first, then
+            // the usual ones; lib64 for the 64-bit ports that use it.
+            let mut defaults = Vec::new();
+            if !arch.is_empty() {
+                defaults.push(format!("/lib/{arch}"));
+                defaults.push(format!("/usr/lib/{arch}"));
+            }
+            if exe.class == 64 {
+                defaults.extend(["/lib64".into(), "/usr/lib64".into()]);
+            }
+            defaults.extend(["/lib".into(), "/usr/lib".into()]);
+            (cache, defaults)
+        }
+    };
     let ld_library_path = env_value(env, "LD_LIBRARY_PATH")
         .unwrap_or("")
         .split([':', ';'])
@@ -645,6 +680,63 @@ mod tests {
                 .as_deref()
                 .is_some_and(|n| n.starts_with("GLIBC_2."))
         );
+    }
+
+    /// A FIFO planted where a library should be is not opened for reading
+    /// (that would block): it counts as missing, as the loader would fail.
+    #[test]
+    fn a_fifo_in_place_of_a_library_never_blocks_the_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        fs::create_dir_all(r.join("bin")).unwrap();
+        fs::copy("/bin/ls", r.join("bin/ls")).unwrap();
+        let libs = r.join("lib/x86_64-linux-gnu");
+        fs::create_dir_all(&libs).unwrap();
+        nix::unistd::mkfifo(
+            &libs.join("libc.so.6"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let ctx = Ctx::for_root(r.to_path_buf());
+        let started = std::time::Instant::now();
+        let res = resolve(&ctx, "/bin/ls", &[]).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(res.missing().any(|n| n.name == "libc.so.6"), "{res:?}");
+    }
+
+    /// /bin/ls made a musl program (its PT_INTERP rewritten): its
+    /// libraries in /usr/local/lib are found as musl finds them, and
+    /// `/etc/ld-musl-x86_64.path` replaces the default directories.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_musl_program_is_searched_as_musl_searches() {
+        let host = Ctx::for_root(std::path::PathBuf::from("/"));
+        let full = resolve(&host, "/bin/ls", &[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let mut ls = fs::read("/bin/ls").unwrap();
+        let glibc = b"/lib64/ld-linux-x86-64.so.2\0";
+        let at = ls.windows(glibc.len()).position(|w| w == glibc).unwrap();
+        let mut musl = b"/lib/ld-musl-x86_64.so.1".to_vec();
+        musl.resize(glibc.len(), 0);
+        ls[at..at + glibc.len()].copy_from_slice(&musl);
+        fs::create_dir_all(r.join("bin")).unwrap();
+        fs::write(r.join("bin/ls"), &ls).unwrap();
+        fs::create_dir_all(r.join("usr/local/lib")).unwrap();
+        for n in &full.needed {
+            fs::copy(
+                n.path.as_ref().unwrap(),
+                r.join("usr/local/lib").join(&n.name),
+            )
+            .unwrap();
+        }
+        let ctx = Ctx::for_root(r.to_path_buf());
+        let res = resolve(&ctx, "/bin/ls", &[]).unwrap();
+        assert!(res.missing().next().is_none(), "{res:?}");
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::write(r.join("etc/ld-musl-x86_64.path"), "/opt/lib\n").unwrap();
+        let res = resolve(&ctx, "/bin/ls", &[]).unwrap();
+        assert!(res.missing().any(|n| n.name == "libc.so.6"), "{res:?}");
     }
 
     /// A root with the host's /bin/ls and the libraries its loader finds

@@ -248,7 +248,7 @@ fn derive_write_fix(
     if is_system_dir(dir) {
         if dir == workdir || dir == "/" {
             fixes.push(format!(
-                "give the app a WORKDIR it owns: {} then WORKDIR /app/data (or point the app's own data-directory option there)",
+                "give the app a WORKDIR it owns: {} and WORKDIR /app/data (or point the app's own data-directory option there)",
                 own("/app/data")
             ));
         } else {
@@ -266,20 +266,20 @@ fn derive_write_fix(
         }
     } else if !exists {
         fixes.push(format!("create it for the app: {}", own(dir)));
-        fixes.push(format!("or mount a volume there: docker run -v DATA:{dir}"));
+        fixes.push(format!("mount a volume there: docker run -v DATA:{dir}"));
     } else {
         fixes.push(format!(
             "give it to the app: RUN chown {uid}:{gid} {dir} (or COPY --chown={uid}:{gid})"
         ));
-        fixes.push(format!("or mount a volume there: docker run -v DATA:{dir}"));
+        fixes.push(format!("mount a volume there: docker run -v DATA:{dir}"));
     }
     if is_log {
         fixes.insert(
             0,
-            "log to stdout/stderr instead of a file (the engine collects it); else".into(),
+            "log to stdout/stderr instead of a file (the engine collects it)".into(),
         );
     }
-    fixes.join(" ")
+    fixes.join("; or ")
 }
 
 /// Files the app holds open for writing: (pid, fd, path).
@@ -341,7 +341,7 @@ fn cause_of_127(
             .to_string();
         let needed_by = libraries
             .and_then(|r| r.missing().find(|n| n.name == lib))
-            .map(|n| format!(", needed by {},", n.needed_by))
+            .map(|n| format!(", needed by {}", n.needed_by))
             .unwrap_or_default();
         return (
             format!(
@@ -762,8 +762,30 @@ impl Doctor {
                 _ => (String::new(), false),
             };
             let path = entrypoint::image_path(ctx);
-            let found = !program.is_empty()
+            let mut program = program;
+            let mut found = !program.is_empty()
                 && entrypoint::resolve(ctx, &program, &path, &workdir).is_some();
+            // With a shell, the probe's own program (curl, wget, nc) must be
+            // there too; a shell builtin needs nothing.
+            if shell_form && found {
+                let first = test
+                    .get(1)
+                    .and_then(|c| c.split_whitespace().next())
+                    .unwrap_or("")
+                    .to_string();
+                let builtin = [
+                    "exit", "test", "[", "true", "false", "echo", "printf", "cd", "exec",
+                ]
+                .contains(&first.as_str());
+                if !first.is_empty()
+                    && !builtin
+                    && !first.contains(['$', '=', '(', '`'])
+                    && entrypoint::resolve(ctx, &first, &path, &workdir).is_none()
+                {
+                    program = first;
+                    found = false;
+                }
+            }
             if !program.is_empty() && !found {
                 let probe = if shell_form {
                     test.get(1).cloned().unwrap_or_default()
@@ -943,11 +965,16 @@ fn evidence_lines(e: &Value) -> Vec<String> {
             ));
         }
     }
-    for key in ["log", "last_log_line"] {
-        if let Some(l) = e.get(key).and_then(Value::as_str) {
-            lines.push(format!("log: {}", l.trim()));
-            break;
-        }
+    let from_source = e
+        .get("source")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix("log: "));
+    let log = ["log", "last_log_line"]
+        .iter()
+        .find_map(|k| e.get(*k).and_then(Value::as_str))
+        .or(from_source);
+    if let Some(l) = log {
+        lines.push(format!("log: {}", l.trim()));
     }
     if lines.is_empty() {
         let scalar = |v: &Value| -> Option<String> {
