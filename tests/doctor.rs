@@ -7,8 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Container, Nosh, PythonOpts, cpp_app_image, python_app_image, python_app_image_with,
-    static_app_image,
+    Container, Nosh, PythonOpts, cpp_app_image, cpp_app_image_needing_a_newer_glibc,
+    python_app_image, python_app_image_with, static_app_image,
 };
 use serde_json::Value;
 
@@ -208,6 +208,35 @@ fn a_cpp_program_without_libstdcxx_is_a_missing_library_named_with_its_requester
     out.stdout_has("libstdc++.so.6 => MISSING (needed by /usr/bin/ninja)")
         .stdout_has("libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6")
         .stdout_has("error libstdc++.so.6, needed by /usr/bin/ninja, is not in the image");
+    // entrypoint --test names it as the cause without running into 127.
+    let out = Nosh::new().arg(c.name()).c("entrypoint --test").run();
+    out.code_is(127)
+        .stdout_has("cause: libstdc++.so.6, needed by /usr/bin/ninja, is not in the image");
+}
+
+#[test]
+fn a_program_built_against_a_newer_glibc_is_named_with_the_version_it_needs() {
+    let (c, _) = Container::try_run(&cpp_app_image_needing_a_newer_glibc(), &[], &[]);
+    wait_exited(&c);
+    assert!(c.logs().contains("GLIBC_2.99' not found"), "{}", c.logs());
+    let (code, v) = doctor(&c, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = findings(&v, "missing-library");
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert_eq!(f[0]["evidence"]["version"], "GLIBC_2.99");
+    assert_eq!(f[0]["evidence"]["library"], "libc.so.6");
+    assert_eq!(f[0]["evidence"]["needed_by"], "/usr/bin/ninja");
+    assert_eq!(f[0]["evidence"]["newest_defined"], "GLIBC_2.36");
+    let crash = findings(&v, "crash-loop");
+    let message = crash[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the dynamic loader refused") && message.contains("GLIBC_2.99"),
+        "{message}"
+    );
+    let out = Nosh::new().arg(c.name()).c("file /usr/bin/ninja").run();
+    out.stdout_has(
+        "GLIBC_2.99 => MISSING in /lib/x86_64-linux-gnu/libc.so.6 (needed by /usr/bin/ninja)",
+    );
 }
 
 #[test]

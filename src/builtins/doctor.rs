@@ -901,8 +901,17 @@ impl Doctor {
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .cloned();
+            let version_line = last_line_with(&info.log_tail, "' not found (required by ");
             let (why, fix) = if info.exit_code == 127 {
                 cause_of_127(&info.log_tail, &entry_checks, libraries.as_ref())
+            } else if let Some(line) = version_line {
+                (
+                    format!(
+                        "the dynamic loader refused a symbol version the image's library lacks (the app's last words: \"{}\")",
+                        line.trim()
+                    ),
+                    Some("see the missing-library finding".to_string()),
+                )
             } else {
                 (generic.to_string(), None)
             };

@@ -1289,8 +1289,9 @@ fn debs(name: &str, packages: &[&str]) -> Vec<PathBuf> {
 }
 
 /// Every file of `debs` unpacked (`dpkg-deb -x`, no maintainer scripts)
-/// into one root, docs left out, as a [`Rootfs`] with the users added.
-fn rootfs_from_debs(debs: &[PathBuf]) -> Rootfs {
+/// into one root, docs left out, changed by `patch`, as a [`Rootfs`] with
+/// the users added.
+fn rootfs_from_debs(debs: &[PathBuf], patch: impl FnOnce(&Path)) -> Rootfs {
     let work = tempfile::Builder::new()
         .prefix("deb-rootfs-")
         .tempdir_in(cache_dir())
@@ -1314,6 +1315,7 @@ fn rootfs_from_debs(debs: &[PathBuf]) -> Rootfs {
     for path in ["usr/share/doc", "usr/share/man", "usr/share/lintian"] {
         let _ = fs::remove_dir_all(root.join(path));
     }
+    patch(&root);
     let mut fs = Rootfs::new();
     fs.tree(&root);
     add_users(&mut fs);
@@ -1354,7 +1356,48 @@ pub fn cpp_app_image(libstdcxx: bool) -> String {
         b"cpp-rootfs-v1",
     ]);
     ensure_image(name, &key, &changes, || {
-        let fs = rootfs_from_debs(&debs);
+        let fs = rootfs_from_debs(&debs, |_| {});
+        fs.into_tar()
+    })
+}
+
+/// [`cpp_app_image`] (with libstdc++) whose ninja needs `GLIBC_2.99`, as a
+/// binary built on a newer distribution would: its `GLIBC_2.34` version
+/// need is renamed in place. The container exits 1 with "version
+/// `GLIBC_2.99' not found".
+pub fn cpp_app_image_needing_a_newer_glibc() -> String {
+    let debs = debs(
+        "debs-cpp-app",
+        &["ninja-build", "libc6", "libgcc-s1", "libstdc++6"],
+    );
+    let names: Vec<String> = debs
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    let changes = [
+        "USER 65532:65532",
+        "WORKDIR /home/nonroot",
+        PATH_ENV,
+        r#"ENTRYPOINT ["/usr/bin/ninja", "--version"]"#,
+    ];
+    let key = short_hash(&[
+        names.join("\n").as_bytes(),
+        PASSWD.as_bytes(),
+        changes.join("\n").as_bytes(),
+        b"cpp-newer-glibc-v1",
+    ]);
+    ensure_image("cpp-app-newer-glibc", &key, &changes, || {
+        let fs = rootfs_from_debs(&debs, |root| {
+            let path = root.join("usr/bin/ninja");
+            let mut bin = fs::read(&path).expect("read ninja");
+            let (old, new) = (b"GLIBC_2.34\0", b"GLIBC_2.99\0");
+            let at = bin
+                .windows(old.len())
+                .position(|w| w == old)
+                .expect("ninja needs GLIBC_2.34");
+            bin[at..at + old.len()].copy_from_slice(new);
+            fs::write(&path, bin).expect("write ninja");
+        });
         fs.into_tar()
     })
 }
