@@ -244,8 +244,9 @@ fn a_cpp_program_with_its_runtime_has_no_missing_library() {
     let (c, _) = Container::try_run(&cpp_app_image(true), &[], &[]);
     wait_exited(&c);
     assert_eq!(c.exit_code(), 0, "{}", c.logs());
-    let (_, v) = doctor(&c, &[]);
+    let (code, v) = doctor(&c, &[]);
     assert!(findings(&v, "missing-library").is_empty(), "{v:#}");
+    assert_eq!(code, 0, "no false error on the complete image: {v:#}");
     let out = Nosh::new()
         .arg(c.name())
         .c("file --json /usr/bin/ninja")

@@ -630,7 +630,7 @@ impl Doctor {
             if let Some(h) = home.filter(|h| !h.is_empty() && h != "/") {
                 let v = perm::check(ctx, &h, Some(Access::Write), &who);
                 if !v.allowed {
-                    r.add("unwritable-home", "warn", format!("HOME {h} is not writable by uid {}: caches and config that runtimes put there fail", who.uid), json!({"home": h, "deciding": v.deciding}), v.fixes.first().cloned().unwrap_or_default());
+                    r.add("unwritable-home", "warn", format!("HOME {h} is not writable by uid {}: caches and config that runtimes put there fail", who.uid), json!({"home": h, "deciding": v.deciding}), derive_write_fix(&h, std::fs::symlink_metadata(ctx.resolve(&h)).is_ok(), v.deciding.as_ref().is_some_and(|d| d.reason.contains("read-only mount")), &workdir, who.uid, who.gid, false));
                 } else if self.prod_like
                     && perm::mount_of(&mounts, &h).is_some_and(|m| m.target == "/")
                 {
@@ -924,7 +924,27 @@ impl Doctor {
         } else if self.prod_like && !ro_needs.is_empty() {
             ro_needs.sort();
             ro_needs.dedup();
-            r.add("readonly-rootfs", "error", format!("with readOnlyRootFilesystem these paths on the root filesystem become unwritable: {}", ro_needs.join(", ")), json!({"paths": ro_needs}), format!("mount an emptyDir (or --tmpfs) at {}", ro_needs.join(", ")));
+            // A mount over a system directory would hide the image's own
+            // files there: the app gets a directory of its own instead.
+            let (system, own): (Vec<&String>, Vec<&String>) =
+                ro_needs.iter().partition(|d| is_system_dir(d));
+            let mut fix = Vec::new();
+            if !own.is_empty() {
+                fix.push(format!(
+                    "mount an emptyDir (or docker run --tmpfs) at {}",
+                    own.iter()
+                        .map(|d| d.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !system.is_empty() {
+                fix.push(format!(
+                    "instead of writing in {}, give the app a directory of its own (WORKDIR /app/data) and mount an emptyDir there",
+                    system.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            r.add("readonly-rootfs", "error", format!("with readOnlyRootFilesystem these paths on the root filesystem become unwritable: {}", ro_needs.join(", ")), json!({"paths": ro_needs}), fix.join("; "));
         }
 
         // capabilities under drop: ALL
