@@ -26,6 +26,9 @@ use crate::shell::Ctx;
 const MAX_CACHE: u64 = 16 << 20;
 /// Objects loaded in one walk: far above real programs (a few dozen).
 const MAX_OBJECTS: usize = 512;
+/// Files tried in one walk: a hostile rpath of thousands of directories
+/// on every library must not make `doctor` crawl.
+const MAX_PROBES: usize = 20_000;
 
 const OLD_MAGIC: &[u8] = b"ld.so-1.7.0";
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
@@ -270,6 +273,7 @@ struct Walk<'a> {
     defaults: Vec<String>,
     lib: String,
     platform: &'static str,
+    probes: std::cell::Cell<usize>,
 }
 
 impl Walk<'_> {
@@ -277,6 +281,11 @@ impl Walk<'_> {
     /// the program's class and machine (the loader skips others and goes
     /// on searching): (canonical path, its dynamic section).
     fn load(&self, path: &str) -> Option<(String, Option<Dynamic>, Option<String>)> {
+        let n = self.probes.get();
+        if n >= MAX_PROBES {
+            return None;
+        }
+        self.probes.set(n + 1);
         let canon = readlink::canonicalize(self.ctx, path).ok()?;
         let f = open_regular(&self.ctx.resolve(&canon)).ok()?;
         match program::parse_dynamic(&f) {
@@ -445,6 +454,7 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
         defaults,
         lib,
         platform,
+        probes: std::cell::Cell::new(0),
     };
     let exe_origin = dir_of(&exe_path);
     let mut res = Resolution {
@@ -501,6 +511,11 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
                 }),
             }
         }
+    }
+    if walk.probes.get() >= MAX_PROBES {
+        // What was not searched for is not known to be missing.
+        res.truncated = true;
+        res.needed.retain(|n| n.path.is_some());
     }
     // Symbol versions: each object's DT_VERNEED against the DT_VERDEF of
     // the library it names (found above; a missing one is reported already).
@@ -618,6 +633,39 @@ mod tests {
         lying[52..56].copy_from_slice(&u32::MAX.to_ne_bytes());
         assert_eq!(parse_cache(&lying), Some(vec![]));
         assert!(parse_cache(b"not a cache").is_none());
+    }
+
+    /// An rpath of thousands of directories on a program: the walk stops
+    /// at its bound, quickly, and calls nothing missing it did not search.
+    #[test]
+    fn a_hostile_rpath_is_bounded_and_reports_nothing_unsearched_as_missing() {
+        let host = Ctx::for_root(std::path::PathBuf::from("/"));
+        let dy = Dynamic {
+            class: 64,
+            machine: "x86-64".into(),
+            rpath: Some(vec!["/nope"; 2000].join(":")),
+            ..Default::default()
+        };
+        let walk = Walk {
+            ctx: &host,
+            cache: Vec::new(),
+            ld_library_path: Vec::new(),
+            class: 64,
+            machine: "x86-64".into(),
+            defaults: Vec::new(),
+            lib: "lib".into(),
+            platform: "x86_64",
+            probes: std::cell::Cell::new(0),
+        };
+        let started = std::time::Instant::now();
+        for i in 0..100 {
+            assert!(
+                walk.find(&format!("lib{i}.so"), &dy, "/", &dy, "/")
+                    .is_none()
+            );
+        }
+        assert_eq!(walk.probes.get(), MAX_PROBES);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]
