@@ -46,6 +46,10 @@ pub enum Command {
     Ls(EngineArgs),
     /// Run the hardened-image migration checklist on a container; exit 1
     /// when an error is found (for CI gates).
+    ///
+    /// `nosh TARGET -c 'doctor --help'` lists every check. FIPS-only
+    /// algorithms are not checked: nothing outside the app says which ones
+    /// it will use.
     Doctor(DoctorArgs),
     /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
     Completions(CompletionsArgs),

@@ -21,12 +21,15 @@ use crate::target::explain_exit;
 /// Check the target against what hardened, nonroot images require: root
 /// user, privileged ports, unwritable paths (fixes derived from the
 /// failure: a missing directory created, a WORKDIR the app owns, never a
-/// chown of a system directory), a working directory the app cannot write,
+/// chown of a system directory), a working directory the app cannot write
+/// (workdir-not-writable),
 /// files owned by another base image's uid (uid-assumption), logs written
-/// to files, shell-form entrypoints and scripts that need a shell, missing
+/// to files, shell-form entrypoints and scripts that need a shell
+/// (script-needs-shell), missing
 /// interpreters, missing shared libraries and too-new glibc symbol
-/// versions (missing-library), a HEALTHCHECK whose program the image lacks,
-/// TZ naming a zone the image has no tzdata for, CA bundle, passwd entry
+/// versions (missing-library), a HEALTHCHECK whose program the image lacks
+/// (healthcheck-cannot-run), TZ naming a zone the image has no tzdata for
+/// (missing-tzdata), CA bundle, passwd entry
 /// and HOME, image tag, crash loops (exit 127 told apart by the loader's
 /// own log line), read-only root filesystem.
 ///
@@ -1227,6 +1230,23 @@ mod tests {
         );
         let e = json!({"port": 80, "source": "exposed (80/tcp)", "detail": {"a": 1}});
         assert_eq!(evidence_lines(&e), ["port 80, source exposed (80/tcp)"]);
+    }
+
+    #[test]
+    fn help_names_the_checks_and_says_fips_is_not_checked() {
+        use clap::CommandFactory;
+        let help = Doctor::command().render_long_help().to_string();
+        for id in [
+            "missing-library",
+            "uid-assumption",
+            "healthcheck-cannot-run",
+            "missing-tzdata",
+            "workdir-not-writable",
+            "script-needs-shell",
+            "fips-algorithm",
+        ] {
+            assert!(help.contains(id), "{id} not in:\n{help}");
+        }
     }
 
     #[test]
