@@ -22,16 +22,15 @@ use crate::target::explain_exit;
 /// user, privileged ports, unwritable paths (fixes derived from the
 /// failure: a missing directory created, a WORKDIR the app owns, never a
 /// chown of a system directory), a working directory the app cannot write
-/// (workdir-not-writable),
-/// files owned by another base image's uid (uid-assumption), logs written
-/// to files, shell-form entrypoints and scripts that need a shell
-/// (script-needs-shell), missing
-/// interpreters, missing shared libraries and too-new glibc symbol
-/// versions (missing-library), a HEALTHCHECK whose program the image lacks
+/// (workdir-not-writable), files owned by another base image's uid
+/// (uid-assumption), logs written to files, shell-form entrypoints and
+/// scripts that need a shell (script-needs-shell), missing interpreters,
+/// missing shared libraries and too-new glibc symbol versions
+/// (missing-library), a HEALTHCHECK whose program the image lacks
 /// (healthcheck-cannot-run), TZ naming a zone the image has no tzdata for
-/// (missing-tzdata), CA bundle, passwd entry
-/// and HOME, image tag, crash loops (exit 127 told apart by the loader's
-/// own log line), read-only root filesystem.
+/// (missing-tzdata), CA bundle, passwd entry and HOME, image tag, crash
+/// loops (exit 127 told apart by the loader's own log line), read-only
+/// root filesystem.
 ///
 /// Not checked: FIPS-only algorithms (fips-algorithm): no reliable signal
 /// from outside the app tells which algorithms it will ask for.
