@@ -315,6 +315,31 @@ fn written_files(ctx: &Ctx, pids: &BTreeSet<i32>) -> Vec<(i32, String, String)> 
     out
 }
 
+/// The program a HEALTHCHECK test (`["CMD-SHELL", "curl ..."]`,
+/// `["CMD", "/bin/probe", ...]`) needs that the image lacks: `/bin/sh`
+/// for the shell form, then the probe's own program (a shell builtin
+/// needs none). `None` when it can run, or for `NONE`.
+fn healthcheck_gap(ctx: &Ctx, test: &[String], workdir: &str) -> Option<String> {
+    let path = entrypoint::image_path(ctx);
+    let missing = |p: &str| entrypoint::resolve(ctx, p, &path, workdir).is_none();
+    match test.first()?.as_str() {
+        "CMD" => test.get(1).filter(|p| missing(p)).cloned(),
+        "CMD-SHELL" => {
+            if missing("/bin/sh") {
+                return Some("/bin/sh".into());
+            }
+            let first = test.get(1)?.split_whitespace().next()?;
+            let builtin = [
+                "exit", "test", "[", "true", "false", "echo", "printf", "cd", "exec",
+            ]
+            .contains(&first);
+            (!builtin && !first.contains(['$', '=', '(', '`']) && missing(first))
+                .then(|| first.to_string())
+        }
+        _ => None,
+    }
+}
+
 /// The last log line that contains `needle`.
 fn last_line_with(lines: &[String], needle: &str) -> Option<String> {
     lines.iter().rev().find(|l| l.contains(needle)).cloned()
@@ -758,37 +783,8 @@ impl Doctor {
 
         // healthcheck-cannot-run
         if let Some(test) = info.healthcheck.as_ref().filter(|t| !t.is_empty()) {
-            let (program, shell_form) = match test[0].as_str() {
-                "CMD-SHELL" => ("/bin/sh".to_string(), true),
-                "CMD" => (test.get(1).cloned().unwrap_or_default(), false),
-                _ => (String::new(), false),
-            };
-            let path = entrypoint::image_path(ctx);
-            let mut program = program;
-            let mut found = !program.is_empty()
-                && entrypoint::resolve(ctx, &program, &path, &workdir).is_some();
-            // With a shell, the probe's own program (curl, wget, nc) must be
-            // there too; a shell builtin needs nothing.
-            if shell_form && found {
-                let first = test
-                    .get(1)
-                    .and_then(|c| c.split_whitespace().next())
-                    .unwrap_or("")
-                    .to_string();
-                let builtin = [
-                    "exit", "test", "[", "true", "false", "echo", "printf", "cd", "exec",
-                ]
-                .contains(&first.as_str());
-                if !first.is_empty()
-                    && !builtin
-                    && !first.contains(['$', '=', '(', '`'])
-                    && entrypoint::resolve(ctx, &first, &path, &workdir).is_none()
-                {
-                    program = first;
-                    found = false;
-                }
-            }
-            if !program.is_empty() && !found {
+            if let Some(program) = healthcheck_gap(ctx, test, &workdir) {
+                let shell_form = test[0] == "CMD-SHELL";
                 let probe = if shell_form {
                     test.get(1).cloned().unwrap_or_default()
                 } else {
@@ -1246,6 +1242,38 @@ mod tests {
         ] {
             assert!(help.contains(id), "{id} not in:\n{help}");
         }
+    }
+
+    #[test]
+    fn a_healthcheck_needs_its_shell_and_its_probe_program() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::create_dir_all(r.join("app")).unwrap();
+        std::fs::write(r.join("app/probe"), b"x").unwrap();
+        let ctx = Ctx::for_root(r.to_path_buf());
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let gap = |v: &[&str]| healthcheck_gap(&ctx, &t(v), "/");
+        assert_eq!(
+            gap(&["CMD", "curl", "-f", "http://localhost/"]).as_deref(),
+            Some("curl")
+        );
+        assert_eq!(gap(&["CMD", "/app/probe"]), None);
+        assert_eq!(
+            gap(&["CMD-SHELL", "curl -f http://localhost/"]).as_deref(),
+            Some("/bin/sh")
+        );
+        assert_eq!(gap(&["NONE"]), None);
+        // With a shell, the probe program itself.
+        std::fs::write(r.join("bin/sh"), b"x").unwrap();
+        std::fs::set_permissions(r.join("bin/sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            gap(&["CMD-SHELL", "wget -q -O- http://localhost/"]).as_deref(),
+            Some("wget")
+        );
+        assert_eq!(gap(&["CMD-SHELL", "test -f /tmp/ready"]), None);
+        assert_eq!(gap(&["CMD-SHELL", "/app/probe || exit 1"]), None);
     }
 
     #[test]
