@@ -46,6 +46,10 @@ pub enum Command {
     Ls(EngineArgs),
     /// Run the hardened-image migration checklist on a container; exit 1
     /// when an error is found (for CI gates).
+    ///
+    /// `nosh TARGET -c 'doctor --help'` lists every check. FIPS-only
+    /// algorithms are not checked: nothing outside the app says which ones
+    /// it will use.
     Doctor(DoctorArgs),
     /// Reach ports inside a running container from the host, bound to
     /// 127.0.0.1 there or never published: each connection is carried into

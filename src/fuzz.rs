@@ -361,7 +361,7 @@ fn fuzz_http_response_and_url() {
 
 #[test]
 fn fuzz_program_inspection() {
-    use crate::program::{inspect, parse_shebang, text_kind};
+    use crate::program::{inspect, parse_dynamic, parse_shebang, text_kind};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("program");
     fuzz(
@@ -379,6 +379,26 @@ fn fuzz_program_inspection() {
             f.write_all(d).expect("write sample");
             drop(f);
             let _ = inspect(&path);
+            let f = std::fs::File::open(&path).expect("open sample");
+            let _ = parse_dynamic(&f);
+        },
+    );
+}
+
+#[test]
+fn fuzz_ld_so_cache() {
+    use crate::libs::parse_cache;
+    fuzz(
+        "ldcache",
+        &[
+            b"glibc-ld.so.cache1.1",
+            b"ld.so-1.7.0\0",
+            b"\x03\x03\0\0",
+            b"\xff\xff\xff\xff",
+            b"libc.so.6\0",
+        ],
+        |d| {
+            let _ = parse_cache(d);
         },
     );
 }

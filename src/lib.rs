@@ -21,6 +21,7 @@ pub mod escape;
 mod fuzz;
 pub mod host;
 pub mod install;
+pub mod libs;
 pub mod mountinfo;
 pub mod perm;
 pub mod plugin;

@@ -216,6 +216,252 @@ pub fn parse_elf(f: &File) -> io::Result<Elf> {
     })
 }
 
+/// The dynamic section of an ELF object: what the loader reads to find
+/// and check its libraries (ld.so(8), elf(5)).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Dynamic {
+    /// 32 or 64: a library of another class is skipped by the loader.
+    pub class: u8,
+    pub machine: String,
+    /// `DT_NEEDED`, in order.
+    pub needed: Vec<String>,
+    pub soname: Option<String>,
+    /// `DT_RPATH`, searched before `LD_LIBRARY_PATH` (ignored when there is a `DT_RUNPATH`).
+    pub rpath: Option<String>,
+    /// `DT_RUNPATH`, searched after `LD_LIBRARY_PATH`.
+    pub runpath: Option<String>,
+    /// `DF_1_NODEFLIB`: the cache and the default directories are not searched.
+    pub nodeflib: bool,
+    /// `DT_VERNEED`: for each library file, the version names it must define.
+    pub verneed: Vec<VersionNeed>,
+    /// `DT_VERDEF`: the version names this object defines (e.g. `GLIBC_2.34`).
+    pub verdef: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionNeed {
+    pub file: String,
+    /// Non-weak versions only: a weak one missing is not fatal.
+    pub versions: Vec<String>,
+}
+
+const PT_LOAD: u32 = 1;
+const DT_NEEDED: u64 = 1;
+const DT_STRTAB: u64 = 5;
+const DT_STRSZ: u64 = 10;
+const DT_SONAME: u64 = 14;
+const DT_RPATH: u64 = 15;
+const DT_RUNPATH: u64 = 29;
+const DT_VERDEF: u64 = 0x6fff_fffc;
+const DT_VERDEFNUM: u64 = 0x6fff_fffd;
+const DT_VERNEED: u64 = 0x6fff_fffe;
+const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
+const DF_1_NODEFLIB: u64 = 0x800;
+const VER_FLG_BASE: u16 = 1;
+const VER_FLG_WEAK: u16 = 2;
+/// Bounds on what one object may declare: far above real ones (libc has
+/// ~40 version definitions, big programs ~100 DT_NEEDED).
+const MAX_ENTRIES: usize = 4096;
+const MAX_NAME: usize = 4096;
+
+/// One program header: (type, file offset, virtual address, size in the file).
+type Segment = (u32, u64, u64, u64);
+
+/// The parts of the ELF header the dynamic section needs.
+fn segments(f: &File) -> io::Result<(bool, Endian, u16, Vec<Segment>)> {
+    let mut h = [0u8; 64];
+    let n = f.read_at(&mut h, 0)?;
+    if n < 52 || &h[..4] != b"\x7fELF" {
+        return Err(bad("not an ELF file"));
+    }
+    let is64 = match h[4] {
+        1 => false,
+        2 => true,
+        _ => return Err(bad("bad ELF class")),
+    };
+    if is64 && n < 64 {
+        return Err(bad("truncated ELF header"));
+    }
+    let e = Endian(h[5] != 2);
+    let machine = e.u16(&h, 18);
+    let (phoff, phentsize, phnum) = if is64 {
+        (e.u64(&h, 32), e.u16(&h, 54), e.u16(&h, 56))
+    } else {
+        (e.u32(&h, 28) as u64, e.u16(&h, 42), e.u16(&h, 44))
+    };
+    let min_ph = if is64 { 56 } else { 32 };
+    let mut out = Vec::new();
+    if phnum > 0 && phentsize as usize >= min_ph {
+        let table = read_table(f, phoff, phentsize as u64 * phnum as u64)?;
+        for ph in table.chunks_exact(phentsize as usize) {
+            out.push(if is64 {
+                (e.u32(ph, 0), e.u64(ph, 8), e.u64(ph, 16), e.u64(ph, 32))
+            } else {
+                (
+                    e.u32(ph, 0),
+                    e.u32(ph, 4) as u64,
+                    e.u32(ph, 8) as u64,
+                    e.u32(ph, 16) as u64,
+                )
+            });
+        }
+    }
+    Ok((is64, e, machine, out))
+}
+
+/// The file offset of a virtual address, through the PT_LOAD segments.
+fn file_offset(segs: &[Segment], addr: u64) -> Option<u64> {
+    segs.iter()
+        .filter(|s| s.0 == PT_LOAD)
+        .find(|s| addr >= s.2 && addr - s.2 < s.3)
+        .and_then(|s| (addr - s.2).checked_add(s.1))
+}
+
+/// The NUL-terminated string at `at` in a string table, bounded.
+fn str_at(table: &[u8], at: u64) -> Option<String> {
+    let rest = table.get(usize::try_from(at).ok()?..)?;
+    let end = rest.iter().take(MAX_NAME).position(|b| *b == 0)?;
+    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+}
+
+/// Parse the dynamic section of `f`: DT_NEEDED, DT_SONAME, DT_RPATH,
+/// DT_RUNPATH, DT_FLAGS_1 and the symbol version tables, with addresses
+/// mapped to file offsets through the PT_LOAD segments as the loader maps
+/// them. `None` for an object without PT_DYNAMIC (static). Every count and
+/// offset comes from a hostile file: all are bounded, a bad one is an error.
+pub fn parse_dynamic(f: &File) -> io::Result<Option<Dynamic>> {
+    let (is64, e, machine, segs) = segments(f)?;
+    let Some(dynseg) = segs.iter().find(|s| s.0 == PT_DYNAMIC) else {
+        return Ok(None);
+    };
+    let raw = read_table(f, dynseg.1, dynseg.3.min(MAX_TABLE))?;
+    let size = if is64 { 16 } else { 8 };
+    let mut entries = Vec::new();
+    for d in raw.chunks_exact(size).take(MAX_ENTRIES) {
+        let tag = e.word(d, 0, is64);
+        if tag == 0 {
+            break;
+        }
+        entries.push((tag, e.word(d, size / 2, is64)));
+    }
+    let get = |tag: u64| entries.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+    let strtab = match (get(DT_STRTAB), get(DT_STRSZ)) {
+        (Some(addr), Some(len)) => {
+            let off =
+                file_offset(&segs, addr).ok_or_else(|| bad("string table outside the file"))?;
+            read_table(f, off, len.min(MAX_TABLE))?
+        }
+        _ => Vec::new(),
+    };
+    let string =
+        |v: u64| str_at(&strtab, v).ok_or_else(|| bad("string offset outside the string table"));
+    let mut out = Dynamic {
+        class: if is64 { 64 } else { 32 },
+        machine: machine_name(machine),
+        ..Default::default()
+    };
+    for (tag, val) in &entries {
+        match *tag {
+            DT_NEEDED => out.needed.push(string(*val)?),
+            DT_SONAME => out.soname = Some(string(*val)?),
+            DT_RPATH => out.rpath = Some(string(*val)?),
+            DT_RUNPATH => out.runpath = Some(string(*val)?),
+            DT_FLAGS_1 => out.nodeflib = val & DF_1_NODEFLIB != 0,
+            _ => {}
+        }
+    }
+    if let (Some(addr), Some(num)) = (get(DT_VERNEED), get(DT_VERNEEDNUM)) {
+        let off = file_offset(&segs, addr).ok_or_else(|| bad("version needs outside the file"))?;
+        out.verneed = parse_verneed(f, &e, off, num, &strtab)?;
+    }
+    if let (Some(addr), Some(num)) = (get(DT_VERDEF), get(DT_VERDEFNUM)) {
+        let off =
+            file_offset(&segs, addr).ok_or_else(|| bad("version definitions outside the file"))?;
+        out.verdef = parse_verdef(f, &e, off, num, &strtab)?;
+    }
+    Ok(Some(out))
+}
+
+/// `Elf_Verneed` (16 bytes) chained by `vn_next`, each with `vn_cnt`
+/// `Elf_Vernaux` (16 bytes) chained by `vna_next`; the same in ELF32 and ELF64.
+fn parse_verneed(
+    f: &File,
+    e: &Endian,
+    start: u64,
+    num: u64,
+    strtab: &[u8],
+) -> io::Result<Vec<VersionNeed>> {
+    let mut out = Vec::new();
+    let mut at = start;
+    let mut budget = MAX_ENTRIES;
+    for _ in 0..num.min(MAX_ENTRIES as u64) {
+        let vn = read_table(f, at, 16)?;
+        let (cnt, file, aux, next) = (e.u16(&vn, 2), e.u32(&vn, 4), e.u32(&vn, 8), e.u32(&vn, 12));
+        let file = str_at(strtab, file.into()).ok_or_else(|| bad("bad version need file name"))?;
+        let mut versions = Vec::new();
+        let mut a = at
+            .checked_add(aux.into())
+            .ok_or_else(|| bad("bad version need"))?;
+        for _ in 0..cnt {
+            budget = budget
+                .checked_sub(1)
+                .ok_or_else(|| bad("too many version needs"))?;
+            let vna = read_table(f, a, 16)?;
+            let (flags, name, anext) = (e.u16(&vna, 4), e.u32(&vna, 8), e.u32(&vna, 12));
+            let name = str_at(strtab, name.into()).ok_or_else(|| bad("bad version name"))?;
+            if flags & VER_FLG_WEAK == 0 {
+                versions.push(name);
+            }
+            if anext == 0 {
+                break;
+            }
+            a = a
+                .checked_add(anext.into())
+                .ok_or_else(|| bad("bad version need"))?;
+        }
+        out.push(VersionNeed { file, versions });
+        if next == 0 {
+            break;
+        }
+        at = at
+            .checked_add(next.into())
+            .ok_or_else(|| bad("bad version need"))?;
+    }
+    Ok(out)
+}
+
+/// `Elf_Verdef` (20 bytes) chained by `vd_next`; its first `Elf_Verdaux`
+/// names the version. The base definition (the file's own name) is skipped.
+fn parse_verdef(
+    f: &File,
+    e: &Endian,
+    start: u64,
+    num: u64,
+    strtab: &[u8],
+) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut at = start;
+    for _ in 0..num.min(MAX_ENTRIES as u64) {
+        let vd = read_table(f, at, 20)?;
+        let (flags, cnt, aux, next) =
+            (e.u16(&vd, 2), e.u16(&vd, 6), e.u32(&vd, 12), e.u32(&vd, 16));
+        if cnt > 0 && flags & VER_FLG_BASE == 0 {
+            let a = at
+                .checked_add(aux.into())
+                .ok_or_else(|| bad("bad version definition"))?;
+            let vda = read_table(f, a, 8)?;
+            out.push(str_at(strtab, e.u32(&vda, 0).into()).ok_or_else(|| bad("bad version name"))?);
+        }
+        if next == 0 {
+            break;
+        }
+        at = at
+            .checked_add(next.into())
+            .ok_or_else(|| bad("bad version definition"))?;
+    }
+    Ok(out)
+}
+
 /// Split a `#!` line as Linux does (binfmt_script): the interpreter is the
 /// first word, the rest (trimmed) is one argument.
 pub fn parse_shebang(head: &[u8]) -> Option<Shebang> {
@@ -349,6 +595,32 @@ mod tests {
             inspect(Path::new("/bin/ls")).unwrap(),
             Program::Elf(_)
         ));
+    }
+
+    #[test]
+    fn bin_ls_needs_libc_with_glibc_versions_that_libc_defines() {
+        let ls = parse_dynamic(&File::open("/bin/ls").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(ls.needed.iter().any(|n| n == "libc.so.6"), "{ls:?}");
+        let need = ls.verneed.iter().find(|v| v.file == "libc.so.6").unwrap();
+        assert!(
+            need.versions.iter().all(|v| v.starts_with("GLIBC_")),
+            "{need:?}"
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            let libc = File::open("/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+            let libc = parse_dynamic(&libc).unwrap().unwrap();
+            assert_eq!(libc.soname.as_deref(), Some("libc.so.6"));
+            assert!(libc.verdef.iter().any(|v| v == "GLIBC_2.2.5"), "{libc:?}");
+            assert!(need.versions.iter().all(|v| libc.verdef.contains(v)));
+        }
+        // A static binary has no dynamic section.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        fs::write(&p, b"#!/bin/sh\n").unwrap();
+        assert!(parse_dynamic(&File::open(&p).unwrap()).is_err());
     }
 
     #[test]

@@ -46,6 +46,15 @@ pub struct TargetInfo {
     pub log_tail: Vec<String>,
     /// What [`TargetInfo::bounded`] left out, one line each, for the user.
     pub cut: Vec<String>,
+    /// `Config.Healthcheck.Test` of the container (or image), bounded:
+    /// `["CMD-SHELL", "curl -f http://localhost/"]`, `["CMD", ...]`, `["NONE"]`.
+    pub healthcheck: Option<Vec<String>>,
+    /// `State.Health.Status`: starting, healthy, unhealthy (empty when none).
+    pub health_status: String,
+    /// The exit code and output of the last probe (`State.Health.Log`),
+    /// the output truncated to [`MAX_HEALTH_OUTPUT`] bytes.
+    pub health_exit_code: Option<i64>,
+    pub health_output: String,
 }
 
 /// The most JSON the toolbox is handed in [`TARGET_INFO_ENV`]: the kernel
@@ -61,6 +70,8 @@ const ARGV_BUDGET: usize = 24 * 1024;
 const ENV_BUDGET: usize = 32 * 1024;
 /// One environment entry or argument.
 const ITEM_BUDGET: usize = 8 * 1024;
+/// The healthcheck's test command, all of it.
+const HEALTHCHECK_BUDGET: usize = 2 * 1024;
 /// Exposed ports, all of them.
 const PORTS_BUDGET: usize = 2 * 1024;
 /// The log lines, all of them (the newest are kept).
@@ -134,6 +145,30 @@ fn bound_list(
     *list = kept;
 }
 
+/// Bounds on what the healthcheck fields carry to the toolbox.
+pub const MAX_HEALTH_OUTPUT: usize = 400;
+const MAX_HEALTH_ARGS: usize = 32;
+const MAX_HEALTH_ARG: usize = 1024;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// A healthcheck test command, bounded in count and length.
+pub fn bounded_healthcheck(test: Option<Vec<String>>) -> Option<Vec<String>> {
+    test.map(|t| {
+        t.into_iter()
+            .take(MAX_HEALTH_ARGS)
+            .map(|a| truncate(&a, MAX_HEALTH_ARG))
+            .collect()
+    })
+}
+
 impl TargetInfo {
     /// This information cut to fit [`MAX_INFO_JSON`], with a line in `cut`
     /// for each field that lost something. A target's environment,
@@ -150,6 +185,8 @@ impl TargetInfo {
             ("working directory", &mut b.working_dir),
             ("state", &mut b.state),
             ("error", &mut b.error),
+            ("health status", &mut b.health_status),
+            ("health output", &mut b.health_output),
         ] {
             if cut_to(field, FIELD_BUDGET) {
                 cut.push(format!("{what}: shortened"));
@@ -163,6 +200,16 @@ impl TargetInfo {
             }
         }
         bound_list(&mut b.env, ITEM_BUDGET, ENV_BUDGET, false, "Env", &mut cut);
+        if let Some(list) = &mut b.healthcheck {
+            bound_list(
+                list,
+                512,
+                HEALTHCHECK_BUDGET,
+                false,
+                "Healthcheck",
+                &mut cut,
+            );
+        }
         bound_list(
             &mut b.exposed_ports,
             64,
@@ -238,6 +285,8 @@ mod tests {
                 .map(|i| format!("{i}{}", "\x07".repeat(400)))
                 .collect(),
             error: "e".repeat(100_000),
+            healthcheck: Some((0..32).map(|_| "\x1b".repeat(1024)).collect()),
+            health_output: "\x01".repeat(4000),
             ..Default::default()
         };
         let b = info.bounded();
@@ -276,6 +325,15 @@ mod tests {
         assert!(cut_to(&mut s, 12));
         assert_eq!(s, "é\u{1}");
         assert_eq!(json_len("a\"\u{1}"), 3 + 1 + 2 + 6);
+    }
+
+    #[test]
+    fn healthcheck_fields_are_bounded() {
+        let long: Vec<String> = (0..100).map(|_| "é".repeat(1000)).collect();
+        let b = bounded_healthcheck(Some(long)).unwrap();
+        assert_eq!(b.len(), MAX_HEALTH_ARGS);
+        assert!(b.iter().all(|a| a.len() <= MAX_HEALTH_ARG));
+        assert_eq!(truncate("aé", 2), "a");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Builtin, bind_check, entrypoint, http};
 use crate::escape;
+use crate::libs;
 use crate::perm::{self, Access, Who};
 use crate::procinfo::{self, CAP_NET_BIND_SERVICE};
 use crate::procnet::{self, Owners, Proto, State};
@@ -18,9 +19,21 @@ use crate::shell::io::Io;
 use crate::target::explain_exit;
 
 /// Check the target against what hardened, nonroot images require: root
-/// user, privileged ports, unwritable paths, logs written to files,
-/// shell-form entrypoints, missing interpreters, CA bundle, passwd entry
-/// and HOME, image tag, crash loops, read-only root filesystem.
+/// user, privileged ports, unwritable paths (fixes derived from the
+/// failure: a missing directory created, a WORKDIR the app owns, never a
+/// chown of a system directory), a working directory the app cannot write
+/// (workdir-not-writable), files owned by another base image's uid
+/// (uid-assumption), logs written to files, shell-form entrypoints and
+/// scripts that need a shell (script-needs-shell), missing interpreters,
+/// missing shared libraries and too-new glibc symbol versions
+/// (missing-library), a HEALTHCHECK whose program the image lacks
+/// (healthcheck-cannot-run), TZ naming a zone the image has no tzdata for
+/// (missing-tzdata), CA bundle, passwd entry and HOME, image tag, crash
+/// loops (exit 127 told apart by the loader's own log line), read-only
+/// root filesystem.
+///
+/// Not checked: FIPS-only algorithms (fips-algorithm): no reliable signal
+/// from outside the app tells which algorithms it will ask for.
 ///
 /// Exit status: 1 when any error is found, else 0 (for CI gates).
 ///
@@ -120,34 +133,155 @@ fn paths_in(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Paths quoted in permission errors of the recent log lines.
-fn denied_in_logs(lines: &[String]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+/// Paths named in the write errors of the recent log lines, exactly as
+/// written: a quoted path is taken between its quotes; an unquoted one
+/// loses the punctuation around it (`(/data)`, `/x:`); a relative one
+/// (`'app.log'`) is in the working directory `workdir`. A "No such file
+/// or directory" counts only for a path whose directory is missing: the
+/// directory the app expects to write in. Returns (path, log line).
+fn denied_in_logs(lines: &[String], workdir: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut push = |p: String, line: &str| {
+        if !out.iter().any(|(q, _)| *q == p) {
+            out.push((p, line.to_string()));
+        }
+    };
     for line in lines {
         let denied = line.contains("Permission denied")
             || line.contains("PermissionError")
             || line.contains("EACCES")
             || line.contains("Read-only file system")
             || line.contains("EROFS");
-        if !denied {
+        let enoent = line.contains("No such file or directory") || line.contains("ENOENT");
+        if !denied && !enoent {
             continue;
         }
+        let mut quoted = false;
         for q in ['\'', '"'] {
             for (i, part) in line.split(q).enumerate() {
-                if i % 2 == 1 && part.starts_with('/') && !out.iter().any(|(p, _)| p == part) {
-                    out.push((part.to_string(), line.clone()));
+                let plausible = i % 2 == 1
+                    && !part.is_empty()
+                    && part.len() < 1024
+                    && !part.contains(char::is_whitespace)
+                    && !part.starts_with('-');
+                if !plausible {
+                    continue;
+                }
+                if part.starts_with('/') {
+                    quoted = true;
+                    push(crate::shell::normalize(part), line);
+                } else if denied && (part.contains('.') || part.contains('/')) && part != "." {
+                    quoted = true;
+                    let base = workdir.trim_end_matches('/');
+                    push(crate::shell::normalize(&format!("{base}/{part}")), line);
                 }
             }
         }
+        if quoted {
+            continue;
+        }
         // `cannot open log file /var/log/x: Permission denied`
         for w in line.split_whitespace() {
-            let w = w.trim_end_matches([':', ',', ';']);
-            if w.starts_with('/') && w.len() > 1 && !out.iter().any(|(p, _)| p == w) {
-                out.push((w.to_string(), line.clone()));
+            let w = w
+                .trim_start_matches(['(', '[', '<', '{'])
+                .trim_end_matches([':', ',', ';', ')', ']', '>', '}', '.', '!']);
+            if w.starts_with('/') {
+                push(crate::shell::normalize(w), line);
             }
         }
     }
     out
+}
+
+/// Directories no fix may chown, chmod or mount over: the image's own
+/// system tree. Giving the app one of these breaks the image, or hides it.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/usr",
+    "/etc",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+    "/var",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/share",
+    "/var/lib",
+    "/var/log",
+    "/var/cache",
+    "/home",
+    "/opt",
+    "/run",
+    "/proc",
+    "/sys",
+    "/dev",
+];
+
+fn is_system_dir(p: &str) -> bool {
+    let p = if p.len() > 1 {
+        p.trim_end_matches('/')
+    } else {
+        p
+    };
+    SYSTEM_DIRS.contains(&p)
+}
+
+/// The fix for a directory `dir` the app must write (a file's directory,
+/// or the directory itself) that uid `uid` cannot, derived from what the
+/// walk found rather than from a template: a missing directory is created
+/// and given to the app (never its parent); a working directory that is a
+/// system directory calls for a WORKDIR the app owns; an existing one of
+/// the app's own is chowned. Every alternative is one line to paste into
+/// a Dockerfile or a `docker run`; none touches a system directory.
+fn derive_write_fix(
+    dir: &str,
+    exists: bool,
+    readonly: bool,
+    workdir: &str,
+    uid: u32,
+    gid: u32,
+    is_log: bool,
+) -> String {
+    let mut fixes: Vec<String> = Vec::new();
+    let own = |d: &str| format!("RUN mkdir -p {d} && chown {uid}:{gid} {d}");
+    if is_system_dir(dir) {
+        if dir == workdir || dir == "/" {
+            fixes.push(format!(
+                "give the app a WORKDIR it owns: {} and WORKDIR /app/data (or point the app's own data-directory option there)",
+                own("/app/data")
+            ));
+        } else {
+            fixes.push(format!(
+                "point the app at a directory it owns instead of {dir}: {}",
+                own("/app/data")
+            ));
+        }
+    } else if readonly {
+        fixes.push(format!(
+            "docker run --tmpfs {dir}:uid={uid},gid={gid} (or a Kubernetes emptyDir at {dir})"
+        ));
+        if !exists {
+            fixes.push(own(dir));
+        }
+    } else if !exists {
+        fixes.push(format!("create it for the app: {}", own(dir)));
+        fixes.push(format!("mount a volume there: docker run -v DATA:{dir}"));
+    } else {
+        fixes.push(format!(
+            "give it to the app: RUN chown {uid}:{gid} {dir} (or COPY --chown={uid}:{gid})"
+        ));
+        fixes.push(format!("mount a volume there: docker run -v DATA:{dir}"));
+    }
+    if is_log {
+        fixes.insert(
+            0,
+            "log to stdout/stderr instead of a file (the engine collects it)".into(),
+        );
+    }
+    fixes.join("; or ")
 }
 
 /// Files the app holds open for writing: (pid, fd, path).
@@ -179,6 +313,89 @@ fn written_files(ctx: &Ctx, pids: &BTreeSet<i32>) -> Vec<(i32, String, String)> 
         }
     }
     out
+}
+
+/// The program a HEALTHCHECK test (`["CMD-SHELL", "curl ..."]`,
+/// `["CMD", "/bin/probe", ...]`) needs that the image lacks: `/bin/sh`
+/// for the shell form, then the probe's own program (a shell builtin
+/// needs none). `None` when it can run, or for `NONE`.
+fn healthcheck_gap(ctx: &Ctx, test: &[String], workdir: &str) -> Option<String> {
+    let path = entrypoint::image_path(ctx);
+    let missing = |p: &str| entrypoint::resolve(ctx, p, &path, workdir).is_none();
+    match test.first()?.as_str() {
+        "CMD" => test.get(1).filter(|p| missing(p)).cloned(),
+        "CMD-SHELL" => {
+            if missing("/bin/sh") {
+                return Some("/bin/sh".into());
+            }
+            let first = test.get(1)?.split_whitespace().next()?;
+            let builtin = [
+                "exit", "test", "[", "true", "false", "echo", "printf", "cd", "exec",
+            ]
+            .contains(&first);
+            (!builtin && !first.contains(['$', '=', '(', '`']) && missing(first))
+                .then(|| first.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The last log line that contains `needle`.
+fn last_line_with(lines: &[String], needle: &str) -> Option<String> {
+    lines.iter().rev().find(|l| l.contains(needle)).cloned()
+}
+
+fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find_map(|e| e.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Which of the causes of exit 127 this is, from the loader's own line in
+/// the logs, the entrypoint checks (no such program, no shell, no
+/// interpreter) and the library resolution: (explanation, fix).
+fn cause_of_127(
+    logs: &[String],
+    checks: &[entrypoint::Check],
+    libraries: Option<&libs::Resolution>,
+) -> (String, Option<String>) {
+    if let Some(line) = last_line_with(logs, "error while loading shared libraries") {
+        let lib = line
+            .split("error while loading shared libraries: ")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or("a library")
+            .to_string();
+        let needed_by = libraries
+            .and_then(|r| r.missing().find(|n| n.name == lib))
+            .map(|n| format!(", needed by {}", n.needed_by))
+            .unwrap_or_default();
+        return (
+            format!(
+                "the dynamic loader could not find {lib}{needed_by} (the app's last words: \"{}\")",
+                line.trim()
+            ),
+            Some(format!(
+                "put {lib} in the image (see the missing-library finding)"
+            )),
+        );
+    }
+    if let Some(c) = checks.iter().find(|c| c.severity == "error") {
+        return (c.message.clone(), c.fix.clone());
+    }
+    if let Some(n) = libraries.and_then(|r| r.missing().next()) {
+        return (
+            format!(
+                "{} needs {}, which is not in the image",
+                n.needed_by, n.name
+            ),
+            Some(format!(
+                "put {} in the image (see the missing-library finding)",
+                n.name
+            )),
+        );
+    }
+    (explain_exit(127).unwrap_or_default().to_string(), None)
 }
 
 impl Doctor {
@@ -264,8 +481,13 @@ impl Doctor {
         }
 
         // unwritable-path, logs-to-file
+        let workdir = std::fs::read_link(ctx.proc.path(pid, "cwd"))
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_string))
+            .or_else(|| Some(info.working_dir.clone()).filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into());
         let mut candidates: BTreeMap<String, (String, bool)> = BTreeMap::new(); // path -> (source, strong)
-        for (p, line) in denied_in_logs(&info.log_tail) {
+        for (p, line) in denied_in_logs(&info.log_tail, &workdir) {
             candidates
                 .entry(p)
                 .or_insert((format!("log: {}", line.trim()), true));
@@ -315,12 +537,14 @@ impl Doctor {
         let root_ro = perm::mount_of(&mounts, "/").is_some_and(|m| m.readonly());
         for (path, (source, strong)) in &candidates {
             let real = ctx.resolve(path);
-            let is_dir = std::fs::metadata(&real).is_ok_and(|m| m.is_dir());
+            let meta = std::fs::metadata(&real).ok();
+            let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
             let looks_file =
                 !is_dir && (path.ends_with(".log") || Path::new(path).extension().is_some());
-            // A log *file* path whose directory is what must be writable.
-            let v = perm::check(ctx, path, Some(Access::Write), &who);
-            let dir = if looks_file && !real.exists() {
+            // What must be writable: the file itself when it exists, its
+            // directory when it is a file to be created, else the path
+            // (a directory the app names, existing or not).
+            let dir = if meta.is_none() && looks_file {
                 Path::new(path)
                     .parent()
                     .and_then(|p| p.to_str())
@@ -329,6 +553,14 @@ impl Doctor {
             } else {
                 path.clone()
             };
+            let dir_exists = std::fs::symlink_metadata(ctx.resolve(&dir)).is_ok();
+            // "No such file" names a write target only when its directory is
+            // missing: a missing file to read is not this check's business.
+            let enoent_only = source.contains("No such file") && !source.contains("denied");
+            if enoent_only && dir_exists {
+                continue;
+            }
+            let v = perm::check(ctx, path, Some(Access::Write), &who);
             if !v.allowed {
                 let deciding = v.deciding.clone();
                 let sev = if *strong || looks_like_log(path) {
@@ -336,15 +568,73 @@ impl Doctor {
                 } else {
                     "warn"
                 };
-                r.add(
-                    "unwritable-path",
-                    sev,
-                    format!("the app needs to write {path} and uid {} cannot: {}", who.uid, deciding.as_ref().map(|d| d.reason.clone()).unwrap_or_else(|| "the kernel refuses".into())),
-                    json!({"path": path, "directory": dir, "source": source, "deciding": deciding, "uid": who.uid}),
-                    v.fixes.join("; "),
+                let readonly = deciding
+                    .as_ref()
+                    .is_some_and(|d| d.reason.contains("read-only mount"));
+                let fix = derive_write_fix(
+                    &dir,
+                    dir_exists,
+                    readonly,
+                    &workdir,
+                    who.uid,
+                    who.gid,
+                    looks_like_log(path),
                 );
+                let reason = deciding
+                    .as_ref()
+                    .map(|d| d.reason.clone())
+                    .unwrap_or_else(|| "the kernel refuses".into());
+                let log = source.strip_prefix("log: ");
+                let evidence = json!({"path": path, "directory": dir, "exists": dir_exists, "source": source, "log": log, "deciding": deciding, "uid": who.uid, "workdir": workdir});
+                if dir == workdir {
+                    r.add(
+                        "workdir-not-writable",
+                        sev,
+                        format!("the app writes {path} in its working directory {workdir}, which uid {} cannot write: {reason}", who.uid),
+                        evidence,
+                        fix,
+                    );
+                } else if !dir_exists {
+                    r.add(
+                        "unwritable-path",
+                        sev,
+                        format!(
+                            "the app needs to write {path} but its directory {dir} does not exist"
+                        ),
+                        evidence,
+                        fix,
+                    );
+                } else {
+                    r.add(
+                        "unwritable-path",
+                        sev,
+                        format!(
+                            "the app needs to write {path} and uid {} cannot: {reason}",
+                            who.uid
+                        ),
+                        evidence,
+                        fix,
+                    );
+                }
                 if looks_like_log(path) && !written.iter().any(|w| w.2.starts_with(&dir)) {
                     r.add("logs-to-file", "warn", format!("the app tries to log to a file under {dir}"), json!({"path": path, "directory": dir, "source": source}), "log to stdout/stderr instead: the engine collects and rotates it; no writable directory needed");
+                }
+                // The path belongs to another non-root user: a Dockerfile's
+                // chown written for another base image's uid.
+                let owner = deciding.as_ref().and_then(|d| {
+                    v.components
+                        .iter()
+                        .find(|c| c.path == d.path && c.exists)
+                        .map(|c| (c.path.clone(), c.uid, c.gid))
+                });
+                if let Some((opath, ouid, ogid)) = owner.filter(|o| o.1 != 0 && o.1 != who.uid) {
+                    r.add(
+                        "uid-assumption",
+                        "error",
+                        format!("{opath} belongs to uid {ouid} but the app runs as uid {}: files prepared for one base image's user, run as another's", who.uid),
+                        json!({"path": opath, "owner_uid": ouid, "owner_gid": ogid, "app_uid": who.uid, "configured_user": info.user, "log": log}),
+                        format!("run as the owner: USER {ouid}:{ogid} (docker run --user {ouid}:{ogid}); or give the files to the app's user: RUN chown -R {}:{} {opath}", who.uid, who.gid),
+                    );
                 }
             } else if self.prod_like
                 && perm::mount_of(&mounts, path).is_some_and(|m| m.target == "/")
@@ -367,7 +657,7 @@ impl Doctor {
             if let Some(h) = home.filter(|h| !h.is_empty() && h != "/") {
                 let v = perm::check(ctx, &h, Some(Access::Write), &who);
                 if !v.allowed {
-                    r.add("unwritable-home", "warn", format!("HOME {h} is not writable by uid {}: caches and config that runtimes put there fail", who.uid), json!({"home": h, "deciding": v.deciding}), v.fixes.first().cloned().unwrap_or_default());
+                    r.add("unwritable-home", "warn", format!("HOME {h} is not writable by uid {}: caches and config that runtimes put there fail", who.uid), json!({"home": h, "deciding": v.deciding}), derive_write_fix(&h, std::fs::symlink_metadata(ctx.resolve(&h)).is_ok(), v.deciding.as_ref().is_some_and(|d| d.reason.contains("read-only mount")), &workdir, who.uid, who.gid, false));
                 } else if self.prod_like
                     && perm::mount_of(&mounts, &h).is_some_and(|m| m.target == "/")
                 {
@@ -414,14 +704,71 @@ impl Doctor {
 
         // shell-form-entrypoint, missing-interpreter
         let argv = entrypoint::configured_argv(ctx);
+        let entry_checks = if argv.is_empty() {
+            Vec::new()
+        } else {
+            entrypoint::check_argv(ctx, &argv)
+        };
+        let program = entrypoint::resolved_program(ctx, &argv);
+        let libraries = program
+            .as_deref()
+            .and_then(|p| libs::resolve(ctx, p, &info.env));
+        if let Some(res) = &libraries {
+            let loader_line =
+                last_line_with(&info.log_tail, "error while loading shared libraries");
+            for n in res.missing() {
+                r.add(
+                    "missing-library",
+                    "error",
+                    format!(
+                        "{} needs {}, which is not in the image: it exits 127 before main with \"error while loading shared libraries\"",
+                        n.needed_by, n.name
+                    ),
+                    json!({"library": n.name, "needed_by": n.needed_by, "program": program, "searched": {"ld_library_path": env_value(&info.env, "LD_LIBRARY_PATH"), "ld_so_cache": "/etc/ld.so.cache", "default": res.lib_dir}, "log": loader_line}),
+                    format!(
+                        "COPY --from=build {dir}/{name}* {dir}/ (from a build stage on the same distribution release){}",
+                        if n.name.starts_with("libstdc++") || n.name.starts_with("libgcc_s") {
+                            "; or link it in (-static-libstdc++ -static-libgcc), or use a base image with the C++ runtime (distroless cc)"
+                        } else {
+                            ""
+                        },
+                        dir = res.lib_dir,
+                        name = n.name
+                    ),
+                );
+            }
+            for v in &res.missing_versions {
+                r.add(
+                    "missing-library",
+                    "error",
+                    format!(
+                        "{} needs {} from {}, newer than the image's {}{}",
+                        v.needed_by,
+                        v.version,
+                        v.library,
+                        v.library_path,
+                        v.newest_defined
+                            .as_ref()
+                            .map(|d| format!(" (it defines up to {d})"))
+                            .unwrap_or_default()
+                    ),
+                    json!({"version": v.version, "library": v.library, "library_path": v.library_path, "needed_by": v.needed_by, "newest_defined": v.newest_defined}),
+                    format!(
+                        "build the program on the same distribution release as the base image, or use a base image whose {} defines {}",
+                        v.library, v.version
+                    ),
+                );
+            }
+        }
         if !argv.is_empty() {
-            for c in entrypoint::check_argv(ctx, &argv) {
-                if c.severity == "ok" {
+            for c in &entry_checks {
+                if c.severity == "ok" || c.id == "missing-library" {
                     continue;
                 }
                 let id = match c.id {
                     "shell-form-entrypoint" => "shell-form-entrypoint",
                     "missing-interpreter" => "missing-interpreter",
+                    "script-needs-shell" => "script-needs-shell",
                     _ => "entrypoint",
                 };
                 r.add(
@@ -431,6 +778,75 @@ impl Doctor {
                     json!({"entrypoint": info.entrypoint, "cmd": info.cmd}),
                     c.fix.clone().unwrap_or_default(),
                 );
+            }
+        }
+
+        // healthcheck-cannot-run
+        if let Some(test) = info.healthcheck.as_ref().filter(|t| !t.is_empty()) {
+            if let Some(program) = healthcheck_gap(ctx, test, &workdir) {
+                let shell_form = test[0] == "CMD-SHELL";
+                let probe = if shell_form {
+                    test.get(1).cloned().unwrap_or_default()
+                } else {
+                    test[1..].join(" ")
+                };
+                let probe_program = probe.split_whitespace().next().unwrap_or("").to_string();
+                r.add(
+                    "healthcheck-cannot-run",
+                    "error",
+                    format!(
+                        "the HEALTHCHECK runs {} but the image has no {}: every probe fails and the container is marked unhealthy{}",
+                        probe,
+                        program,
+                        if info.health_status.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (it is {} now)", info.health_status)
+                        }
+                    ),
+                    json!({"healthcheck": test, "missing": program, "probe_program": probe_program, "health_status": info.health_status, "last_exit_code": info.health_exit_code, "log": Some(info.health_output.trim()).filter(|o| !o.is_empty())}),
+                    "probe from outside instead (HEALTHCHECK NONE, and a Kubernetes httpGet/tcpSocket probe or the orchestrator's own check); or COPY a static probe binary from a build stage and use the exec form: HEALTHCHECK CMD [\"/healthcheck\"]; or the app's own health flag if it has one: HEALTHCHECK CMD [\"/app/server\", \"--healthcheck\"]",
+                );
+            }
+        }
+
+        // missing-tzdata
+        if let Some(tz) = env_value(&env, "TZ").map(str::to_string) {
+            let zone = tz.trim_start_matches(':').to_string();
+            let tzdir = env_value(&env, "TZDIR")
+                .unwrap_or("/usr/share/zoneinfo")
+                .to_string();
+            // UTC needs no file: glibc falls back to it. A POSIX rule
+            // (EST5EDT, <+03>-3) carries its own offsets.
+            let utc = [
+                "UTC",
+                "UTC0",
+                "GMT",
+                "GMT0",
+                "Etc/UTC",
+                "Etc/GMT",
+                "UCT",
+                "Universal",
+                "Zulu",
+                "",
+            ]
+            .contains(&zone.as_str());
+            let posix_rule = !zone.contains('/') && zone.chars().any(|c| c.is_ascii_digit());
+            if !utc && !posix_rule && !zone.contains("..") {
+                let file = if zone.starts_with('/') {
+                    zone.clone()
+                } else {
+                    format!("{}/{zone}", tzdir.trim_end_matches('/'))
+                };
+                if !std::fs::metadata(ctx.resolve(&file)).is_ok_and(|m| m.is_file()) {
+                    r.add(
+                        "missing-tzdata",
+                        "warn",
+                        format!("TZ={tz} but the image has no {file}: the app silently runs in UTC"),
+                        json!({"tz": tz, "looked_at": file}),
+                        format!("COPY --from=build {file} {file} (or all of {tzdir}: a base image with tzdata, e.g. distroless base)"),
+                    );
+                }
             }
         }
 
@@ -476,8 +892,28 @@ impl Doctor {
 
         // crash-loop
         if info.restart_count > 0 || (info.state != "running" && info.exit_code != 0) {
-            let why = explain_exit(info.exit_code).unwrap_or("it exited");
-            r.add("crash-loop", if info.exit_code != 0 || info.state == "restarting" { "error" } else { "warn" }, format!("the container restarted {} times; last exit code {}: {why}", info.restart_count, info.exit_code), json!({"restart_count": info.restart_count, "exit_code": info.exit_code, "state": info.state, "error": info.error}), "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies");
+            let generic = explain_exit(info.exit_code).unwrap_or("it exited");
+            let last_log = info
+                .log_tail
+                .iter()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .cloned();
+            let version_line = last_line_with(&info.log_tail, "' not found (required by ");
+            let (why, fix) = if info.exit_code == 127 {
+                cause_of_127(&info.log_tail, &entry_checks, libraries.as_ref())
+            } else if let Some(line) = version_line {
+                (
+                    format!(
+                        "the dynamic loader refused a symbol version the image's library lacks (the app's last words: \"{}\")",
+                        line.trim()
+                    ),
+                    Some("see the missing-library finding".to_string()),
+                )
+            } else {
+                (generic.to_string(), None)
+            };
+            r.add("crash-loop", if info.exit_code != 0 || info.state == "restarting" { "error" } else { "warn" }, format!("the container restarted {} times; last exit code {}: {why}", info.restart_count, info.exit_code), json!({"restart_count": info.restart_count, "exit_code": info.exit_code, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
         }
 
         // readonly-rootfs
@@ -486,7 +922,27 @@ impl Doctor {
         } else if self.prod_like && !ro_needs.is_empty() {
             ro_needs.sort();
             ro_needs.dedup();
-            r.add("readonly-rootfs", "error", format!("with readOnlyRootFilesystem these paths on the root filesystem become unwritable: {}", ro_needs.join(", ")), json!({"paths": ro_needs}), format!("mount an emptyDir (or --tmpfs) at {}", ro_needs.join(", ")));
+            // A mount over a system directory would hide the image's own
+            // files there: the app gets a directory of its own instead.
+            let (system, own): (Vec<&String>, Vec<&String>) =
+                ro_needs.iter().partition(|d| is_system_dir(d));
+            let mut fix = Vec::new();
+            if !own.is_empty() {
+                fix.push(format!(
+                    "mount an emptyDir (or docker run --tmpfs) at {}",
+                    own.iter()
+                        .map(|d| d.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !system.is_empty() {
+                fix.push(format!(
+                    "instead of writing in {}, give the app a directory of its own (WORKDIR /app/data) and mount an emptyDir there",
+                    system.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            r.add("readonly-rootfs", "error", format!("with readOnlyRootFilesystem these paths on the root filesystem become unwritable: {}", ro_needs.join(", ")), json!({"paths": ro_needs}), fix.join("; "));
         }
 
         // capabilities under drop: ALL
@@ -508,6 +964,71 @@ impl Doctor {
         }
         r
     }
+}
+
+/// The evidence of a finding as a person reads it: the deciding path with
+/// its owner and mode, and the log line that showed the failure; else the
+/// plain facts as `key value` pairs. One or two lines; `--json` has it all.
+fn evidence_lines(e: &Value) -> Vec<String> {
+    const MAX: usize = 200;
+    let cut = |s: String| -> String {
+        if s.chars().count() > MAX {
+            format!("{}...", s.chars().take(MAX).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let mut lines = Vec::new();
+    if let Some(d) = e.get("deciding").filter(|d| d.is_object()) {
+        let path = d["path"].as_str().unwrap_or_default();
+        let owner = d["owner"].as_str().unwrap_or_default();
+        if owner.is_empty() {
+            lines.push(d["reason"].as_str().unwrap_or(path).to_string());
+        } else {
+            lines.push(format!(
+                "{path} is {owner}:{} {}",
+                d["group"].as_str().unwrap_or_default(),
+                d["mode"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    let from_source = e
+        .get("source")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix("log: "));
+    let log = ["log", "last_log_line"]
+        .iter()
+        .find_map(|k| e.get(*k).and_then(Value::as_str))
+        .or(from_source);
+    if let Some(l) = log {
+        lines.push(format!("log: {}", l.trim()));
+    }
+    if lines.is_empty() {
+        let scalar = |v: &Value| -> Option<String> {
+            match v {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                Value::Array(a) if !a.is_empty() && a.len() <= 8 => Some(
+                    a.iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                _ => None,
+            }
+        };
+        if let Some(map) = e.as_object() {
+            let facts: Vec<String> = map
+                .iter()
+                .filter_map(|(k, v)| scalar(v).map(|v| format!("{k} {v}")))
+                .collect();
+            if !facts.is_empty() {
+                lines.push(facts.join(", "));
+            }
+        }
+    }
+    lines.into_iter().map(cut).collect()
 }
 
 impl Builtin for Doctor {
@@ -551,11 +1072,9 @@ impl Builtin for Doctor {
                     f.id,
                     escape::field(f.message.as_bytes())
                 )?;
-                writeln!(
-                    io.out,
-                    "      evidence: {}",
-                    escape::field(f.evidence.to_string().as_bytes())
-                )?;
+                for line in evidence_lines(&f.evidence) {
+                    writeln!(io.out, "      evidence: {}", escape::field(line.as_bytes()))?;
+                }
                 if !f.fix.is_empty() {
                     writeln!(io.out, "      fix: {}", escape::field(f.fix.as_bytes()))?;
                 }
@@ -582,11 +1101,179 @@ mod tests {
             "demo-app: cannot open log file /var/log/demo/app.log: Permission denied (os error 13); logging to stdout".to_string(),
             "all good".to_string(),
         ];
-        let paths: Vec<String> = denied_in_logs(&lines).into_iter().map(|p| p.0).collect();
+        let paths: Vec<String> = denied_in_logs(&lines, "/app")
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
         assert_eq!(
             paths,
             ["/var/log/claims-api/app.log", "/var/log/demo/app.log"]
         );
+    }
+
+    #[test]
+    fn paths_are_read_from_log_lines_exactly() {
+        let lines = vec![
+            "open() \"/var/lib/nginx/body\" failed (13: Permission denied)".to_string(),
+            "[Errno 13] Permission denied (/)".to_string(),
+            "PermissionError: [Errno 13] Permission denied: 'app.log'".to_string(),
+            "cannot create [/srv/data]: Permission denied.".to_string(),
+            "FileNotFoundError: [Errno 2] No such file or directory: '/var/log/claims/app.log'"
+                .to_string(),
+        ];
+        let paths: Vec<String> = denied_in_logs(&lines, "/app")
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/var/lib/nginx/body",
+                "/",
+                "/app/app.log",
+                "/srv/data",
+                "/var/log/claims/app.log"
+            ]
+        );
+    }
+
+    /// No fix may chown, chmod or mount over a system directory.
+    fn absurd(fix: &str) -> Option<&'static str> {
+        let words: Vec<&str> = fix
+            .split([' ', ';', '(', ')', ','])
+            .filter(|w| !w.is_empty())
+            .collect();
+        for (i, w) in words.iter().enumerate() {
+            let touches = matches!(*w, "chown" | "chmod" | "chgrp" | "--tmpfs" | "-v");
+            if !touches {
+                continue;
+            }
+            for arg in words.iter().skip(i + 1).take(2) {
+                let target = arg.rsplit(':').next().unwrap_or(arg);
+                let target = arg
+                    .split(':')
+                    .find(|p| p.starts_with('/'))
+                    .unwrap_or(target);
+                if let Some(d) = SYSTEM_DIRS.iter().find(|d| **d == target) {
+                    return Some(d);
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn write_fixes_are_derived_from_the_failure_and_never_touch_system_directories() {
+        // A root-owned working directory `/`: a WORKDIR the app owns.
+        let f = derive_write_fix("/", true, false, "/", 65532, 65532, false);
+        assert!(f.contains("WORKDIR /app/data"), "{f}");
+        assert!(
+            f.contains("RUN mkdir -p /app/data && chown 65532:65532 /app/data"),
+            "{f}"
+        );
+        assert_eq!(absurd(&f), None, "{f}");
+        // The app's own directory does not exist: create it, not chown /var/log.
+        let f = derive_write_fix("/var/log/claims", false, false, "/app", 65532, 65532, true);
+        assert!(
+            f.contains("RUN mkdir -p /var/log/claims && chown 65532:65532 /var/log/claims"),
+            "{f}"
+        );
+        assert!(!f.contains("chown 65532:65532 /var/log "), "{f}");
+        assert!(f.starts_with("log to stdout/stderr"), "{f}");
+        assert_eq!(absurd(&f), None, "{f}");
+        // An existing directory of the app's: chown it.
+        let f = derive_write_fix(
+            "/var/log/claims-api",
+            true,
+            false,
+            "/app",
+            65532,
+            65532,
+            true,
+        );
+        assert!(
+            f.contains("RUN chown 65532:65532 /var/log/claims-api"),
+            "{f}"
+        );
+        // A read-only root: a tmpfs, for the app's uid.
+        let f = derive_write_fix("/app/cache", true, true, "/app", 65532, 65532, false);
+        assert!(
+            f.contains("docker run --tmpfs /app/cache:uid=65532,gid=65532"),
+            "{f}"
+        );
+        for sys in SYSTEM_DIRS {
+            for exists in [true, false] {
+                for ro in [true, false] {
+                    let f = derive_write_fix(sys, exists, ro, "/app", 65532, 65532, true);
+                    assert_eq!(absurd(&f), None, "{sys}: {f}");
+                }
+            }
+        }
+        assert_eq!(absurd("RUN chown 65532:65532 /"), Some("/"));
+        assert_eq!(absurd("docker run -v DATA:/var"), Some("/var"));
+    }
+
+    #[test]
+    fn human_evidence_is_the_deciding_path_and_the_log_line() {
+        let e = json!({"path": "/var/log/x/app.log", "deciding": {"path": "/var/log/x", "owner": "root", "group": "root", "mode": "0755", "reason": "..."}, "log": "PermissionError: [Errno 13] Permission denied: '/var/log/x/app.log'", "uid": 65532});
+        assert_eq!(
+            evidence_lines(&e),
+            [
+                "/var/log/x is root:root 0755",
+                "log: PermissionError: [Errno 13] Permission denied: '/var/log/x/app.log'"
+            ]
+        );
+        let e = json!({"port": 80, "source": "exposed (80/tcp)", "detail": {"a": 1}});
+        assert_eq!(evidence_lines(&e), ["port 80, source exposed (80/tcp)"]);
+    }
+
+    #[test]
+    fn help_names_the_checks_and_says_fips_is_not_checked() {
+        use clap::CommandFactory;
+        let help = Doctor::command().render_long_help().to_string();
+        for id in [
+            "missing-library",
+            "uid-assumption",
+            "healthcheck-cannot-run",
+            "missing-tzdata",
+            "workdir-not-writable",
+            "script-needs-shell",
+            "fips-algorithm",
+        ] {
+            assert!(help.contains(id), "{id} not in:\n{help}");
+        }
+    }
+
+    #[test]
+    fn a_healthcheck_needs_its_shell_and_its_probe_program() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::create_dir_all(r.join("app")).unwrap();
+        std::fs::write(r.join("app/probe"), b"x").unwrap();
+        let ctx = Ctx::for_root(r.to_path_buf());
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let gap = |v: &[&str]| healthcheck_gap(&ctx, &t(v), "/");
+        assert_eq!(
+            gap(&["CMD", "curl", "-f", "http://localhost/"]).as_deref(),
+            Some("curl")
+        );
+        assert_eq!(gap(&["CMD", "/app/probe"]), None);
+        assert_eq!(
+            gap(&["CMD-SHELL", "curl -f http://localhost/"]).as_deref(),
+            Some("/bin/sh")
+        );
+        assert_eq!(gap(&["NONE"]), None);
+        // With a shell, the probe program itself.
+        std::fs::write(r.join("bin/sh"), b"x").unwrap();
+        std::fs::set_permissions(r.join("bin/sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            gap(&["CMD-SHELL", "wget -q -O- http://localhost/"]).as_deref(),
+            Some("wget")
+        );
+        assert_eq!(gap(&["CMD-SHELL", "test -f /tmp/ready"]), None);
+        assert_eq!(gap(&["CMD-SHELL", "/app/probe || exit 1"]), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Builtin, util};
 use crate::escape;
+use crate::libs;
 use crate::perm::{self, Access, Who};
 use crate::program::{self, Program};
 use crate::shell::Ctx;
@@ -26,8 +27,16 @@ use crate::target::explain_exit;
 /// and explains a failure; --test --trace runs it under `trace`, following
 /// its forks, to show the system calls that fail.
 ///
+/// The libraries of a dynamically linked program are resolved as the
+/// target's loader would (rpath, LD_LIBRARY_PATH, runpath, ld.so.cache,
+/// default directories) and listed found or missing, with the glibc
+/// symbol versions it needs that the image's libc lacks.
+///
 /// JSON (--json): {configured {entrypoint, cmd, user, working_dir, argv},
-/// running {pid, argv, uid, cwd}, checks [{id, severity, message, fix}]}.
+/// running {pid, argv, uid, cwd}, checks [{id, severity, message, fix}],
+/// libraries (null or {needed [{name, needed_by, path, via}],
+/// missing_versions [{version, library, library_path, needed_by,
+/// newest_defined}], unreadable, truncated, lib_dir})}.
 #[derive(Parser)]
 #[command(name = "entrypoint", disable_version_flag = true)]
 pub struct Entrypoint {
@@ -81,7 +90,7 @@ pub fn configured_argv(ctx: &Ctx) -> Vec<String> {
 }
 
 /// PATH as the image configures it (Docker's default when unset).
-fn image_path(ctx: &Ctx) -> String {
+pub fn image_path(ctx: &Ctx) -> String {
     ctx.info
         .env
         .iter()
@@ -105,6 +114,46 @@ pub fn resolve(ctx: &Ctx, name: &str, path: &str, workdir: &str) -> Option<Strin
         .filter(|d| !d.is_empty())
         .map(|d| format!("{}/{name}", d.trim_end_matches('/')))
         .find(|p| std::fs::metadata(ctx.resolve(p)).is_ok_and(|m| m.is_file()))
+}
+
+/// The libraries of the program at `resolved`, as the loader would find
+/// them with the image's environment: an error per missing library or
+/// symbol version, else one ok line.
+fn library_checks(ctx: &Ctx, resolved: &str) -> Vec<Check> {
+    let Some(res) = libs::resolve(ctx, resolved, &ctx.info.env) else {
+        return Vec::new();
+    };
+    let problems = res.problems();
+    if problems.is_empty() {
+        return vec![Check {
+            id: "libraries-present",
+            severity: "ok",
+            message: format!(
+                "all {} libraries it needs are in the image",
+                res.needed.len()
+            ),
+            fix: None,
+        }];
+    }
+    problems
+        .into_iter()
+        .map(|(message, fix)| Check {
+            id: "missing-library",
+            severity: "error",
+            message,
+            fix: Some(fix),
+        })
+        .collect()
+}
+
+/// The program the configured command runs, resolved in the target.
+pub fn resolved_program(ctx: &Ctx, argv: &[String]) -> Option<String> {
+    let workdir = if ctx.info.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        ctx.info.working_dir.clone()
+    };
+    resolve(ctx, argv.first()?, &image_path(ctx), &workdir)
 }
 
 /// Every check of a command line, in order: the first error is the cause.
@@ -207,12 +256,15 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
                 ),
                 fix: Some("build the binary statically (CGO_ENABLED=0, -C target-feature=+crt-static, musl) or use a base image with that libc".into()),
             }),
-            Some(interp) => checks.push(Check {
-                id: "interpreter-present",
-                severity: "ok",
-                message: format!("{} ELF, {} linked, interpreter {} present", elf.machine, elf.linking, escape::field(interp.as_bytes())),
-                fix: None,
-            }),
+            Some(interp) => {
+                checks.push(Check {
+                    id: "interpreter-present",
+                    severity: "ok",
+                    message: format!("{} ELF, {} linked, interpreter {} present", elf.machine, elf.linking, escape::field(interp.as_bytes())),
+                    fix: None,
+                });
+                checks.extend(library_checks(ctx, &resolved));
+            }
             None => checks.push(Check {
                 id: "static-binary",
                 severity: "ok",
@@ -236,15 +288,26 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
                     fix: None,
                 });
             } else {
+                let is_shell = SHELLS.contains(&ibase);
+                let entry_script = resolved.ends_with("entrypoint.sh") || resolved.ends_with("-entrypoint");
                 checks.push(Check {
-                    id: if SHELLS.contains(&ibase) { "shell-form-entrypoint" } else { "missing-interpreter" },
+                    id: if is_shell { "script-needs-shell" } else { "missing-interpreter" },
                     severity: "error",
                     message: format!(
-                        "{} is a script for {}, which the image lacks: exit 127",
+                        "{} is a script for {}, which the image lacks: exit 127{}",
                         escape::field(resolved.as_bytes()),
-                        escape::field(interpreter.as_bytes())
+                        escape::field(interpreter.as_bytes()),
+                        if is_shell && entry_script {
+                            " (a docker-entrypoint.sh copied from a non-hardened image)"
+                        } else {
+                            ""
+                        }
                     ),
-                    fix: Some("run the script with an interpreter the image has, or replace it with a binary".into()),
+                    fix: Some(if is_shell {
+                        "do the script's work at build time (RUN in a build stage) and start the program itself: ENTRYPOINT [\"/path/to/app\", \"arg\"]; or COPY a static shell (busybox) from a build stage if the script must stay".into()
+                    } else {
+                        "run the script with an interpreter the image has, or replace it with a binary".into()
+                    }),
                 });
             }
         }
@@ -492,10 +555,12 @@ impl Builtin for Entrypoint {
             argv: argv.clone(),
         };
         let checks = check_argv(ctx, &argv);
+        let libraries =
+            resolved_program(ctx, &argv).and_then(|p| libs::resolve(ctx, &p, &ctx.info.env));
         if self.json {
             util::write_json(
                 &mut io.out,
-                &serde_json::json!({"configured": configured, "running": running, "checks": checks}),
+                &serde_json::json!({"configured": configured, "running": running, "checks": checks, "libraries": libraries}),
             )?;
             return Ok(i32::from(checks.iter().any(|c| c.severity == "error")));
         }
@@ -568,6 +633,10 @@ impl Builtin for Entrypoint {
                 )
                 .into_owned())
         )?;
+        if let Some(res) = &libraries {
+            writeln!(io.out, "libraries")?;
+            super::file::write_libraries(&mut io.out, res, "  ")?;
+        }
         writeln!(io.out, "checks")?;
         for c in &checks {
             writeln!(io.out, "  {:<5} {}", c.severity, c.message)?;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Builtin, readlink, util};
 use crate::escape;
+use crate::libs::{self, Resolution};
 use crate::program::{Elf, Shebang, parse_elf, parse_shebang, text_kind};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
@@ -22,7 +23,12 @@ use crate::shell::io::Io;
 /// exists and is executable for this identity), directories, symbolic
 /// links, empty files, text and data.
 ///
-/// JSON (--json): an array of {path, kind, description, elf (null or
+/// A dynamically linked ELF's libraries are resolved as the target's
+/// loader would and listed one a line (`name => path`, or `=> MISSING
+/// (needed by ...)`), with glibc symbol versions the image's libc lacks.
+///
+/// JSON (--json): an array of {path, kind, description, libraries (null or
+/// {needed [{name, needed_by, path, via}], missing_versions, ...}), elf (null or
 /// {class, endian, elf_type, machine, linking, interpreter,
 /// interpreter_present, stripped}), shebang (null or {line, interpreter,
 /// argument, interpreter_present, interpreter_executable})}; kind is one
@@ -45,6 +51,8 @@ pub struct Row {
     pub description: String,
     pub elf: Option<Elf>,
     pub shebang: Option<Shebang>,
+    /// For a dynamically linked ELF: its libraries, found or missing.
+    pub libraries: Option<Resolution>,
 }
 
 /// Whether `path` exists in the target, following its symlinks there.
@@ -62,6 +70,7 @@ fn describe(ctx: &Ctx, path: &str) -> Row {
         description: String::new(),
         elf: None,
         shebang: None,
+        libraries: None,
     };
     let meta = match fs::symlink_metadata(&real) {
         Ok(m) => m,
@@ -140,6 +149,11 @@ fn describe(ctx: &Ctx, path: &str) -> Row {
                     } else {
                         ", not stripped"
                     });
+                    if elf.linking == "dynamic" {
+                        row.libraries = readlink::canonicalize(ctx, path)
+                            .ok()
+                            .and_then(|p| libs::resolve(ctx, &p, &ctx.info.env));
+                    }
                     row.elf = Some(elf);
                     ("elf", d)
                 }
@@ -180,6 +194,32 @@ fn describe(ctx: &Ctx, path: &str) -> Row {
     row
 }
 
+/// The libraries of a program, one a line as ldd prints them, the
+/// missing ones and the missing symbol versions marked.
+pub fn write_libraries(out: &mut dyn Write, res: &Resolution, indent: &str) -> io::Result<()> {
+    for n in &res.needed {
+        let name = escape::field(n.name.as_bytes());
+        match &n.path {
+            Some(p) => writeln!(out, "{indent}{name} => {}", escape::field(p.as_bytes()))?,
+            None => writeln!(
+                out,
+                "{indent}{name} => MISSING (needed by {})",
+                escape::field(n.needed_by.as_bytes())
+            )?,
+        }
+    }
+    for v in &res.missing_versions {
+        writeln!(
+            out,
+            "{indent}{} => MISSING in {} (needed by {})",
+            escape::field(v.version.as_bytes()),
+            escape::field(v.library_path.as_bytes()),
+            escape::field(v.needed_by.as_bytes())
+        )?;
+    }
+    Ok(())
+}
+
 impl Builtin for FileCmd {
     const NAME: &'static str = "file";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
@@ -196,6 +236,9 @@ impl Builtin for FileCmd {
                 escape::field(r.path.as_bytes()),
                 r.description
             )?;
+            if let Some(res) = &r.libraries {
+                write_libraries(&mut io.out, res, "  ")?;
+            }
         }
         Ok(status)
     }

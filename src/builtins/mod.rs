@@ -34,7 +34,7 @@ mod mounts;
 mod ports;
 mod ps;
 mod pwd;
-mod readlink;
+pub(crate) mod readlink;
 mod resolve;
 mod route;
 mod run;

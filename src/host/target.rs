@@ -116,6 +116,9 @@ pub fn from_image(reference: &str, image: &ImageInspect) -> Target {
         working_dir: config.working_dir.unwrap_or_default(),
         env: config.env.clone().unwrap_or_default(),
         exposed_ports: config.exposed_ports.clone().unwrap_or_default(),
+        healthcheck: crate::target::bounded_healthcheck(
+            config.healthcheck.clone().and_then(|h| h.test),
+        ),
         state: "image".into(),
         replica: true,
         ..Default::default()
@@ -190,6 +193,11 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         Some(ContainerStateStatusEnum::EMPTY) | None => String::new(),
         Some(s) => s.to_string(),
     };
+    let health = state.health.clone();
+    let last_probe = health
+        .as_ref()
+        .and_then(|h| h.log.as_ref())
+        .and_then(|l| l.last().cloned());
     let info = TargetInfo {
         name: inspect
             .name
@@ -212,6 +220,17 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         replica: false,
         log_tail: Vec::new(),
         cut: Vec::new(),
+        healthcheck: crate::target::bounded_healthcheck(config.healthcheck.and_then(|h| h.test)),
+        health_status: health
+            .as_ref()
+            .and_then(|h| h.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        health_exit_code: last_probe.as_ref().and_then(|p| p.exit_code),
+        health_output: last_probe
+            .and_then(|p| p.output)
+            .map(|o| crate::target::truncate(&o, crate::target::MAX_HEALTH_OUTPUT))
+            .unwrap_or_default(),
     };
     let host_config = inspect.host_config.clone().unwrap_or_default();
     Target {

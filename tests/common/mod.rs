@@ -1247,3 +1247,172 @@ pub fn proc_uids(pid: u32) -> Vec<u32> {
         .map(|n| n.parse().expect("uid"))
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// A C++ program without its C++ runtime
+// ---------------------------------------------------------------------------
+
+/// Downloads `packages` once into `<cache>/NAME` and returns the .deb
+/// paths, sorted (as [`python_debs`] does for the Python image).
+fn debs(name: &str, packages: &[&str]) -> Vec<PathBuf> {
+    let dir = cache_dir().join(name);
+    let done = dir.join(".complete");
+    if !done.is_file() {
+        let _guard = lock(name);
+        if !done.is_file() {
+            let partial = cache_dir().join(format!("{name}.partial-{}", unique_suffix()));
+            fs::create_dir_all(&partial).expect("create deb download dir");
+            let download = || {
+                Command::new("apt-get")
+                    .arg("download")
+                    .args(packages)
+                    .current_dir(&partial)
+                    .output()
+                    .expect("run apt-get")
+            };
+            let mut out = download();
+            if !out.status.success() {
+                let update = Command::new("apt-get")
+                    .arg("update")
+                    .output()
+                    .expect("run apt-get");
+                assert!(
+                    update.status.success(),
+                    "apt-get update failed:\n{}",
+                    String::from_utf8_lossy(&update.stderr)
+                );
+                out = download();
+            }
+            assert!(
+                out.status.success(),
+                "apt-get download {} failed:\n{}",
+                packages.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let _ = fs::remove_dir_all(&dir);
+            fs::rename(&partial, &dir).expect("move debs into the cache");
+            fs::write(&done, "").expect("mark debs complete");
+        }
+    }
+    let mut debs: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("read deb cache")
+        .map(|e| e.expect("deb entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect();
+    debs.sort();
+    debs
+}
+
+/// Every file of `debs` unpacked (`dpkg-deb -x`, no maintainer scripts)
+/// into one root, docs left out, changed by `patch`, as a [`Rootfs`] with
+/// the users added.
+fn rootfs_from_debs(debs: &[PathBuf], patch: impl FnOnce(&Path)) -> Rootfs {
+    let work = tempfile::Builder::new()
+        .prefix("deb-rootfs-")
+        .tempdir_in(cache_dir())
+        .expect("temp dir");
+    let root = work.path().join("root");
+    fs::create_dir(&root).expect("create rootfs dir");
+    for deb in debs {
+        let out = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(deb)
+            .arg(&root)
+            .output()
+            .expect("run dpkg-deb");
+        assert!(
+            out.status.success(),
+            "dpkg-deb -x {} failed:\n{}",
+            deb.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for path in ["usr/share/doc", "usr/share/man", "usr/share/lintian"] {
+        let _ = fs::remove_dir_all(root.join(path));
+    }
+    patch(&root);
+    let mut fs = Rootfs::new();
+    fs.tree(&root);
+    add_users(&mut fs);
+    fs
+}
+
+/// A C++ program (ninja, from Debian 12's ninja-build) in a shell-less
+/// image as 65532, `ENTRYPOINT ["/usr/bin/ninja", "--version"]`, with libc6
+/// and libgcc-s1; with `libstdcxx` false libstdc++6 is left out, the
+/// commonest mistake when a binary moves into a distroless image: the
+/// container exits 127 with "error while loading shared libraries:
+/// libstdc++.so.6: cannot open shared object file".
+pub fn cpp_app_image(libstdcxx: bool) -> String {
+    let mut packages = vec!["ninja-build", "libc6", "libgcc-s1"];
+    if libstdcxx {
+        packages.push("libstdc++6");
+    }
+    let name = if libstdcxx {
+        "cpp-app"
+    } else {
+        "cpp-app-nolibstdcxx"
+    };
+    let debs = debs(&format!("debs-{name}"), &packages);
+    let names: Vec<String> = debs
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    let changes = [
+        "USER 65532:65532",
+        "WORKDIR /home/nonroot",
+        PATH_ENV,
+        r#"ENTRYPOINT ["/usr/bin/ninja", "--version"]"#,
+    ];
+    let key = short_hash(&[
+        names.join("\n").as_bytes(),
+        PASSWD.as_bytes(),
+        changes.join("\n").as_bytes(),
+        b"cpp-rootfs-v1",
+    ]);
+    ensure_image(name, &key, &changes, || {
+        let fs = rootfs_from_debs(&debs, |_| {});
+        fs.into_tar()
+    })
+}
+
+/// [`cpp_app_image`] (with libstdc++) whose ninja needs `GLIBC_2.99`, as a
+/// binary built on a newer distribution would: its `GLIBC_2.34` version
+/// need is renamed in place. The container exits 1 with "version
+/// `GLIBC_2.99' not found".
+pub fn cpp_app_image_needing_a_newer_glibc() -> String {
+    let debs = debs(
+        "debs-cpp-app",
+        &["ninja-build", "libc6", "libgcc-s1", "libstdc++6"],
+    );
+    let names: Vec<String> = debs
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    let changes = [
+        "USER 65532:65532",
+        "WORKDIR /home/nonroot",
+        PATH_ENV,
+        r#"ENTRYPOINT ["/usr/bin/ninja", "--version"]"#,
+    ];
+    let key = short_hash(&[
+        names.join("\n").as_bytes(),
+        PASSWD.as_bytes(),
+        changes.join("\n").as_bytes(),
+        b"cpp-newer-glibc-v1",
+    ]);
+    ensure_image("cpp-app-newer-glibc", &key, &changes, || {
+        let fs = rootfs_from_debs(&debs, |root| {
+            let path = root.join("usr/bin/ninja");
+            let mut bin = fs::read(&path).expect("read ninja");
+            let (old, new) = (b"GLIBC_2.34\0", b"GLIBC_2.99\0");
+            let at = bin
+                .windows(old.len())
+                .position(|w| w == old)
+                .expect("ninja needs GLIBC_2.34");
+            bin[at..at + old.len()].copy_from_slice(new);
+            fs::write(&path, bin).expect("write ninja");
+        });
+        fs.into_tar()
+    })
+}
