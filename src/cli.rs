@@ -79,7 +79,11 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "REF")]
     pub toolbox_image: Option<String>,
 
-    /// Container name, id or unique id prefix.
+    /// Attach directly, without a sidecar (root on the target's host).
+    #[arg(long, conflicts_with = "toolbox_image")]
+    pub direct: bool,
+
+    /// Container name, id or unique id prefix, or pid://PID.
     pub target: String,
 }
 
@@ -146,7 +150,15 @@ pub struct AttachArgs {
     #[arg(long)]
     pub rw: bool,
 
-    /// Container name, id or unique id prefix, or an image.
+    /// Attach directly, without a sidecar: join the target's namespaces
+    /// from this process (root on the target's host; the local engine is
+    /// asked only for the container's PID and config). `pid://PID` targets
+    /// always attach directly.
+    #[arg(long, conflicts_with_all = ["image", "replica", "toolbox_image"])]
+    pub direct: bool,
+
+    /// Container name, id or unique id prefix, an image, or pid://PID (any
+    /// process on this host, attached directly).
     #[arg(value_name = "TARGET", required = true)]
     pub target: Option<String>,
 

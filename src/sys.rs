@@ -54,6 +54,10 @@ pub trait Credentials {
     fn clear_capabilities(&mut self) -> Result<(), SysError>;
 }
 
+/// What `getuid` reports inside a user namespace for an id its map leaves
+/// out (the kernel's default `overflowuid`/`overflowgid`).
+pub const OVERFLOW_ID: u32 = 65534;
+
 /// The real calls, on the calling thread (the toolbox has only one).
 pub struct RealCredentials;
 
@@ -111,27 +115,33 @@ impl Credentials for RealCredentials {
 
     // Each id call is skipped when the ids are already the wanted ones: a
     // process that starts unprivileged (the toolbox as PID 1 of a replica)
-    // may not call them at all, yet is verified all the same.
+    // may not call them at all, yet is verified all the same. Never for the
+    // overflow id: inside a user namespace every unmapped id (host root's
+    // 0 included) reads as 65534, so "already 65534" proves nothing.
     fn set_groups(&mut self, groups: &[Gid]) -> Result<(), SysError> {
         let mut have = nix::unistd::getgroups().unwrap_or_default();
         let mut want = groups.to_vec();
         have.sort_unstable_by_key(|g| g.as_raw());
         want.sort_unstable_by_key(|g| g.as_raw());
-        if have == want {
+        if have == want && !want.contains(&Gid::from_raw(OVERFLOW_ID)) {
             return Ok(());
         }
         nix::unistd::setgroups(groups).map_err(call("set supplementary groups"))
     }
 
     fn set_resgid(&mut self, gid: Gid) -> Result<(), SysError> {
-        if nix::unistd::getresgid().is_ok_and(|r| [r.real, r.effective, r.saved] == [gid; 3]) {
+        if gid.as_raw() != OVERFLOW_ID
+            && nix::unistd::getresgid().is_ok_and(|r| [r.real, r.effective, r.saved] == [gid; 3])
+        {
             return Ok(());
         }
         nix::unistd::setresgid(gid, gid, gid).map_err(call("set group ids"))
     }
 
     fn set_resuid(&mut self, uid: Uid) -> Result<(), SysError> {
-        if nix::unistd::getresuid().is_ok_and(|r| [r.real, r.effective, r.saved] == [uid; 3]) {
+        if uid.as_raw() != OVERFLOW_ID
+            && nix::unistd::getresuid().is_ok_and(|r| [r.real, r.effective, r.saved] == [uid; 3])
+        {
             return Ok(());
         }
         nix::unistd::setresuid(uid, uid, uid).map_err(call("set user ids"))

@@ -4,7 +4,8 @@
 //! 1. become a child subreaper, so nothing started here is orphaned into the
 //!    target;
 //! 2. open process N and choose the identity;
-//! 3. join N's PID namespace if it is not ours, and fork into it;
+//! 3. join N's user namespace if it has its own, then its PID namespace if
+//!    it is not ours, and fork into it;
 //! 4. join N's other namespaces and root ([`join`]);
 //! 5. drop privileges and verify ([`drop`]) — no target file and no user
 //!    input is read before this point;
@@ -62,13 +63,43 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // environment concurrently. Programs started later get the target's
     // environment, never this variable.
     unsafe { std::env::remove_var("NOSH_TARGET_INFO") };
+    attach(Attach {
+        pid: args.pid,
+        user: args.user,
+        root: args.root,
+        command: args.command,
+        info,
+    })
+}
+
+/// One attach of the toolbox half to process `pid`: from `nosh toolbox`
+/// in a sidecar, or in-process on the host for direct attach.
+pub struct Attach {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub root: bool,
+    pub command: Option<String>,
+    pub info: TargetInfo,
+}
+
+/// Steps 1 to 6. The caller must be single-threaded: `setns` refuses a
+/// process with a second thread.
+pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
+    let Attach {
+        pid,
+        user,
+        root,
+        command,
+        info,
+    } = req;
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let mut target = join::Target::open(args.pid)?;
-    let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
+    let mut target = join::Target::open(pid)?;
+    let (identity, id_source) = identity::choose(&target.status, user.as_deref(), root)?;
     let target_pid = target.pid_inside();
-    // 3.
+    // 3. The user namespace first: the others belong to it.
+    target.join_user_ns()?;
     if target.join_pid_ns()? {
         // SAFETY: the toolbox is single-threaded (no runtime, no threads are
         // ever started on this path), so the child may run arbitrary code.
@@ -101,7 +132,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         view,
         identity,
         id_source,
-        command: args.command,
+        command,
     });
     reaper::reap_all();
     Ok(status)
