@@ -97,6 +97,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     // 2.
     let mut target = join::Target::open(pid)?;
     let (identity, id_source) = identity::choose(&target.status, user.as_deref(), root)?;
+    let identity = identity::fit_unprivileged(identity, own_identity()?, can_change_ids()?)?;
     let target_pid = target.pid_inside();
     // 3. The user namespace first: the others belong to it.
     target.join_user_ns()?;
@@ -136,6 +137,23 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     });
     reaper::reap_all();
     Ok(status)
+}
+
+/// The ids this process runs with now.
+fn own_identity() -> Result<identity::Identity, Box<dyn Error>> {
+    Ok(identity::Identity {
+        uid: nix::unistd::getuid(),
+        gid: nix::unistd::getgid(),
+        groups: nix::unistd::getgroups()?,
+    })
+}
+
+/// Whether this process may change its uid and gid: CAP_SETUID (7) and
+/// CAP_SETGID (6) in its effective set.
+fn can_change_ids() -> Result<bool, Box<dyn Error>> {
+    let own = crate::procinfo::Proc::default().status(std::process::id() as i32)?;
+    let both = (1u64 << 7) | (1u64 << 6);
+    Ok(own.cap_eff & both == both)
 }
 
 /// The parent left outside the PID namespace waits for the shell and passes
