@@ -20,6 +20,8 @@ DEPS=(
     "dpkg-deb dpkg fixture images from Debian packages"
     "apt-get apt fixture images from Debian packages"
     "podman podman Podman test"
+    "containerd containerd containerd:// and pod:// tests (a private instance; docker-ce's containerd.io has it too)"
+    "ctr containerd containerd:// and pod:// tests import fixture images and run targets"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(

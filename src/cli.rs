@@ -157,8 +157,14 @@ pub struct AttachArgs {
     #[arg(long, conflicts_with_all = ["image", "replica", "toolbox_image"])]
     pub direct: bool,
 
-    /// Container name, id or unique id prefix, an image, or pid://PID (any
-    /// process on this host, attached directly).
+    /// containerd's socket, for containerd:// and pod:// targets.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+
+    /// Container name, id or unique id prefix, an image; or, attached
+    /// directly as root on this host: pid://PID (any process),
+    /// containerd://[NAMESPACE/]ID (an id, unique prefix or nerdctl name),
+    /// pod://NAMESPACE/POD[/CONTAINER] (a Kubernetes node's containerd).
     #[arg(value_name = "TARGET", required = true)]
     pub target: Option<String>,
 

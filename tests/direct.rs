@@ -284,7 +284,7 @@ fn direct_flag_refuses_a_remote_engine_and_a_stopped_container() {
             "nosh: container {} is not running",
             stopped.name()
         ))
-        .stderr_has("hint: leave out --direct");
+        .stderr_has("hint: start it first");
     Nosh::new()
         .args(["--direct", "nosh-test-no-such-container-here"])
         .c("id")

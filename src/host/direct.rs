@@ -6,7 +6,9 @@
 //! config ([`TargetInfo`]):
 //! - `pid://PID`: any process on the host (LXC, systemd-nspawn, `unshare`);
 //! - `--direct NAME`: a container of the local Docker or Podman engine, which
-//!   is asked for its PID and config only.
+//!   is asked for its PID and config only;
+//! - `containerd://[NS/]ID` and `pod://NS/POD[/CONTAINER]`: containerd's API
+//!   ([`containerd`]), nerdctl and Kubernetes nodes.
 //!
 //! Steps of [`attach`]:
 //! 1. refuse a caller that is not root;
@@ -21,6 +23,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 
+use super::containerd;
 use super::engine::{self, Log};
 use super::error::{Endpoint, HostError};
 use super::target;
@@ -50,12 +53,38 @@ pub enum DirectError {
     Image(String),
     #[error("container {name} is not running (state: {state})")]
     NotRunning { name: String, state: String },
-    #[error("the engine says container {name} is process {pid}, which is not that container here")]
+    #[error("the runtime says container {name} is process {pid}, which is not that container here")]
     NotOnThisHost { name: String, pid: i64 },
     #[error("process {0} exited while nosh was attaching")]
     Exited(i32),
     #[error("failed to attach to process {pid}: {reason}")]
     Attach { pid: i32, reason: String },
+    #[error("'{0}' is not a containerd target")]
+    BadTarget(String),
+    #[error("containerd's socket {0} does not exist")]
+    NoContainerd(String),
+    #[error("containerd at {address}: {reason}")]
+    Containerd { address: String, reason: String },
+    #[error("no such containerd container: {0}")]
+    NoSuchContainerd(String),
+    #[error("'{wanted}' matches more than one containerd container: {}", .candidates.join(", "))]
+    Ambiguous {
+        wanted: String,
+        candidates: Vec<String>,
+    },
+    #[error("no such pod on this node: {0}")]
+    NoSuchPod(String),
+    #[error("{wanted}: no such container in the pod (it has {})", .containers.join(", "))]
+    NoSuchPodContainer {
+        wanted: String,
+        containers: Vec<String>,
+    },
+    #[error("{wanted} has more than one container: {}", .containers.join(", "))]
+    PodHasMany {
+        wanted: String,
+        path: String,
+        containers: Vec<String>,
+    },
     #[error(transparent)]
     Engine(#[from] HostError),
 }
@@ -76,25 +105,56 @@ impl DirectError {
             DirectError::RemoteEngine(_) => {
                 "run nosh on the engine's host, or leave out --direct to attach with a sidecar".into()
             }
-            DirectError::Image(_) | DirectError::NotRunning { .. } => {
+            DirectError::Image(_) => {
                 "leave out --direct: nosh then opens a replica of what is not running".into()
+            }
+            DirectError::NotRunning { .. } => {
+                "start it first; without --direct, a stopped Docker container gets a replica".into()
             }
             DirectError::NotOnThisHost { .. } => {
                 "the engine runs in another PID namespace or VM (rootless, Docker Desktop): leave out --direct".into()
             }
+            DirectError::BadTarget(_) => {
+                "write containerd://[NAMESPACE/]ID or pod://NAMESPACE/POD[/CONTAINER]".into()
+            }
+            DirectError::NoContainerd(_) => {
+                "is containerd running on this host? give its socket with --containerd-address (k3s: /run/k3s/containerd/containerd.sock)".into()
+            }
+            DirectError::Containerd { .. } => {
+                "check that containerd runs and that this is its socket (--containerd-address)".into()
+            }
+            DirectError::NoSuchContainerd(_) => {
+                "see the containers with `ctr -n NAMESPACE containers ls` or `nerdctl ps -a`; containerd:// takes an id, a unique id prefix or a nerdctl name".into()
+            }
+            DirectError::Ambiguous { .. } => {
+                "give more characters of the id, or NAMESPACE/ID".into()
+            }
+            DirectError::NoSuchPod(_) => {
+                "see this node's pods with `crictl pods`; pod:// takes the Kubernetes namespace and the pod's name".into()
+            }
+            DirectError::NoSuchPodContainer { .. } => {
+                "name one of the pod's containers: pod://NAMESPACE/POD/CONTAINER".into()
+            }
+            DirectError::PodHasMany {
+                path, containers, ..
+            } => format!(
+                "name one: pod://{path}/{}",
+                containers.first().map_or("CONTAINER", String::as_str)
+            ),
             DirectError::Attach { .. } => return None,
             DirectError::Engine(e) => return e.hint(),
         })
     }
 }
 
-/// Whether this attach goes direct: `--direct`, or a `pid://` target.
+/// Whether this attach goes direct: `--direct`, or a `pid://`,
+/// `containerd://` or `pod://` target.
 pub fn wanted(args: &AttachArgs) -> bool {
     args.direct
         || args
             .target
             .as_deref()
-            .is_some_and(|t| t.starts_with(PID_SCHEME))
+            .is_some_and(|t| t.starts_with(PID_SCHEME) || containerd::is_containerd(t))
 }
 
 /// `nosh pid://PID` and `nosh --direct NAME`: exits with the shell's
@@ -136,6 +196,22 @@ fn prepare(args: &AttachArgs) -> Result<(toolbox::Attach, OwnedFd), DirectError>
                 state: "running".into(),
                 ..TargetInfo::default()
             };
+            (pid, info)
+        }
+        None if containerd::is_containerd(&given) => {
+            let wanted = containerd::parse(&given)?;
+            let address = args
+                .containerd_address
+                .as_deref()
+                .unwrap_or(containerd::DEFAULT_ADDRESS);
+            let (pid, info) = containerd::find(address, &wanted)?;
+            // As for an engine: the PID must be that container here.
+            if !cgroup_names(pid, &info.id) {
+                return Err(DirectError::NotOnThisHost {
+                    name: info.display_name().into(),
+                    pid: pid.into(),
+                });
+            }
             (pid, info)
         }
         None => engine_target(args, &given)?,
@@ -293,7 +369,21 @@ fn cgroup_names(pid: i32, id: &str) -> bool {
     let mut text = String::new();
     let read = fs::File::open(format!("/proc/{pid}/cgroup"))
         .and_then(|f| f.take(64 * 1024).read_to_string(&mut text));
-    read.is_ok() && id.len() >= 12 && text.contains(id)
+    read.is_ok() && cgroup_text_names(&text, id)
+}
+
+/// A component of a cgroup path is the id (`/docker/ID`, containerd's
+/// `/NAMESPACE/ID`, Kubernetes' cgroupfs `/kubepods/.../ID`) or a systemd
+/// scope ending in it (`docker-ID.scope`, `libpod-ID.scope`,
+/// `cri-containerd-ID.scope`).
+fn cgroup_text_names(text: &str, id: &str) -> bool {
+    let scope = format!("-{id}.scope");
+    !id.is_empty()
+        && text
+            .lines()
+            .filter_map(|l| l.splitn(3, ':').nth(2))
+            .flat_map(|path| path.split('/'))
+            .any(|c| c == id || c.ends_with(&scope))
 }
 
 #[cfg(test)]
@@ -331,6 +421,20 @@ mod tests {
         assert!(!wanted(&args));
         args.direct = true;
         assert!(wanted(&args));
+    }
+
+    #[test]
+    fn the_cgroup_must_name_the_container() {
+        let v1 = "9:name=systemd:/test/c1\n8:pids:/test/c1\n";
+        assert!(cgroup_text_names(v1, "c1"));
+        assert!(!cgroup_text_names(v1, "c"));
+        assert!(!cgroup_text_names(v1, "test/c1"));
+        let v2 = "0::/system.slice/docker-0123abcd.scope\n";
+        assert!(cgroup_text_names(v2, "0123abcd"));
+        assert!(!cgroup_text_names(v2, "0123"));
+        let k8s = "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-feed.scope\n";
+        assert!(cgroup_text_names(k8s, "feed"));
+        assert!(!cgroup_text_names("0::/\n", ""));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`image`]: the toolbox image made of this binary;
 //! - [`session`]: the sidecar and the attached terminal;
 //! - [`direct`]: no sidecar: root on the target's host joins it in-process;
+//!   [`containerd`] finds containerd and Kubernetes targets for it;
 //! - [`replica`]: a copy of a stopped container or an image, with the shell
 //!   in place of its command;
 //! - [`wire`]: the attach and wait calls on connections of our own;
@@ -17,6 +18,8 @@
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
 
+pub mod containerd;
+pub mod containerd_api;
 pub mod context;
 pub mod direct;
 pub mod engine;
