@@ -373,17 +373,23 @@ fn cgroup_names(pid: i32, id: &str) -> bool {
 }
 
 /// A component of a cgroup path is the id (`/docker/ID`, containerd's
-/// `/NAMESPACE/ID`, Kubernetes' cgroupfs `/kubepods/.../ID`) or a systemd
-/// scope ending in it (`docker-ID.scope`, `libpod-ID.scope`,
-/// `cri-containerd-ID.scope`).
+/// `/NAMESPACE/ID`, Kubernetes' cgroupfs `/kubepods/.../ID`), or the id
+/// after a runtime's prefix, as a systemd scope or not (`docker-ID.scope`,
+/// `/libpod_parent/libpod-ID`, `cri-containerd-ID.scope`, `crio-ID.scope`).
 fn cgroup_text_names(text: &str, id: &str) -> bool {
-    let scope = format!("-{id}.scope");
+    let named = |c: &str| {
+        let c = c.strip_suffix(".scope").unwrap_or(c);
+        c == id
+            || ["docker-", "libpod-", "cri-containerd-", "crio-"]
+                .iter()
+                .any(|prefix| c.strip_prefix(prefix) == Some(id))
+    };
     !id.is_empty()
         && text
             .lines()
             .filter_map(|l| l.splitn(3, ':').nth(2))
             .flat_map(|path| path.split('/'))
-            .any(|c| c == id || c.ends_with(&scope))
+            .any(named)
 }
 
 #[cfg(test)]
@@ -435,6 +441,11 @@ mod tests {
         let k8s = "0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-feed.scope\n";
         assert!(cgroup_text_names(k8s, "feed"));
         assert!(!cgroup_text_names("0::/\n", ""));
+        let podman = "9:name=systemd:/libpod_parent/libpod-beef\n";
+        assert!(cgroup_text_names(podman, "beef"));
+        assert!(!cgroup_text_names(podman, "ef"));
+        // Another container whose name merely ends in the id is not it.
+        assert!(!cgroup_text_names("8:pids:/test/foo-c1\n", "c1"));
     }
 
     #[test]
