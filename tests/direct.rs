@@ -127,38 +127,48 @@ fn pid_target_refuses_a_caller_that_is_not_root() {
     );
 }
 
-/// The shell waits on stdin; meanwhile the host looks at it from outside.
-#[test]
-fn user_namespace_target_gets_in_namespace_ids_inside_and_mapped_ids_outside() {
-    let t = UsernsTarget::start();
-    let mut shell = Command::new(common::nosh_bin())
+/// Starts `nosh pid://PID EXTRA` reading stdin, and returns it with the
+/// host's view of its uids (the shell is the process in the target's PID
+/// namespace that is not the app, once its uid is `host_uid`).
+fn shell_seen_from_the_host(
+    t: &UsernsTarget,
+    extra: &[&str],
+    host_uid: u32,
+) -> (std::process::Child, String) {
+    let shell = Command::new(common::nosh_bin())
         .arg(format!("pid://{}", t.pid))
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = shell.stdin.take().unwrap();
-    // The shell is the process in the target's PID namespace that is not
-    // the app; it is ready once its uid changed.
     let ns = std::fs::read_link(format!("/proc/{}/ns/pid", t.pid)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let host_uids = loop {
+    loop {
         let found = unshare::all_pids().into_iter().find_map(|p| {
             let same = std::fs::read_link(format!("/proc/{p}/ns/pid")).is_ok_and(|l| l == ns);
             let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
             let uid = status_field(&status, "Uid")?.to_string();
-            (same && p != t.pid && uid.starts_with(&(HOST_BASE + 65532).to_string())).then_some(uid)
+            (same && p != t.pid && uid.starts_with(&format!("{host_uid}\t"))).then_some(uid)
         });
         if let Some(uid) = found {
-            break uid;
+            return (shell, uid);
         }
         assert!(
             Instant::now() < deadline,
-            "no shell in the target's namespaces"
+            "no shell with host uid {host_uid} in the target's namespaces"
         );
         std::thread::sleep(Duration::from_millis(20));
-    };
+    }
+}
+
+/// The shell waits on stdin; meanwhile the host looks at it from outside.
+#[test]
+fn user_namespace_target_gets_in_namespace_ids_inside_and_mapped_ids_outside() {
+    let t = UsernsTarget::start();
+    let (mut shell, host_uids) = shell_seen_from_the_host(&t, &[], HOST_BASE + 65532);
+    let mut stdin = shell.stdin.take().unwrap();
     assert_eq!(host_uids, "165532\t165532\t165532\t165532");
     use std::io::Write;
     stdin
@@ -201,6 +211,18 @@ fn user_namespace_target_gets_in_namespace_ids_inside_and_mapped_ids_outside() {
     for key in ["CapEff", "CapPrm", "CapBnd"] {
         assert_eq!(status_field(&text, key), Some("0000000000000000"), "{text}");
     }
+}
+
+/// Inside a user namespace host root's 0 reads as 65534 (unmapped): asking
+/// for 65534 must still change the kernel's uid, to 165534, never leave it 0.
+#[test]
+fn user_namespace_target_as_the_overflow_uid_is_never_host_root() {
+    let t = UsernsTarget::start();
+    let (mut shell, host_uids) =
+        shell_seen_from_the_host(&t, &["--user", "65534:65534"], HOST_BASE + 65534);
+    assert_eq!(host_uids, "165534\t165534\t165534\t165534");
+    drop(shell.stdin.take());
+    assert!(shell.wait().unwrap().success());
 }
 
 #[test]
