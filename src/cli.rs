@@ -83,7 +83,12 @@ pub struct DoctorArgs {
     #[arg(long, conflicts_with = "toolbox_image")]
     pub direct: bool,
 
-    /// Container name, id or unique id prefix, or pid://PID.
+    /// containerd's socket, for containerd:// and pod:// targets.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+
+    /// Container name, id or unique id prefix, or (attached directly)
+    /// pid://PID, containerd://[NS/]ID, pod://NAMESPACE/POD[/CONTAINER].
     pub target: String,
 }
 

@@ -228,6 +228,15 @@ fn containerd_target_by_id_prefix_or_nerdctl_name_gets_the_app_uid_and_its_spec(
             .stdout_has("/app/demo-app")
             .stdout_has("--port");
     }
+    // `nosh doctor` takes the same target: the checklist as JSON.
+    let out = Nosh::new()
+        .args(["doctor", "--json", "--containerd-address"])
+        .arg(c.sock().to_str().unwrap())
+        .arg("containerd://claims-api")
+        .run();
+    assert!(matches!(out.code(), 0 | 1), "{}", out.stderr());
+    let doc: serde_json::Value = serde_json::from_str(out.stdout()).expect("doctor --json");
+    assert!(doc["findings"].is_array(), "{doc}");
 }
 
 #[test]

@@ -253,6 +253,7 @@ pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
         no_tty: true,
         toolbox_image: args.toolbox_image,
         direct: args.direct,
+        containerd_address: args.containerd_address,
         ..AttachArgs::default()
     })
 }
