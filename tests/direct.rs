@@ -130,12 +130,17 @@ fn pid_target_refuses_a_caller_that_is_not_root() {
 /// Starts `nosh pid://PID EXTRA` reading stdin, and returns it with the
 /// host's view of its uids (the shell is the process in the target's PID
 /// namespace that is not the app, once its uid is `host_uid`).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is returned to the caller, which waits for it (or killed and waited here)"
+)]
 fn shell_seen_from_the_host(
     t: &UsernsTarget,
     extra: &[&str],
     host_uid: u32,
 ) -> (std::process::Child, String) {
-    let shell = Command::new(common::nosh_bin())
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", t.pid)).unwrap();
+    let mut shell = Command::new(common::nosh_bin())
         .arg(format!("pid://{}", t.pid))
         .args(extra)
         .stdin(Stdio::piped())
@@ -143,7 +148,6 @@ fn shell_seen_from_the_host(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", t.pid)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let found = unshare::all_pids().into_iter().find_map(|p| {
@@ -155,10 +159,11 @@ fn shell_seen_from_the_host(
         if let Some(uid) = found {
             return (shell, uid);
         }
-        assert!(
-            Instant::now() < deadline,
-            "no shell with host uid {host_uid} in the target's namespaces"
-        );
+        if Instant::now() >= deadline {
+            let _ = shell.kill();
+            let _ = shell.wait();
+            panic!("no shell with host uid {host_uid} in the target's namespaces");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
