@@ -3,6 +3,7 @@
 # a baseline measured in the same run (never an absolute pass/fail time).
 #
 #   attach.sh   nosh T -c true  vs  docker run --rm of the same sidecar
+#   direct.sh   nosh pid://PID -c true  vs  nsenter --all, and the sidecar
 #   ports.sh    ports -a -t     vs  ss -tanp          (10,000 sockets)
 #   find.sh     find / -name X  vs  GNU find, busybox (200,000 files)
 #   ps.sh       ps              vs  procps ps -ef     (2,000 processes)
@@ -12,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
-for b in attach.sh ports.sh find.sh ps.sh size_mem.sh trace.sh; do
+for b in attach.sh direct.sh ports.sh find.sh ps.sh size_mem.sh trace.sh; do
     if [[ ! -x $b ]]; then
         echo "== $b: missing" >&2
         status=1

@@ -22,6 +22,8 @@ DEPS=(
     "podman podman Podman test"
     "ssh openssh-client ssh engine test (the client nosh runs)"
     "ssh-keygen openssh-client ssh engine test (throwaway keys)"
+    "containerd containerd containerd:// and pod:// tests (a private instance; docker-ce's containerd.io has it too)"
+    "ctr containerd containerd:// and pod:// tests import fixture images and run targets"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(

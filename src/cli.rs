@@ -110,7 +110,16 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "REF")]
     pub toolbox_image: Option<String>,
 
-    /// Container name, id or unique id prefix.
+    /// Attach directly, without a sidecar (root on the target's host).
+    #[arg(long, conflicts_with = "toolbox_image")]
+    pub direct: bool,
+
+    /// containerd's socket, for containerd:// and pod:// targets.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+
+    /// Container name, id or unique id prefix, or (attached directly)
+    /// pid://PID, containerd://[NS/]ID, pod://NAMESPACE/POD[/CONTAINER].
     pub target: String,
 }
 
@@ -188,7 +197,21 @@ pub struct AttachArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<i64>,
 
-    /// Container name, id or unique id prefix, or an image.
+    /// Attach directly, without a sidecar: join the target's namespaces
+    /// from this process (root on the target's host; the local engine is
+    /// asked only for the container's PID and config). `pid://PID` targets
+    /// always attach directly.
+    #[arg(long, conflicts_with_all = ["image", "replica", "toolbox_image"])]
+    pub direct: bool,
+
+    /// containerd's socket, for containerd:// and pod:// targets.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+
+    /// Container name, id or unique id prefix, an image; or, attached
+    /// directly as root on this host: pid://PID (any process),
+    /// containerd://[NAMESPACE/]ID (an id, unique prefix or nerdctl name),
+    /// pod://NAMESPACE/POD[/CONTAINER] (a Kubernetes node's containerd).
     #[arg(value_name = "TARGET", required = true)]
     pub target: Option<String>,
 

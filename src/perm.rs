@@ -244,9 +244,10 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
     let mut fixes: Vec<String> = Vec::new();
 
     for (i, p) in prefixes.iter().enumerate() {
-        let real = ctx.resolve(p);
+        // The component itself (a link shows as one), and what it leads to.
+        let real = ctx.resolve_link(p);
         let is_last = i == last;
-        let meta = fs::metadata(&real);
+        let meta = fs::metadata(ctx.resolve(p));
         let lmeta = fs::symlink_metadata(&real);
         let mount = mount_of(&mounts, p);
         let mut flags = Vec::new();
@@ -305,7 +306,7 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
             }
             break;
         };
-        let acl = acl(&real);
+        let acl = acl(&ctx.resolve(p));
         let (bits, class) = class_bits(
             who,
             m.uid(),

@@ -54,6 +54,10 @@ pub trait Credentials {
     fn clear_capabilities(&mut self) -> Result<(), SysError>;
 }
 
+/// What `getuid` reports inside a user namespace for an id its map leaves
+/// out (the kernel's default `overflowuid`/`overflowgid`).
+pub const OVERFLOW_ID: u32 = 65534;
+
 /// The real calls, on the calling thread (the toolbox has only one).
 pub struct RealCredentials;
 
@@ -109,29 +113,37 @@ impl Credentials for RealCredentials {
         nix::sys::prctl::set_no_new_privs().map_err(call("set no_new_privs"))
     }
 
-    // Each id call is skipped when the ids are already the wanted ones: a
-    // process that starts unprivileged (the toolbox as PID 1 of a replica)
-    // may not call them at all, yet is verified all the same.
+    // Each id call is skipped when the ids are already the wanted ones and
+    // the process could not change them anyway: a process that starts
+    // unprivileged (the toolbox as PID 1 of a replica) may not call them at
+    // all, yet is verified all the same. A process that can, calls them
+    // always: inside a user namespace every unmapped id (host root's 0
+    // included) reads as the overflow id 65534, so "already 65534" proves
+    // nothing about the kernel's id.
     fn set_groups(&mut self, groups: &[Gid]) -> Result<(), SysError> {
         let mut have = nix::unistd::getgroups().unwrap_or_default();
         let mut want = groups.to_vec();
         have.sort_unstable_by_key(|g| g.as_raw());
         want.sort_unstable_by_key(|g| g.as_raw());
-        if have == want {
+        if have == want && !holds(CAP_SETGID) {
             return Ok(());
         }
         nix::unistd::setgroups(groups).map_err(call("set supplementary groups"))
     }
 
     fn set_resgid(&mut self, gid: Gid) -> Result<(), SysError> {
-        if nix::unistd::getresgid().is_ok_and(|r| [r.real, r.effective, r.saved] == [gid; 3]) {
+        if !holds(CAP_SETGID)
+            && nix::unistd::getresgid().is_ok_and(|r| [r.real, r.effective, r.saved] == [gid; 3])
+        {
             return Ok(());
         }
         nix::unistd::setresgid(gid, gid, gid).map_err(call("set group ids"))
     }
 
     fn set_resuid(&mut self, uid: Uid) -> Result<(), SysError> {
-        if nix::unistd::getresuid().is_ok_and(|r| [r.real, r.effective, r.saved] == [uid; 3]) {
+        if !holds(CAP_SETUID)
+            && nix::unistd::getresuid().is_ok_and(|r| [r.real, r.effective, r.saved] == [uid; 3])
+        {
             return Ok(());
         }
         nix::unistd::setresuid(uid, uid, uid).map_err(call("set user ids"))
@@ -140,6 +152,42 @@ impl Credentials for RealCredentials {
     fn clear_capabilities(&mut self) -> Result<(), SysError> {
         capset_zero().map_err(call("clear capabilities"))
     }
+}
+
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+
+/// Whether this thread holds `cap` in its effective set (capget(2)); an
+/// error reads as "holds it", so that the id call is made and speaks.
+fn holds(cap: u32) -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: header and data are valid and laid out for version 3, which
+    // writes exactly two Data entries; both outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            data.as_mut_ptr(),
+        )
+    };
+    rc != 0 || data[(cap / 32) as usize].effective & (1 << (cap % 32)) != 0
 }
 
 /// capset(2) with every set empty. Lowering capabilities needs no privilege.

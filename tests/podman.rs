@@ -153,8 +153,16 @@ struct PodContainer<'a> {
 
 impl<'a> PodContainer<'a> {
     fn run(service: &'a Service, image: &str) -> PodContainer<'a> {
-        let name = format!("nosh-test-podman-{}", std::process::id());
-        let id = service.podman(&["run", "-d", "--name", &name, "--label", TEST_LABEL, image]);
+        Self::run_with(service, image, "app", &[])
+    }
+
+    /// `podman run -d` with `extra` options, named after `what`.
+    fn run_with(service: &'a Service, image: &str, what: &str, extra: &[&str]) -> PodContainer<'a> {
+        let name = format!("nosh-test-podman-{what}-{}", std::process::id());
+        let mut args = vec!["run", "-d", "--name", &name, "--label", TEST_LABEL];
+        args.extend_from_slice(extra);
+        args.push(image);
+        let id = service.podman(&args);
         let container = PodContainer { service, name, id };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -210,4 +218,46 @@ fn a_session_against_podman_runs_as_the_app_and_leaves_nothing_behind() {
         .stdout_has("/app/demo-app");
     wait_until("the sidecar is removed", || app.sidecars().is_empty());
     assert!(Path::new(&service.socket()).exists());
+}
+
+/// A target in its own user namespace (`podman run --uidmap`): the shell is
+/// the app's uid inside it (65532) while the host sees the mapped one
+/// (165532), through a sidecar and with `--direct`.
+#[test]
+fn a_podman_target_in_its_own_user_namespace_gets_the_apps_uid_inside_it() {
+    let service = Service::start();
+    let image = load_static_app(&service);
+    let app = PodContainer::run_with(
+        &service,
+        &image,
+        "userns",
+        &["--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"],
+    );
+    let pid = service.podman(&["inspect", "--format", "{{.State.Pid}}", &app.id]);
+    let host_status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        host_status.contains("Uid:\t165532\t165532"),
+        "the fixture app is not mapped: {host_status}"
+    );
+    Nosh::new()
+        .args(["-H", &service.host(), &app.name])
+        .c("id; cat /proc/self/status; cat /proc/self/uid_map")
+        .timeout(Duration::from_secs(120))
+        .run()
+        .success()
+        .stdout_has("uid=65532(nonroot) gid=65532(nonroot)")
+        .stdout_has("Uid:\t65532\t65532\t65532\t65532")
+        .stdout_has("CapEff:\t0000000000000000")
+        .stdout_has("100000")
+        .stdout_lacks("165532");
+    wait_until("the sidecar is removed", || app.sidecars().is_empty());
+    // And directly, Podman asked only for the PID and the config.
+    Nosh::new()
+        .args(["-H", &service.host(), "--direct", &app.name])
+        .c("id; entrypoint")
+        .run()
+        .success()
+        .stdout_has("uid=65532(nonroot) gid=65532(nonroot)")
+        .stdout_has("/app/demo-app");
+    assert!(app.sidecars().is_empty(), "--direct made a sidecar");
 }

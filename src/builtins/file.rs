@@ -63,7 +63,7 @@ fn present(ctx: &Ctx, path: &str) -> Option<(bool, std::path::PathBuf)> {
 }
 
 fn describe(ctx: &Ctx, path: &str) -> Row {
-    let real = ctx.resolve(path);
+    let real = ctx.resolve_link(path);
     let mut row = Row {
         path: path.to_string(),
         kind: "error",

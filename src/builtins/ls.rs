@@ -56,7 +56,7 @@ impl Ls {
     }
 
     fn item(&self, ctx: &Ctx, shown: String, path: &str) -> Item {
-        let real = ctx.resolve(path);
+        let real = ctx.resolve_link(path);
         let meta = fs::symlink_metadata(&real).ok();
         let link = meta
             .as_ref()
@@ -237,7 +237,7 @@ impl Builtin for Ls {
         let mut files = Vec::new();
         let mut dirs = Vec::new();
         for a in &args {
-            let real = ctx.resolve(a);
+            let real = ctx.resolve_link(a);
             match fs::symlink_metadata(&real) {
                 Err(e) => {
                     writeln!(

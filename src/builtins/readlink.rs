@@ -54,7 +54,7 @@ pub fn canonicalize(ctx: &Ctx, path: &str) -> io::Result<String> {
         }
         done.push(comp);
         let current = join(&done);
-        let real = ctx.resolve(&current);
+        let real = ctx.resolve_link(&current);
         match fs::symlink_metadata(&real) {
             Ok(m) if m.file_type().is_symlink() => {
                 links += 1;
@@ -106,7 +106,7 @@ impl Builtin for Readlink {
             let result = if self.canonicalize {
                 canonicalize(ctx, p)
             } else {
-                fs::read_link(ctx.resolve(p))
+                fs::read_link(ctx.resolve_link(p))
                     .map(|t| String::from_utf8_lossy(t.as_os_str().as_bytes()).into_owned())
             };
             match result {

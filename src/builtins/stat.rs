@@ -38,7 +38,11 @@ impl Builtin for Stat {
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
         let mut status = 0;
         for f in &self.files {
-            let path = ctx.resolve(f);
+            let path = if self.dereference {
+                ctx.resolve(f)
+            } else {
+                ctx.resolve_link(f)
+            };
             let shown = escape::field(f.as_bytes());
             let meta = if self.dereference {
                 std::fs::metadata(&path)

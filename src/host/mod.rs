@@ -5,6 +5,8 @@
 //! - [`target`]: finding the target and refusing what a sidecar can't join;
 //! - [`image`]: the toolbox image made of this binary;
 //! - [`session`]: the sidecar and the attached terminal;
+//! - [`direct`]: no sidecar: root on the target's host joins it in-process;
+//!   [`containerd`] finds containerd and Kubernetes targets for it;
 //! - [`forward`]: `nosh port-forward`, one sidecar per connection;
 //! - [`replica`]: a copy of a stopped container or an image, with the shell
 //!   in place of its command;
@@ -18,7 +20,10 @@
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
 
+pub mod containerd;
+pub mod containerd_api;
 pub mod context;
+pub mod direct;
 pub mod engine;
 pub mod error;
 pub mod forward;
@@ -47,6 +52,10 @@ use session::{Outcome, Request};
 /// stopped one or of an image. Exits with the shell's status, or 125 when
 /// nosh itself fails.
 pub fn attach(args: AttachArgs) -> ExitCode {
+    // Before any thread or fork: the direct path joins namespaces itself.
+    if direct::wanted(&args) {
+        return direct::attach(&args);
+    }
     // Forked first, while this process still has one thread; it must
     // reach the same engine as the session, contexts included.
     let mut watchdog = engine::chosen_endpoint(&args.engine)
@@ -326,6 +335,8 @@ pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
         command: Some(command),
         no_tty: true,
         toolbox_image: args.toolbox_image,
+        direct: args.direct,
+        containerd_address: args.containerd_address,
         ..AttachArgs::default()
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod expand;
+pub mod inroot;
 pub mod io;
 pub mod line;
 pub mod parse;
@@ -163,11 +164,22 @@ impl Ctx {
         normalize(&joined)
     }
 
-    /// Where the target's `path` is for this process. Inside the target's
-    /// mount namespace the kernel resolves it (symlinks and `..` as the app
-    /// sees them); through `/proc/N/root` it is normalized first so `..`
-    /// cannot climb out of the target's root.
+    /// Where the target's `path` is for this process, its final symlink
+    /// followed as `open` does. Inside the target's mount namespace the
+    /// kernel resolves it (symlinks and `..` as the app sees them); through
+    /// `/proc/N/root` every component is resolved inside the target's root
+    /// ([`inroot`]), so absolute links and `..` land where the app's do.
     pub fn resolve(&self, path: &str) -> PathBuf {
+        self.resolve_as(path, true)
+    }
+
+    /// As [`Ctx::resolve`], leaving a final symlink itself, as `lstat` and
+    /// `readlink` want it.
+    pub fn resolve_link(&self, path: &str) -> PathBuf {
+        self.resolve_as(path, false)
+    }
+
+    fn resolve_as(&self, path: &str, follow: bool) -> PathBuf {
         match self.view {
             View::Joined => {
                 if path.starts_with('/') {
@@ -178,7 +190,14 @@ impl Ctx {
                     Path::new(&self.cwd).join(path)
                 }
             }
-            View::ProcRoot(_) => self.root.join(self.abs(path).trim_start_matches('/')),
+            View::ProcRoot(_) => {
+                let abs = if path.starts_with('/') {
+                    path.to_string()
+                } else {
+                    format!("{}/{}", self.cwd, path)
+                };
+                inroot::resolve(&self.root, &abs, follow)
+            }
         }
     }
 

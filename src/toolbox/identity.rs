@@ -18,6 +18,10 @@ pub enum IdentityError {
         "--user takes a numeric UID[:GID] (names would need the target's passwd before the drop), not {0:?}"
     )]
     BadUser(String),
+    #[error(
+        "this container runs as {have} with no CAP_SETUID and cannot become the app's {want}: start it as {want} (Kubernetes: runAsUser and runAsGroup, see docs/kubernetes.md)"
+    )]
+    CannotBecome { have: String, want: String },
 }
 
 /// How the identity was chosen, for the banner.
@@ -73,6 +77,28 @@ pub fn choose(
     Ok((id, Source::Target))
 }
 
+/// Restricted mode: a toolbox started with no CAP_SETUID/CAP_SETGID (a
+/// Kubernetes `restricted` debug container) keeps the ids it was started
+/// with. That is the app's identity when its uid and gid are the app's (the
+/// kernel lets it reach `/proc/N/root` only then: ptrace access compares
+/// both); the supplementary groups are the ones the pod gave it.
+pub fn fit_unprivileged(
+    wanted: Identity,
+    own: Identity,
+    can_change: bool,
+) -> Result<Identity, IdentityError> {
+    if can_change || wanted == own {
+        return Ok(wanted);
+    }
+    if (wanted.uid, wanted.gid) != (own.uid, own.gid) {
+        return Err(IdentityError::CannotBecome {
+            have: format!("uid {} gid {}", own.uid, own.gid),
+            want: format!("uid {} gid {}", wanted.uid, wanted.gid),
+        });
+    }
+    Ok(own)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +128,41 @@ mod tests {
         assert_eq!(id.gid.as_raw(), 1000);
         assert!(choose(&target(), Some("nonroot"), false).is_err());
         assert!(choose(&target(), Some("1:x"), false).is_err());
+    }
+
+    #[test]
+    fn without_setuid_the_toolbox_keeps_its_own_ids_when_the_uid_is_the_apps() {
+        let (app, _) = choose(&target(), None, false).unwrap();
+        let own = Identity {
+            uid: Uid::from_raw(65532),
+            gid: Gid::from_raw(65532),
+            groups: vec![],
+        };
+        assert_eq!(
+            fit_unprivileged(app.clone(), own.clone(), true).unwrap(),
+            app
+        );
+        assert_eq!(
+            fit_unprivileged(app.clone(), own.clone(), false).unwrap(),
+            own
+        );
+        let other = Identity {
+            uid: Uid::from_raw(1000),
+            ..own.clone()
+        };
+        let e = fit_unprivileged(app.clone(), other, false).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "runs as uid 1000 gid 65532 with no CAP_SETUID and cannot become the app's uid 65532 gid 65532"
+            ),
+            "{e}"
+        );
+        // The gid too: ptrace access (and so /proc/N/root) compares it.
+        let gid_zero = Identity {
+            gid: Gid::from_raw(0),
+            ..own
+        };
+        assert!(fit_unprivileged(app, gid_zero, false).is_err());
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //!    target file;
 //! 2. open the namespace files, the root and the cwd of N while our own
 //!    `/proc` is still mounted;
-//! 3. (caller) if N lives in another PID namespace, join it and fork, so the
-//!    shell and its children are inside it (a `kubectl debug`-like sidecar
-//!    shares it already; an `unshare`-made target does not);
+//! 3. (caller) if N has its own user namespace, join it first: the other
+//!    namespaces belong to it, and the ids the shell drops to are the ones
+//!    inside it; then, if N lives in another PID namespace, join it and
+//!    fork, so the shell and its children are inside it (a `kubectl
+//!    debug`-like sidecar shares it already; an `unshare`-made target does
+//!    not);
 //! 4. join net, uts, ipc, cgroup, then mnt; `chroot` to N's root and `chdir`
 //!    to its cwd. If the mount namespace is refused (no CAP_SYS_ADMIN, as in
 //!    a Kubernetes ephemeral container under a restricted profile), view the
@@ -23,7 +26,7 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
 use crate::procinfo::{self, Status};
-use crate::sys::{self, SysError};
+use crate::sys::{self, OVERFLOW_ID, SysError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
@@ -69,7 +72,9 @@ struct Ns {
 pub struct Target {
     /// N as given (in our PID namespace).
     pub pid: i32,
+    /// N's status, its ids as seen from inside N's user namespace.
     pub status: Status,
+    user_ns: Option<Ns>,
     pid_ns: Option<Ns>,
     others: Vec<Ns>,
     mnt: Option<Ns>,
@@ -114,10 +119,18 @@ impl Target {
         if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).is_dir() {
             return Err(JoinError::NoProcess { pid });
         }
-        let status = procinfo::Proc::default()
+        let mut status = procinfo::Proc::default()
             .status(pid)
             .map_err(|source| JoinError::Status { pid, source })?;
         // 2.
+        let user_ns = other_ns(pid, "user", CloneFlags::CLONE_NEWUSER)?;
+        if user_ns.is_some() {
+            let read = |name: &str| {
+                fs::read_to_string(format!("/proc/{pid}/{name}"))
+                    .map_err(|source| JoinError::Status { pid, source })
+            };
+            ids_inside(&mut status, &read("uid_map")?, &read("gid_map")?);
+        }
         let pid_ns = other_ns(pid, "pid", CloneFlags::CLONE_NEWPID)?;
         let mut others = Vec::new();
         for (name, kind) in [
@@ -136,6 +149,7 @@ impl Target {
         Ok(Target {
             pid,
             status,
+            user_ns,
             pid_ns,
             others,
             mnt,
@@ -151,6 +165,21 @@ impl Target {
             self.status.nspid.last().copied().unwrap_or(self.pid)
         } else {
             self.pid
+        }
+    }
+
+    /// Whether N has a user namespace of its own.
+    pub fn has_user_ns(&self) -> bool {
+        self.user_ns.is_some()
+    }
+
+    /// Join N's user namespace (step 3, first). From here on this process
+    /// holds every capability inside it, which the other joins and the drop
+    /// need, and none outside it.
+    pub fn join_user_ns(&mut self) -> Result<(), SysError> {
+        match self.user_ns.take() {
+            Some(ns) => sys::setns(ns.fd.as_fd(), ns.name, ns.kind),
+            None => Ok(()),
         }
     }
 
@@ -199,5 +228,69 @@ impl Target {
             }
             (None, _) => Ok(proc_root()),
         }
+    }
+}
+
+/// One id as seen inside a user namespace, from its `uid_map` or `gid_map`
+/// as this process reads it (lines of "inside outside count"); an id the
+/// map does not cover is the kernel's overflow id, as the kernel shows it.
+pub fn id_inside(map: &str, outside: u32) -> u32 {
+    map.lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some((f.next()??, f.next()??, f.next()??))
+        })
+        .find(|&(_, out, count)| outside >= out && outside - out < count)
+        .map_or(OVERFLOW_ID, |(inside, out, _)| inside + (outside - out))
+}
+
+/// Rewrite the ids of a status read from outside N's user namespace into
+/// the ids inside it: those are the ones the shell drops to (and shows).
+fn ids_inside(status: &mut Status, uid_map: &str, gid_map: &str) {
+    for uid in &mut status.uid {
+        *uid = id_inside(uid_map, *uid);
+    }
+    for gid in &mut status.gid {
+        *gid = id_inside(gid_map, *gid);
+    }
+    // A supplementary group the map leaves out cannot be set inside it.
+    status.groups = status
+        .groups
+        .iter()
+        .map(|&g| id_inside(gid_map, g))
+        .filter(|&g| g != OVERFLOW_ID)
+        .collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_mapped_into_the_user_namespace() {
+        let map = "         0     100000      65536\n";
+        assert_eq!(id_inside(map, 165532), 65532);
+        assert_eq!(id_inside(map, 100000), 0);
+        assert_eq!(id_inside(map, 165535), 65535);
+        assert_eq!(id_inside(map, 165536), OVERFLOW_ID);
+        assert_eq!(id_inside(map, 0), OVERFLOW_ID);
+        let two = "0 1000 1\n1 200000 65535\n";
+        assert_eq!(id_inside(two, 1000), 0);
+        assert_eq!(id_inside(two, 265531), 65532);
+        assert_eq!(id_inside("", 5), OVERFLOW_ID);
+    }
+
+    #[test]
+    fn a_status_read_from_outside_gets_the_inside_ids() {
+        let mut status = Status {
+            uid: [165532; 4],
+            gid: [165532; 4],
+            groups: vec![165532, 4],
+            ..Status::default()
+        };
+        ids_inside(&mut status, "0 100000 65536", "0 100000 65536");
+        assert_eq!(status.uid, [65532; 4]);
+        assert_eq!(status.gid, [65532; 4]);
+        assert_eq!(status.groups, [65532]);
     }
 }

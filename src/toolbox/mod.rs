@@ -10,7 +10,8 @@
 //! 2. make sure N is the target's own process ([`find`]: not the host's
 //!    init, not another container's app, not a pod's pause process), open
 //!    it and choose the identity;
-//! 3. join N's PID namespace if it is not ours, and fork into it;
+//! 3. join N's user namespace if it has its own, then its PID namespace if
+//!    it is not ours, and fork into it;
 //! 4. join N's other namespaces and root ([`join`]);
 //! 5. drop privileges and verify ([`drop`]) — no target file and no user
 //!    input is read before this point;
@@ -77,9 +78,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     unsafe { std::env::remove_var("NOSH_TARGET_INFO") };
     // SAFETY: as above.
     unsafe { crate::escape::take_host_terminal_env() };
-    // 1.
-    sys::set_child_subreaper()?;
-    // 2.
+    // 2. (first half) Which process is the target's own.
     let chosen = if args.exact {
         find::Chosen {
             pid: args.pid,
@@ -96,10 +95,47 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     if let Some(note) = &chosen.note {
         eprintln!("nosh: {note}");
     }
-    let mut target = join::Target::open(chosen.pid)?;
-    let (identity, id_source) = identity::choose(&target.status, args.user.as_deref(), args.root)?;
+    attach(Attach {
+        pid: chosen.pid,
+        user: args.user,
+        root: args.root,
+        command: args.command,
+        info,
+    })
+}
+
+/// One attach of the toolbox half to process `pid`: from `nosh toolbox`
+/// in a sidecar, or in-process on the host for direct attach.
+pub struct Attach {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub root: bool,
+    pub command: Option<String>,
+    pub info: TargetInfo,
+}
+
+/// Steps 1 to 6. The caller must be single-threaded: `setns` refuses a
+/// process with a second thread.
+pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
+    let Attach {
+        pid,
+        user,
+        root,
+        command,
+        info,
+    } = req;
+    // 0. Again, for callers that come here directly (direct attach): the
+    // verification after the drop refuses a dumpable process.
+    sys::set_not_dumpable()?;
+    // 1.
+    sys::set_child_subreaper()?;
+    // 2.
+    let mut target = join::Target::open(pid)?;
+    let (identity, id_source) = identity::choose(&target.status, user.as_deref(), root)?;
+    let identity = identity::fit_unprivileged(identity, own_identity()?, can_change_ids()?)?;
     let target_pid = target.pid_inside();
-    // 3.
+    // 3. The user namespace first: the others belong to it.
+    target.join_user_ns()?;
     if target.join_pid_ns()? {
         // SAFETY: the toolbox is single-threaded (no runtime, no threads are
         // ever started on this path), so the child may run arbitrary code.
@@ -132,10 +168,27 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         view,
         identity,
         id_source,
-        command: args.command,
+        command,
     });
     reaper::reap_all();
     Ok(status)
+}
+
+/// The ids this process runs with now.
+fn own_identity() -> Result<identity::Identity, Box<dyn Error>> {
+    Ok(identity::Identity {
+        uid: nix::unistd::getuid(),
+        gid: nix::unistd::getgid(),
+        groups: nix::unistd::getgroups()?,
+    })
+}
+
+/// Whether this process may change its uid and gid: CAP_SETUID (7) and
+/// CAP_SETGID (6) in its effective set.
+fn can_change_ids() -> Result<bool, Box<dyn Error>> {
+    let own = crate::procinfo::Proc::default().status(std::process::id() as i32)?;
+    let both = (1u64 << 7) | (1u64 << 6);
+    Ok(own.cap_eff & both == both)
 }
 
 /// The parent left outside the PID namespace waits for the shell and passes
