@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 #[path = "support/unshare.rs"]
 mod unshare;
 
+#[path = "support/pty.rs"]
+mod pty;
+
 use unshare::{
     all_pids, children, mkdir_owned as mkdir, put_owned as put, run_bounded, spawn_namespaced,
     static_app, status_field as field, stderr, stdout,
@@ -111,6 +114,13 @@ impl Target {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nosh"));
         cmd.args(["toolbox", "--pid", &self.pid.to_string(), "-c", line]);
         run_bounded(cmd, "")
+    }
+
+    /// `nosh toolbox --pid <pid>` on a terminal, 100x30.
+    fn terminal(&self) -> pty::Pty {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nosh"));
+        cmd.args(["toolbox", "--pid", &self.pid.to_string()]);
+        pty::Pty::spawn(cmd, 100, 30)
     }
 
     fn json(&self, line: &str) -> serde_json::Value {
@@ -455,4 +465,46 @@ fn du_grep_and_wc_agree_with_the_host() {
 
     let out = t.sh("wc -l /etc/passwd; wc -c /data/a.bin");
     assert_eq!(stdout(&out), "2 /etc/passwd\n100000 /data/a.bin\n");
+}
+
+#[test]
+fn habits_head_dash_n_clear_help_width_and_did_you_mean() {
+    let t = Target::start();
+    let out = t.sh("head -2 /etc/app/app.conf; tail -1 /etc/app/app.conf");
+    assert_eq!(
+        stdout(&out),
+        "listen=:8080\n# port 80 needs root\nport=80\n",
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.sh("clear").stdout, b"\x1b[H\x1b[2J\x1b[3J");
+    let out = t.sh("pss");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("pss: not a builtin; did you mean `ps`?"),
+        "{}",
+        stderr(&out)
+    );
+    for width in [80, 120] {
+        let out = t.sh(&format!("COLUMNS={width}; help"));
+        let text = stdout(&out);
+        assert!(text.lines().count() > 40, "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line:?}");
+        }
+    }
+}
+
+#[test]
+fn lines_typed_ahead_in_one_read_on_a_terminal_all_run() {
+    let t = Target::start();
+    let mut term = t.terminal();
+    // Three lines in one write before the first prompt, as `echo id | nosh
+    // -t` or a paste delivers them: the line editor must not drop the
+    // ones after the first.
+    term.send("echo one\recho two\rexit 7\r");
+    let status = term.wait(Duration::from_secs(15));
+    let screen = term.screen();
+    assert_eq!(status.code(), Some(7), "{screen}");
+    assert!(screen.contains("\ntwo"), "{screen}");
 }

@@ -7,6 +7,7 @@ mod bind_check;
 mod caps;
 mod cat;
 mod cd;
+mod clear;
 pub(crate) mod cgroup;
 mod connect;
 mod df;
@@ -61,6 +62,12 @@ use crate::shell::io::Io;
 pub trait Builtin: Parser {
     const NAME: &'static str;
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32>;
+
+    /// The arguments as clap should see them: a builtin rewrites the short
+    /// forms people type that clap cannot express (`head -2`).
+    fn rewrite_args(argv: &[String]) -> Vec<String> {
+        argv.to_vec()
+    }
 }
 
 /// A row of the builtin table.
@@ -71,7 +78,7 @@ pub struct Entry {
 }
 
 fn dispatch<B: Builtin>(argv: &[String], io: &mut Io, ctx: &mut Ctx) -> i32 {
-    let args = match B::try_parse_from(argv) {
+    let args = match B::try_parse_from(B::rewrite_args(argv)) {
         Ok(args) => args,
         Err(e) => {
             let text = e.render().to_string();
@@ -128,6 +135,7 @@ pub fn table() -> &'static [Entry] {
             entry::<caps::Caps>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<clear::Clear>(),
             entry::<connect::Connect>(),
             entry::<doctor::Doctor>(),
             entry::<cgroup::Cgroup>(),
@@ -180,6 +188,73 @@ pub fn find(name: &str) -> Option<&'static Entry> {
     table().iter().find(|e| e.name == name)
 }
 
+/// Programs people type out of habit, and the builtin that does their job.
+const HABITS: &[(&str, &str)] = &[
+    ("curl", "http"),
+    ("dig", "resolve"),
+    ("getent", "resolve"),
+    ("hostname", "env"),
+    ("ifconfig", "ip"),
+    ("lsof", "fds"),
+    ("more", "less"),
+    ("nc", "connect"),
+    ("netstat", "ports"),
+    ("nslookup", "resolve"),
+    ("od", "xxd"),
+    ("printenv", "env"),
+    ("telnet", "connect"),
+    ("ulimit", "limits"),
+    ("view", "less"),
+    ("wget", "http"),
+];
+
+/// The builtin a mistyped or habitual command name most likely meant:
+/// a known habit (`netstat` → `ports`), else the nearest builtin name by
+/// edit distance (one edit for short names, two for longer ones).
+pub fn suggest(name: &str) -> Option<&'static str> {
+    if let Some((_, b)) = HABITS.iter().find(|(h, _)| *h == name) {
+        return find(b).map(|e| e.name);
+    }
+    let limit = if name.chars().count() <= 3 { 1 } else { 2 };
+    table()
+        .iter()
+        .map(|e| (edit_distance(name, e.name), e.name))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions
+/// and transpositions of neighbours (`sl` → `ls`) each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Names are short; a long typo is not worth a quadratic table.
+    if a.len() > 64 {
+        return usize::MAX;
+    }
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +264,17 @@ mod tests {
         for e in table() {
             assert!(!(e.about)().is_empty(), "{} has no description", e.name);
         }
+    }
+
+    #[test]
+    fn typos_and_habits_suggest_a_builtin() {
+        assert_eq!(suggest("pss"), Some("ps"));
+        assert_eq!(suggest("sl"), Some("ls"));
+        assert_eq!(suggest("gerp"), Some("grep"));
+        assert_eq!(suggest("netstat"), Some("ports"));
+        assert_eq!(suggest("ifconfig"), Some("ip"));
+        assert_eq!(suggest("kubectl"), None);
+        assert_eq!(suggest("zz"), None);
+        assert_eq!(suggest(&"x".repeat(1000)), None);
     }
 }

@@ -12,6 +12,8 @@ use crate::shell::Ctx;
 use crate::shell::io::Io;
 
 /// Print the last lines (or bytes) of files or stdin.
+///
+/// `-N` is short for `-n N`.
 #[derive(Parser)]
 #[command(name = "tail", disable_version_flag = true)]
 pub struct Tail {
@@ -76,6 +78,9 @@ impl Tail {
 
 impl Builtin for Tail {
     const NAME: &'static str = "tail";
+    fn rewrite_args(argv: &[String]) -> Vec<String> {
+        util::count_shorthand(argv)
+    }
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
         let tty = io.out.is_terminal();
         let files = util::files_or_stdin(&self.files);

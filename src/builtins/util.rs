@@ -137,6 +137,27 @@ pub fn files_or_stdin(files: &[String]) -> Vec<String> {
     }
 }
 
+/// `-N` as `-n N`: the count shorthand head and tail have kept from
+/// before POSIX (`head -2 file`), which clap cannot express. Arguments
+/// after `--` are file names and stay as they are.
+pub fn count_shorthand(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len() + 1);
+    let mut options = true;
+    for (i, a) in argv.iter().enumerate() {
+        if a == "--" {
+            options = false;
+        }
+        match a.strip_prefix('-') {
+            Some(n) if options && i > 0 && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                out.push("-n".to_string());
+                out.push(n.to_string());
+            }
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
 /// `==> name <==` before each file when several are shown, as head and
 /// tail print it.
 pub fn write_file_header(out: &mut impl Write, index: usize, name: &str) -> io::Result<()> {
@@ -196,6 +217,20 @@ pub fn write_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_shorthand_becomes_dash_n() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            count_shorthand(&v(&["head", "-2", "f"])),
+            v(&["head", "-n", "2", "f"])
+        );
+        assert_eq!(
+            count_shorthand(&v(&["tail", "-c", "5", "--", "-3"])),
+            v(&["tail", "-c", "5", "--", "-3"])
+        );
+        assert_eq!(count_shorthand(&v(&["head", "-", "-x"])), v(&["head", "-", "-x"]));
+    }
 
     #[test]
     fn modes_render_like_ls() {
