@@ -508,3 +508,23 @@ fn lines_typed_ahead_in_one_read_on_a_terminal_all_run() {
     assert_eq!(status.code(), Some(7), "{screen}");
     assert!(screen.contains("\ntwo"), "{screen}");
 }
+
+#[test]
+fn grep_quiet_only_matching_words_context_and_names() {
+    let t = Target::start();
+    let out =
+        t.sh("grep -q nonroot /etc/passwd && echo found; grep -q nobody /etc/passwd || echo none");
+    assert_eq!(stdout(&out), "found\nnone\n", "{}", stderr(&out));
+    let out = t.sh("grep -oE '[0-9]+' /etc/app/app.conf");
+    assert_eq!(stdout(&out), "8080\n80\n80\n");
+    let out = t.sh("grep -w port /etc/app/app.conf");
+    assert_eq!(stdout(&out), "# port 80 needs root\nport=80\n");
+    let out = t.sh("grep -n -B1 '^port' /etc/app/app.conf");
+    assert_eq!(stdout(&out), "2-# port 80 needs root\n3:port=80\n");
+    let out = t.sh("grep -A1 listen /etc/app/app.conf");
+    assert_eq!(stdout(&out), "listen=:8080\n# port 80 needs root\n");
+    let out = t.sh("grep -l nonroot /etc/passwd /etc/app/app.conf; grep -L nonroot /etc/passwd /etc/app/app.conf");
+    assert_eq!(stdout(&out), "/etc/passwd\n/etc/app/app.conf\n");
+    let out = t.sh("grep -c root /etc/passwd /etc/group");
+    assert_eq!(stdout(&out), "/etc/passwd:2\n/etc/group:2\n");
+}

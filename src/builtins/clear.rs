@@ -50,7 +50,11 @@ mod tests {
         let st = (super::super::find("clear").unwrap().run)(&["clear".into()], &mut io, &mut ctx);
         assert_eq!((io.out_text().as_str(), st), ("\x1b[H\x1b[2J\x1b[3J", 0));
         let mut io = Io::buffers(b"");
-        (super::super::find("clear").unwrap().run)(&["clear".into(), "-x".into()], &mut io, &mut ctx);
+        (super::super::find("clear").unwrap().run)(
+            &["clear".into(), "-x".into()],
+            &mut io,
+            &mut ctx,
+        );
         assert_eq!(io.out_text(), "\x1b[H\x1b[2J");
     }
 }

@@ -143,7 +143,8 @@ mod tests {
             }
             for e in table() {
                 assert!(
-                    text.lines().any(|l| l.split_whitespace().next() == Some(e.name)),
+                    text.lines()
+                        .any(|l| l.split_whitespace().next() == Some(e.name)),
                     "{} is missing",
                     e.name
                 );

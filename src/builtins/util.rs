@@ -148,7 +148,9 @@ pub fn count_shorthand(argv: &[String]) -> Vec<String> {
             options = false;
         }
         match a.strip_prefix('-') {
-            Some(n) if options && i > 0 && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(n)
+                if options && i > 0 && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 out.push("-n".to_string());
                 out.push(n.to_string());
             }
@@ -229,7 +231,10 @@ mod tests {
             count_shorthand(&v(&["tail", "-c", "5", "--", "-3"])),
             v(&["tail", "-c", "5", "--", "-3"])
         );
-        assert_eq!(count_shorthand(&v(&["head", "-", "-x"])), v(&["head", "-", "-x"]));
+        assert_eq!(
+            count_shorthand(&v(&["head", "-", "-x"])),
+            v(&["head", "-", "-x"])
+        );
     }
 
     #[test]
