@@ -528,3 +528,64 @@ fn grep_quiet_only_matching_words_context_and_names() {
     let out = t.sh("grep -c root /etc/passwd /etc/group");
     assert_eq!(stdout(&out), "/etc/passwd:2\n/etc/group:2\n");
 }
+
+#[test]
+fn find_operators_prune_xdev_empty_and_print0_agree_with_the_host() {
+    let t = Target::start();
+    let r = t.root.path();
+    let mut all = BTreeSet::new();
+    host_walk(r, "/", &mut all);
+    // Everything but what lies below the proc and cgroup mounts (and in
+    // the directory 65532 may not read).
+    let hidden = |p: &String| {
+        p.starts_with("/proc/") || p.starts_with("/sys/fs/cgroup/") || p.starts_with("/secret/")
+    };
+    let out = t.sh("find / -xdev");
+    let want: BTreeSet<String> = all.iter().filter(|p| !hidden(p)).cloned().collect();
+    assert_eq!(lines(&stdout(&out)), want, "stderr: {}", stderr(&out));
+    assert_eq!(stderr(&out), "find: '/secret': Permission denied\n");
+
+    // The pruning idiom, parentheses escaped as people type them.
+    let out = t.sh(r"find / \( -name proc -o -name sys -o -name secret \) -prune -o -type f -name '*.log' -print");
+    let logs: BTreeSet<String> = all
+        .iter()
+        .filter(|p| p.ends_with(".log") && !p.starts_with("/proc") && !p.starts_with("/sys"))
+        .cloned()
+        .collect();
+    assert_eq!(lines(&stdout(&out)), logs, "stderr: {}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = t.sh("find /data /var /etc /app -empty");
+    let mut tops = BTreeSet::new();
+    for top in ["/data", "/var", "/etc", "/app"] {
+        host_walk(r, top, &mut tops);
+    }
+    let empty: BTreeSet<String> = tops
+        .iter()
+        .filter(|p| {
+            let real = r.join(p.trim_start_matches('/'));
+            let m = fs::symlink_metadata(&real).unwrap();
+            (m.is_file() && m.len() == 0)
+                || (m.is_dir() && fs::read_dir(&real).unwrap().next().is_none())
+        })
+        .cloned()
+        .collect();
+    assert!(!empty.is_empty());
+    assert_eq!(lines(&stdout(&out)), empty);
+
+    let out = t.sh("find /data -type f -print0");
+    let mut got: Vec<&[u8]> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            &b"/data/a.bin"[..],
+            b"/data/cache/b.log",
+            b"/data/empty.log"
+        ]
+    );
+}

@@ -149,13 +149,9 @@ pub fn bre_to_ere(bre: &str) -> String {
 }
 
 /// The compiled pattern for these flags.
-pub fn compile(pattern: &str, fixed: bool, extended: bool, icase: bool) -> Result<Regex, String> {
-    compile_with(pattern, fixed, extended, icase, false)
-}
-
-/// The compiled pattern; with `word`, group 1 is the match and it stands
+/// The compiled pattern for these flags; with `word`, group 1 is the match and it stands
 /// between non-word characters or the line's ends (GNU `-w`).
-fn compile_with(
+pub fn compile(
     pattern: &str,
     fixed: bool,
     extended: bool,
@@ -493,7 +489,7 @@ impl Read for SkipHoles {
 impl Builtin for Grep {
     const NAME: &'static str = "grep";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
-        let re = match compile_with(
+        let re = match compile(
             &self.pattern,
             self.fixed,
             self.extended,
@@ -599,9 +595,9 @@ mod tests {
         assert_eq!(bre_to_ere("^*x"), r"^\*x");
         assert_eq!(bre_to_ere("[]a]"), r"[\]a]");
         assert_eq!(bre_to_ere("[[:digit:]+]x+"), r"[[:digit:]+]x\+");
-        let re = compile("err.r", false, false, true).unwrap();
+        let re = compile("err.r", false, false, true, false).unwrap();
         assert!(re.is_match(b"ERROR"));
-        let re = compile("a.c", true, false, false).unwrap();
+        let re = compile("a.c", true, false, false, false).unwrap();
         assert!(!re.is_match(b"abc"));
         assert!(re.is_match(b"xa.c"));
     }
