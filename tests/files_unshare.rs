@@ -589,3 +589,31 @@ fn find_operators_prune_xdev_empty_and_print0_agree_with_the_host() {
         ]
     );
 }
+
+#[test]
+fn sort_uniq_cut_and_tr_in_pipelines_on_the_target_files() {
+    let t = Target::start();
+    let out = t.sh("cut -d: -f3,1 /etc/passwd | sort -t: -k2 -rn");
+    assert_eq!(stdout(&out), "nonroot:65532\nroot:0\n", "{}", stderr(&out));
+    let out = t.sh("grep -ohE '[a-z]+' /etc/app/app.conf /etc/group | sort | uniq -c | sort -k1,1nr -k2 | head -3");
+    assert_eq!(
+        stdout(&out),
+        "      2 port\n      2 root\n      2 x\n",
+        "{}",
+        stderr(&out)
+    );
+    let out =
+        t.sh("tr a-z A-Z < /etc/group; tr -d 0-9 < /etc/app/app.conf | tr -s '\\n' | head -1");
+    assert_eq!(stdout(&out), "ROOT:X:0:\nNONROOT:X:65532:\nlisten=:\n");
+    let out = t.sh("sort /etc/group /secret/key");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "nonroot:x:65532:\nroot:x:0:\n");
+    assert_eq!(stderr(&out), "sort: /secret/key: Permission denied\n");
+    for b in ["sort", "uniq", "cut", "tr"] {
+        let out = t.sh(&format!("{b} --help"));
+        assert!(
+            out.status.success() && stdout(&out).contains("Usage:"),
+            "{b}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ mod cd;
 pub(crate) mod cgroup;
 mod clear;
 mod connect;
+mod cut;
 mod df;
 mod doctor;
 mod du;
@@ -39,9 +40,12 @@ mod readlink;
 mod resolve;
 mod route;
 mod run;
+mod sort;
 mod stat;
 mod tail;
+mod tr;
 mod truefalse;
+mod uniq;
 mod unset;
 mod wc;
 mod which;
@@ -139,6 +143,7 @@ pub fn table() -> &'static [Entry] {
             entry::<connect::Connect>(),
             entry::<doctor::Doctor>(),
             entry::<cgroup::Cgroup>(),
+            entry::<cut::Cut>(),
             entry::<df::Df>(),
             entry::<du::Du>(),
             entry::<echo::Echo>(),
@@ -169,9 +174,12 @@ pub fn table() -> &'static [Entry] {
             entry::<mounts::Mounts>(),
             entry::<readlink::Readlink>(),
             entry::<run::Run>(),
+            entry::<sort::Sort>(),
             entry::<stat::Stat>(),
             entry::<tail::Tail>(),
+            entry::<tr::Tr>(),
             entry::<truefalse::True>(),
+            entry::<uniq::Uniq>(),
             entry::<unset::Unset>(),
             entry::<wc::Wc>(),
             entry::<which::Which>(),
@@ -237,8 +245,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

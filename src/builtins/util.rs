@@ -160,6 +160,66 @@ pub fn count_shorthand(argv: &[String]) -> Vec<String> {
     out
 }
 
+/// Longest piece of a line the text filters (sort, uniq, cut, tr) take at
+/// once: a file without newlines is read in pieces, never whole.
+pub const LINE_CAP: u64 = 1 << 20;
+
+/// Read the next line (with its newline, if any) into `buf`, at most
+/// [`LINE_CAP`] bytes; false at the end of input.
+pub fn read_line_capped(input: &mut dyn io::BufRead, buf: &mut Vec<u8>) -> io::Result<bool> {
+    buf.clear();
+    use io::BufRead as _;
+    Ok(io::Read::take(&mut *input, LINE_CAP).read_until(b'\n', buf)? > 0)
+}
+
+/// Untrusted bytes to `out`: escaped on a terminal, unchanged otherwise.
+pub fn write_text(out: &mut dyn Write, tty: bool, bytes: &[u8]) -> io::Result<()> {
+    if tty {
+        out.write_all(crate::escape::text(bytes).as_bytes())
+    } else {
+        out.write_all(bytes)
+    }
+}
+
+/// Call `each` with every named file (stdin for `-` or none), reporting a
+/// file that cannot be opened as `NAME: FILE: reason` and going on.
+/// Returns the status: 1 if a file could not be opened.
+pub fn each_input(
+    name: &str,
+    files: &[String],
+    io: &mut crate::shell::io::Io,
+    ctx: &crate::shell::Ctx,
+    mut each: impl FnMut(&mut dyn io::BufRead, &mut crate::shell::io::Sink) -> io::Result<()>,
+) -> io::Result<i32> {
+    let mut status = 0;
+    for f in files_or_stdin(files) {
+        if crate::shell::interrupted() {
+            break;
+        }
+        if f == "-" {
+            each(&mut io.stdin, &mut io.out)?;
+            continue;
+        }
+        match std::fs::File::open(ctx.resolve(&f)) {
+            Ok(file) => each(
+                &mut io::BufReader::with_capacity(64 * 1024, file),
+                &mut io.out,
+            )?,
+            Err(e) => {
+                io.out.flush()?;
+                writeln!(
+                    io.err,
+                    "{name}: {}: {}",
+                    crate::escape::field(f.as_bytes()),
+                    io_error(&e)
+                )?;
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
 /// `==> name <==` before each file when several are shown, as head and
 /// tail print it.
 pub fn write_file_header(out: &mut impl Write, index: usize, name: &str) -> io::Result<()> {
