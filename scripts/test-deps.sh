@@ -20,6 +20,9 @@ DEPS=(
     "dpkg-deb dpkg fixture images from Debian packages"
     "apt-get apt fixture images from Debian packages"
     "podman podman Podman test"
+    "xxd xxd xxd builtin compared with xxd"
+    "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
+    "strings binutils strings builtin compared with strings"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(

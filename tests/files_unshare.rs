@@ -617,3 +617,60 @@ fn sort_uniq_cut_and_tr_in_pipelines_on_the_target_files() {
         );
     }
 }
+
+/// The output of a host program (which must be installed: scripts/test-deps.sh).
+fn host(program: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed by this test ({e}): run scripts/test-deps.sh")
+        });
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+#[test]
+fn xxd_hexdump_and_strings_match_the_host_tools_on_the_app_binary() {
+    let t = Target::start();
+    let app = t.root.path().join("app/app");
+    let app = app.to_str().unwrap();
+    let cases: [(&str, &str, Vec<&str>); 6] = [
+        ("xxd -l 1000 /app/app", "xxd", vec!["-l", "1000", app]),
+        (
+            "xxd -s 64 -l 100 /app/app",
+            "xxd",
+            vec!["-s", "64", "-l", "100", app],
+        ),
+        (
+            "xxd -p -l 200 /app/app",
+            "xxd",
+            vec!["-p", "-l", "200", app],
+        ),
+        (
+            "hexdump -C -n 4096 /app/app",
+            "hexdump",
+            vec!["-C", "-n", "4096", app],
+        ),
+        ("hexdump -C /app/app", "hexdump", vec!["-C", app]),
+        (
+            "strings -n 6 /app/app",
+            "strings",
+            vec!["-a", "-n", "6", app],
+        ),
+    ];
+    for (line, program, args) in cases {
+        let out = t.sh(line);
+        assert!(out.status.success(), "{line}: {}", stderr(&out));
+        let want = host(program, &args);
+        assert!(
+            out.stdout == want,
+            "{line} differs from {program}:\n{}\n---\n{}",
+            String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
+            String::from_utf8_lossy(&want[..want.len().min(2000)])
+        );
+    }
+    let out = t.sh("xxd /secret/key");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "xxd: /secret/key: Permission denied\n");
+}

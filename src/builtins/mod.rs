@@ -25,6 +25,7 @@ pub(crate) mod find;
 mod grep;
 mod head;
 mod help;
+mod hexdump;
 mod history;
 pub(crate) mod http;
 mod id;
@@ -42,6 +43,7 @@ mod route;
 mod run;
 mod sort;
 mod stat;
+mod strings;
 mod tail;
 mod tr;
 mod truefalse;
@@ -52,6 +54,7 @@ mod which;
 mod whoami;
 mod why;
 mod writable;
+mod xxd;
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
@@ -158,6 +161,7 @@ pub fn table() -> &'static [Entry] {
             entry::<grep::Grep>(),
             entry::<head::Head>(),
             entry::<help::Help>(),
+            entry::<hexdump::Hexdump>(),
             entry::<history::History>(),
             entry::<http::Http>(),
             entry::<id::Id>(),
@@ -176,6 +180,7 @@ pub fn table() -> &'static [Entry] {
             entry::<run::Run>(),
             entry::<sort::Sort>(),
             entry::<stat::Stat>(),
+            entry::<strings::Strings>(),
             entry::<tail::Tail>(),
             entry::<tr::Tr>(),
             entry::<truefalse::True>(),
@@ -186,6 +191,7 @@ pub fn table() -> &'static [Entry] {
             entry::<whoami::Whoami>(),
             entry::<why::Why>(),
             entry::<writable::Writable>(),
+            entry::<xxd::Xxd>(),
         ];
         t.sort_by_key(|e| e.name);
         t

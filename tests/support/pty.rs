@@ -16,7 +16,10 @@ pub struct Pty {
     screen: Arc<Mutex<Vec<u8>>>,
 }
 
-#[allow(dead_code, reason = "each test file that includes this uses only some methods")]
+#[allow(
+    dead_code,
+    reason = "each test file that includes this uses only some methods"
+)]
 impl Pty {
     /// Start `cmd` with the pty as its stdin, stdout, stderr and controlling
     /// terminal, `cols` x `rows`.
