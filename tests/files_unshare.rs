@@ -674,3 +674,51 @@ fn xxd_hexdump_and_strings_match_the_host_tools_on_the_app_binary() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out), "xxd: /secret/key: Permission denied\n");
 }
+
+#[test]
+fn date_agrees_with_gnu_date_and_sleep_ends_on_ctrl_c() {
+    let t = Target::start();
+    for (epoch, fmt) in [
+        ("1796164693", "%a %b %e %H:%M:%S %Z %Y"),
+        ("0", "%F %T %j %u %w %I %p %s %A %B %D %y %C %R"),
+        ("951868800", "%c|%e|%k|%l|%h|%%"),
+        ("1709210096.25", "%s.%N"),
+    ] {
+        let line = format!("date -u -d @{epoch} '+{fmt}'");
+        let out = t.sh(&line);
+        let want = host(
+            "date",
+            &["-u", "-d", &format!("@{epoch}"), &format!("+{fmt}")],
+        );
+        assert_eq!(
+            stdout(&out),
+            String::from_utf8(want).unwrap(),
+            "{line}: {}",
+            stderr(&out)
+        );
+    }
+    // Now, in the default format, as the host says it (same second, or the next).
+    let out = t.sh("date");
+    let a = String::from_utf8(host("date", &["-u"])).unwrap();
+    let got = stdout(&out);
+    let b = String::from_utf8(host("date", &["-u"])).unwrap();
+    assert!(got == a || got == b, "{got:?} vs {a:?}");
+
+    let started = Instant::now();
+    assert!(t.sh("sleep 0.3 0.2").status.success());
+    assert!(started.elapsed() >= Duration::from_millis(500));
+
+    let mut term = t.terminal();
+    let at = term.expect("$ ", 0);
+    term.send("sleep 30\r");
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    term.send("\x03");
+    let at = term.expect("$ ", at);
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "Ctrl-C did not end sleep"
+    );
+    term.send("echo status=$?\r");
+    term.expect("status=130", at);
+}

@@ -11,6 +11,7 @@ pub(crate) mod cgroup;
 mod clear;
 mod connect;
 mod cut;
+mod date;
 mod df;
 mod doctor;
 mod du;
@@ -41,6 +42,7 @@ mod readlink;
 mod resolve;
 mod route;
 mod run;
+mod sleep;
 mod sort;
 mod stat;
 mod strings;
@@ -147,6 +149,7 @@ pub fn table() -> &'static [Entry] {
             entry::<doctor::Doctor>(),
             entry::<cgroup::Cgroup>(),
             entry::<cut::Cut>(),
+            entry::<date::Date>(),
             entry::<df::Df>(),
             entry::<du::Du>(),
             entry::<echo::Echo>(),
@@ -179,6 +182,7 @@ pub fn table() -> &'static [Entry] {
             entry::<readlink::Readlink>(),
             entry::<run::Run>(),
             entry::<sort::Sort>(),
+            entry::<sleep::Sleep>(),
             entry::<stat::Stat>(),
             entry::<strings::Strings>(),
             entry::<tail::Tail>(),
