@@ -722,3 +722,46 @@ fn date_agrees_with_gnu_date_and_sleep_ends_on_ctrl_c() {
     term.send("echo status=$?\r");
     term.expect("status=130", at);
 }
+
+#[test]
+fn less_pages_a_file_and_a_pipe_on_a_terminal_and_q_leaves() {
+    let t = Target::start();
+    let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+    put(t.root.path(), "data/lines.txt", text.as_bytes(), 0o644, 0);
+    // Without a terminal it copies.
+    assert_eq!(stdout(&t.sh("less /data/lines.txt")), text);
+
+    let mut term = t.terminal(); // 100x30: 29 lines a page
+    let at = term.expect("$ ", 0);
+    term.send("less /data/lines.txt\r");
+    let at = term.expect("line 29\r\n", at);
+    let at = term.expect("--More--", at);
+    assert!(
+        !term.screen()[..at].contains("line 30"),
+        "{}",
+        term.screen()
+    );
+    term.send(" ");
+    let at = term.expect("line 58\r\n", at);
+    let at = term.expect("--More--", at);
+    assert!(
+        !term.screen()[..at].contains("line 59"),
+        "{}",
+        term.screen()
+    );
+    term.send("\r");
+    let at = term.expect("line 59\r\n", at);
+    let at = term.expect("--More--", at);
+    term.send("q");
+    let at = term.expect("$ ", at);
+    assert!(!term.screen()[at..].contains("line 60"));
+    // Piped output pages the same way; keys come from the terminal.
+    term.send("grep -v 'line 1' /data/lines.txt | less\r");
+    let at = term.expect("--More--", at);
+    term.send("q");
+    let at = term.expect("$ ", at);
+    term.send("echo status=$?\r");
+    term.expect("status=0", at);
+    term.send("exit\r");
+    assert!(term.wait(Duration::from_secs(10)).success());
+}

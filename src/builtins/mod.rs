@@ -32,6 +32,7 @@ pub(crate) mod http;
 mod id;
 mod ip;
 pub(crate) mod kill;
+pub(crate) mod less;
 pub(crate) mod limits;
 mod ls;
 mod mounts;
@@ -178,6 +179,8 @@ pub fn table() -> &'static [Entry] {
             entry::<route::Route>(),
             entry::<kill::Kill>(),
             entry::<limits::Limits>(),
+            entry::<less::Less>(),
+            alias::<less::Less>("more", || "The same as `less`".into()),
             entry::<mounts::Mounts>(),
             entry::<readlink::Readlink>(),
             entry::<run::Run>(),
