@@ -154,12 +154,10 @@ fn page(input: &mut dyn BufRead, io: &mut Io, ctx: &Ctx) -> io::Result<()> {
             if crate::shell::interrupted() {
                 break Key::Quit;
             }
-            match keys.read(100)? {
-                Some(k) => match key(&k) {
-                    Key::Other => {}
-                    k => break k,
-                },
-                None => {}
+            if let Some(k) = keys.read(100)?
+                && key(&k) != Key::Other
+            {
+                break key(&k);
             }
         };
         io.out.write_all(b"\r\x1b[K")?;
