@@ -765,3 +765,56 @@ fn less_pages_a_file_and_a_pipe_on_a_terminal_and_q_leaves() {
     term.send("exit\r");
     assert!(term.wait(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn top_prints_a_snapshot_without_a_terminal_and_refreshes_until_q_on_one() {
+    let t = Target::start();
+    let out = t.sh("top -b");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("top - "), "{text}");
+    assert!(text.contains("load average: "), "{text}");
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("PID"))
+        .expect("a header");
+    assert!(header.contains("%CPU") && header.contains("%MEM") && header.contains("COMMAND"));
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("PID"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // Every process of the target, as the host counts them, and this
+    // shell, which runs in the target's PID namespace.
+    let others = rows.iter().filter(|r| !r[7].ends_with("/nosh")).count();
+    assert_eq!(others, t.host_pids().len(), "{text}");
+    assert_eq!(rows.len(), others + 1, "{text}");
+    let one = rows.iter().find(|r| r[0] == "1").expect("pid 1");
+    assert_eq!(one[1], "nonroot");
+    assert_eq!(one[7], "/app/app");
+    let host_status = fs::read_to_string(format!("/proc/{}/status", t.pid)).unwrap();
+    let vm_rss = field(&host_status, "VmRSS")
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim();
+    assert_eq!(one[5], vm_rss, "RSS of pid 1");
+    let out = t.sh("top -b -n 2 -d 0.2");
+    assert_eq!(stdout(&out).matches("top - ").count(), 2);
+    assert_eq!(t.sh("top -o nope").status.code(), Some(2));
+
+    let mut term = t.terminal();
+    let at = term.expect("$ ", 0);
+    term.send("top -d 0.3\r");
+    let at = term.expect("\x1b[?1049h", at);
+    let at = term.expect("/app/app", at);
+    // It refreshes: a second frame comes.
+    let at = term.expect("\x1b[H\x1b[2J", at);
+    let at = term.expect("/app/app", at);
+    term.send("q");
+    let at = term.expect("\x1b[?1049l", at);
+    let at = term.expect("$ ", at);
+    term.send("echo status=$?\r");
+    term.expect("status=0", at);
+}

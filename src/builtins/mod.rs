@@ -48,6 +48,7 @@ mod sort;
 mod stat;
 mod strings;
 mod tail;
+mod top;
 mod tr;
 mod truefalse;
 mod uniq;
@@ -189,6 +190,7 @@ pub fn table() -> &'static [Entry] {
             entry::<stat::Stat>(),
             entry::<strings::Strings>(),
             entry::<tail::Tail>(),
+            entry::<top::Top>(),
             entry::<tr::Tr>(),
             entry::<truefalse::True>(),
             entry::<uniq::Uniq>(),
