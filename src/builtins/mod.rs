@@ -88,8 +88,22 @@ pub struct Entry {
     pub about: fn() -> String,
 }
 
+/// The width `--help` text is wrapped to: the terminal's ($COLUMNS), at
+/// most 120 columns for readability, 80 when unknown.
+fn help_width(ctx: &Ctx) -> usize {
+    ctx.var("COLUMNS")
+        .parse()
+        .ok()
+        .filter(|w| *w >= 20)
+        .map_or(80, |w: usize| w.min(120))
+}
+
 fn dispatch<B: Builtin>(argv: &[String], io: &mut Io, ctx: &mut Ctx) -> i32 {
-    let args = match B::try_parse_from(B::rewrite_args(argv)) {
+    let parsed = B::command()
+        .term_width(help_width(ctx))
+        .try_get_matches_from(B::rewrite_args(argv))
+        .and_then(|mut m| B::from_arg_matches_mut(&mut m));
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => {
             let text = e.render().to_string();
@@ -286,6 +300,26 @@ mod tests {
     fn every_builtin_has_a_consistent_cli_and_help() {
         for e in table() {
             assert!(!(e.about)().is_empty(), "{} has no description", e.name);
+        }
+    }
+
+    #[test]
+    fn long_help_wraps_to_the_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = Ctx::for_root(dir.path().to_path_buf());
+        for width in [80usize, 120] {
+            ctx.vars.insert("COLUMNS".into(), width.to_string());
+            for name in ["grep", "top", "sort", "run"] {
+                let mut io = Io::buffers(b"");
+                let st =
+                    (find(name).unwrap().run)(&[name.into(), "--help".into()], &mut io, &mut ctx);
+                assert_eq!(st, 0);
+                let text = io.out_text();
+                assert!(text.contains("Usage:"), "{text}");
+                for line in text.lines() {
+                    assert!(line.chars().count() <= width, "{name} at {width}: {line:?}");
+                }
+            }
         }
     }
 
