@@ -197,9 +197,8 @@ impl Builtin for Less {
                     writeln!(io.err, "less: name a file, or pipe into it: ps | less")?;
                     return Ok(2);
                 }
-                // The stdin field is moved out for the loop and put back.
-                let stdin = std::mem::replace(&mut io.stdin, Source::bytes(Vec::new()));
-                let mut stdin = stdin;
+                // Moved out while `page` writes to `io`, then put back.
+                let mut stdin = std::mem::replace(&mut io.stdin, Source::bytes(Vec::new()));
                 let r = if io.out.is_terminal() && have_keyboard() {
                     page(&mut stdin, io, ctx)
                 } else {

@@ -147,9 +147,15 @@ pub fn count_shorthand(argv: &[String]) -> Vec<String> {
         if a == "--" {
             options = false;
         }
+        // The value of `-n`/`-c` is left for clap to judge (`head -n -2`).
+        let is_value = i > 1 && matches!(argv[i - 1].as_str(), "-n" | "-c" | "--lines" | "--bytes");
         match a.strip_prefix('-') {
             Some(n)
-                if options && i > 0 && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) =>
+                if options
+                    && i > 0
+                    && !is_value
+                    && !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit()) =>
             {
                 out.push("-n".to_string());
                 out.push(n.to_string());
@@ -294,6 +300,10 @@ mod tests {
         assert_eq!(
             count_shorthand(&v(&["head", "-", "-x"])),
             v(&["head", "-", "-x"])
+        );
+        assert_eq!(
+            count_shorthand(&v(&["head", "-n", "-2"])),
+            v(&["head", "-n", "-2"])
         );
     }
 
