@@ -477,6 +477,8 @@ fn habits_head_dash_n_clear_help_width_and_did_you_mean() {
         "{}",
         stderr(&out)
     );
+    let out = t.sh("tail -n +2 /etc/app/app.conf | head -1");
+    assert_eq!(stdout(&out), "# port 80 needs root\n", "{}", stderr(&out));
     assert_eq!(t.sh("clear").stdout, b"\x1b[H\x1b[2J\x1b[3J");
     let out = t.sh("pss");
     assert_eq!(out.status.code(), Some(127));
