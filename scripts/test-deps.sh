@@ -24,6 +24,9 @@ DEPS=(
     "ssh-keygen openssh-client ssh engine test (throwaway keys)"
     "containerd containerd containerd:// and pod:// tests (a private instance; docker-ce's containerd.io has it too)"
     "ctr containerd containerd:// and pod:// tests import fixture images and run targets"
+    "xxd xxd xxd builtin compared with xxd"
+    "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
+    "strings binutils strings builtin compared with strings"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(

@@ -200,3 +200,16 @@ fn kill_zero_reaches_the_app_and_mounts_show_the_root_overlay() {
     // kill -0 sent no signal: the app is still running.
     assert_eq!(t.inspect("{{.State.Running}}"), "true");
 }
+
+#[test]
+fn lines_piped_into_a_terminal_session_all_run() {
+    // `echo id | nosh -t T`: the lines reach the sidecar's TTY in one read;
+    // each must run, and the session must end at the end of input.
+    let t = python();
+    let out = Nosh::new()
+        .args(["-t", t.name()])
+        .stdin("echo first\nid\nexit 3\n")
+        .timeout(std::time::Duration::from_secs(60))
+        .run();
+    out.code_is(3).stdout_has("first").stdout_has("uid=65532");
+}

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 #[path = "support/unshare.rs"]
 mod unshare;
 
+#[path = "support/pty.rs"]
+mod pty;
+
 use unshare::{
     all_pids, children, mkdir_owned as mkdir, put_owned as put, run_bounded, spawn_namespaced,
     static_app, status_field as field, stderr, stdout,
@@ -111,6 +114,13 @@ impl Target {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nosh"));
         cmd.args(["toolbox", "--pid", &self.pid.to_string(), "-c", line]);
         run_bounded(cmd, "")
+    }
+
+    /// `nosh toolbox --pid <pid>` on a terminal, 100x30.
+    fn terminal(&self) -> pty::Pty {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nosh"));
+        cmd.args(["toolbox", "--pid", &self.pid.to_string()]);
+        pty::Pty::spawn(cmd, 100, 30)
     }
 
     fn json(&self, line: &str) -> serde_json::Value {
@@ -455,4 +465,378 @@ fn du_grep_and_wc_agree_with_the_host() {
 
     let out = t.sh("wc -l /etc/passwd; wc -c /data/a.bin");
     assert_eq!(stdout(&out), "2 /etc/passwd\n100000 /data/a.bin\n");
+}
+
+#[test]
+fn habits_head_dash_n_clear_help_width_and_did_you_mean() {
+    let t = Target::start();
+    let out = t.sh("head -2 /etc/app/app.conf; tail -1 /etc/app/app.conf");
+    assert_eq!(
+        stdout(&out),
+        "listen=:8080\n# port 80 needs root\nport=80\n",
+        "{}",
+        stderr(&out)
+    );
+    let out = t.sh("tail -n +2 /etc/app/app.conf | head -1");
+    assert_eq!(stdout(&out), "# port 80 needs root\n", "{}", stderr(&out));
+    assert_eq!(t.sh("clear").stdout, b"\x1b[H\x1b[2J\x1b[3J");
+    let out = t.sh("pss");
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("pss: not a builtin; did you mean `ps`?"),
+        "{}",
+        stderr(&out)
+    );
+    for width in [80, 120] {
+        let out = t.sh(&format!("COLUMNS={width}; help"));
+        let text = stdout(&out);
+        assert!(text.lines().count() > 40, "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= width, "{width}: {line:?}");
+        }
+    }
+}
+
+#[test]
+fn lines_typed_ahead_in_one_read_on_a_terminal_all_run() {
+    let t = Target::start();
+    let mut term = t.terminal();
+    // Three lines in one write before the first prompt, as `echo id | nosh
+    // -t` or a paste delivers them: the line editor must not drop the
+    // ones after the first.
+    term.send("echo one\recho two\rexit 7\r");
+    let status = term.wait(Duration::from_secs(15));
+    let screen = term.screen();
+    assert_eq!(status.code(), Some(7), "{screen}");
+    assert!(screen.contains("\ntwo"), "{screen}");
+}
+
+#[test]
+fn grep_quiet_only_matching_words_context_and_names() {
+    let t = Target::start();
+    let out =
+        t.sh("grep -q nonroot /etc/passwd && echo found; grep -q nobody /etc/passwd || echo none");
+    assert_eq!(stdout(&out), "found\nnone\n", "{}", stderr(&out));
+    let out = t.sh("grep -oE '[0-9]+' /etc/app/app.conf");
+    assert_eq!(stdout(&out), "8080\n80\n80\n");
+    let out = t.sh("grep -w port /etc/app/app.conf");
+    assert_eq!(stdout(&out), "# port 80 needs root\nport=80\n");
+    let out = t.sh("grep -n -B1 '^port' /etc/app/app.conf");
+    assert_eq!(stdout(&out), "2-# port 80 needs root\n3:port=80\n");
+    let out = t.sh("grep -A1 listen /etc/app/app.conf");
+    assert_eq!(stdout(&out), "listen=:8080\n# port 80 needs root\n");
+    let out = t.sh("grep -l nonroot /etc/passwd /etc/app/app.conf; grep -L nonroot /etc/passwd /etc/app/app.conf");
+    assert_eq!(stdout(&out), "/etc/passwd\n/etc/app/app.conf\n");
+    let out = t.sh("grep -c root /etc/passwd /etc/group");
+    assert_eq!(stdout(&out), "/etc/passwd:2\n/etc/group:2\n");
+}
+
+#[test]
+fn find_operators_prune_xdev_empty_and_print0_agree_with_the_host() {
+    let t = Target::start();
+    let r = t.root.path();
+    let mut all = BTreeSet::new();
+    host_walk(r, "/", &mut all);
+    // Everything but what lies below the proc and cgroup mounts (and in
+    // the directory 65532 may not read).
+    let hidden = |p: &String| {
+        p.starts_with("/proc/") || p.starts_with("/sys/fs/cgroup/") || p.starts_with("/secret/")
+    };
+    let out = t.sh("find / -xdev");
+    let want: BTreeSet<String> = all.iter().filter(|p| !hidden(p)).cloned().collect();
+    assert_eq!(lines(&stdout(&out)), want, "stderr: {}", stderr(&out));
+    assert_eq!(stderr(&out), "find: '/secret': Permission denied\n");
+
+    // The pruning idiom, parentheses escaped as people type them.
+    let out = t.sh(r"find / \( -name proc -o -name sys -o -name secret \) -prune -o -type f -name '*.log' -print");
+    let logs: BTreeSet<String> = all
+        .iter()
+        .filter(|p| p.ends_with(".log") && !p.starts_with("/proc") && !p.starts_with("/sys"))
+        .cloned()
+        .collect();
+    assert_eq!(lines(&stdout(&out)), logs, "stderr: {}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = t.sh("find /data /var /etc /app -empty");
+    let mut tops = BTreeSet::new();
+    for top in ["/data", "/var", "/etc", "/app"] {
+        host_walk(r, top, &mut tops);
+    }
+    let empty: BTreeSet<String> = tops
+        .iter()
+        .filter(|p| {
+            let real = r.join(p.trim_start_matches('/'));
+            let m = fs::symlink_metadata(&real).unwrap();
+            (m.is_file() && m.len() == 0)
+                || (m.is_dir() && fs::read_dir(&real).unwrap().next().is_none())
+        })
+        .cloned()
+        .collect();
+    assert!(!empty.is_empty());
+    assert_eq!(lines(&stdout(&out)), empty);
+
+    let out = t.sh("find /data -type f -print0");
+    let mut got: Vec<&[u8]> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            &b"/data/a.bin"[..],
+            b"/data/cache/b.log",
+            b"/data/empty.log"
+        ]
+    );
+}
+
+#[test]
+fn sort_uniq_cut_and_tr_in_pipelines_on_the_target_files() {
+    let t = Target::start();
+    let out = t.sh("cut -d: -f3,1 /etc/passwd | sort -t: -k2 -rn");
+    assert_eq!(stdout(&out), "nonroot:65532\nroot:0\n", "{}", stderr(&out));
+    let out = t.sh("grep -ohE '[a-z]+' /etc/app/app.conf /etc/group | sort | uniq -c | sort -k1,1nr -k2 | head -3");
+    assert_eq!(
+        stdout(&out),
+        "      2 port\n      2 root\n      2 x\n",
+        "{}",
+        stderr(&out)
+    );
+    let out =
+        t.sh("tr a-z A-Z < /etc/group; tr -d 0-9 < /etc/app/app.conf | tr -s '\\n' | head -1");
+    assert_eq!(stdout(&out), "ROOT:X:0:\nNONROOT:X:65532:\nlisten=:\n");
+    let out = t.sh("sort /etc/group /secret/key");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "nonroot:x:65532:\nroot:x:0:\n");
+    assert_eq!(stderr(&out), "sort: /secret/key: Permission denied\n");
+    for b in ["sort", "uniq", "cut", "tr"] {
+        let out = t.sh(&format!("{b} --help"));
+        assert!(
+            out.status.success() && stdout(&out).contains("Usage:"),
+            "{b}"
+        );
+    }
+}
+
+/// The output of a host program (which must be installed: scripts/test-deps.sh).
+fn host(program: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed by this test ({e}): run scripts/test-deps.sh")
+        });
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+#[test]
+fn xxd_hexdump_and_strings_match_the_host_tools_on_the_app_binary() {
+    let t = Target::start();
+    let app = t.root.path().join("app/app");
+    let app = app.to_str().unwrap();
+    let cases: [(&str, &str, Vec<&str>); 6] = [
+        ("xxd -l 1000 /app/app", "xxd", vec!["-l", "1000", app]),
+        (
+            "xxd -s 64 -l 100 /app/app",
+            "xxd",
+            vec!["-s", "64", "-l", "100", app],
+        ),
+        (
+            "xxd -p -l 200 /app/app",
+            "xxd",
+            vec!["-p", "-l", "200", app],
+        ),
+        (
+            "hexdump -C -n 4096 /app/app",
+            "hexdump",
+            vec!["-C", "-n", "4096", app],
+        ),
+        ("hexdump -C /app/app", "hexdump", vec!["-C", app]),
+        (
+            "strings -n 6 /app/app",
+            "strings",
+            vec!["-a", "-n", "6", app],
+        ),
+    ];
+    for (line, program, args) in cases {
+        let out = t.sh(line);
+        assert!(out.status.success(), "{line}: {}", stderr(&out));
+        let want = host(program, &args);
+        assert!(
+            out.stdout == want,
+            "{line} differs from {program}:\n{}\n---\n{}",
+            String::from_utf8_lossy(&out.stdout[..out.stdout.len().min(2000)]),
+            String::from_utf8_lossy(&want[..want.len().min(2000)])
+        );
+    }
+    let out = t.sh("xxd /secret/key");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "xxd: /secret/key: Permission denied\n");
+}
+
+#[test]
+fn date_agrees_with_gnu_date_and_sleep_ends_on_ctrl_c() {
+    let t = Target::start();
+    for (epoch, fmt) in [
+        ("1796164693", "%a %b %e %H:%M:%S %Z %Y"),
+        ("0", "%F %T %j %u %w %I %p %s %A %B %D %y %C %R"),
+        ("951868800", "%c|%e|%k|%l|%h|%%"),
+        ("1709210096.25", "%s.%N"),
+    ] {
+        let line = format!("date -u -d @{epoch} '+{fmt}'");
+        let out = t.sh(&line);
+        let want = host(
+            "date",
+            &["-u", "-d", &format!("@{epoch}"), &format!("+{fmt}")],
+        );
+        assert_eq!(
+            stdout(&out),
+            String::from_utf8(want).unwrap(),
+            "{line}: {}",
+            stderr(&out)
+        );
+    }
+    // Now, in the default format, as the host says it (same second, or the next).
+    let out = t.sh("date");
+    let a = String::from_utf8(host("date", &["-u"])).unwrap();
+    let got = stdout(&out);
+    let b = String::from_utf8(host("date", &["-u"])).unwrap();
+    assert!(got == a || got == b, "{got:?} vs {a:?}");
+
+    let started = Instant::now();
+    assert!(t.sh("sleep 0.3 0.2").status.success());
+    assert!(started.elapsed() >= Duration::from_millis(500));
+
+    let mut term = t.terminal();
+    let at = term.expect("$ ", 0);
+    term.send("sleep 30\r");
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    term.send("\x03");
+    let at = term.expect("$ ", at);
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "Ctrl-C did not end sleep"
+    );
+    term.send("echo status=$?\r");
+    term.expect("status=130", at);
+}
+
+#[test]
+fn less_pages_a_file_and_a_pipe_on_a_terminal_and_q_leaves() {
+    let t = Target::start();
+    let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+    put(t.root.path(), "data/lines.txt", text.as_bytes(), 0o644, 0);
+    // Without a terminal it copies.
+    assert_eq!(stdout(&t.sh("less /data/lines.txt")), text);
+
+    let mut term = t.terminal(); // 100x30: 29 lines a page
+    let at = term.expect("$ ", 0);
+    term.send("less /data/lines.txt\r");
+    let at = term.expect("line 29\r\n", at);
+    let at = term.expect("--More--", at);
+    assert!(
+        !term.screen()[..at].contains("line 30"),
+        "{}",
+        term.screen()
+    );
+    term.send(" ");
+    let at = term.expect("line 58\r\n", at);
+    let at = term.expect("--More--", at);
+    assert!(
+        !term.screen()[..at].contains("line 59"),
+        "{}",
+        term.screen()
+    );
+    term.send("\r");
+    let at = term.expect("line 59\r\n", at);
+    let at = term.expect("--More--", at);
+    term.send("q");
+    let at = term.expect("$ ", at);
+    assert!(!term.screen()[at..].contains("line 60"));
+    // Piped output pages the same way; keys come from the terminal.
+    term.send("grep -v 'line 1' /data/lines.txt | less\r");
+    let at = term.expect("--More--", at);
+    term.send("q");
+    let at = term.expect("$ ", at);
+    term.send("echo status=$?\r");
+    term.expect("status=0", at);
+    term.send("exit\r");
+    assert!(term.wait(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn top_prints_a_snapshot_without_a_terminal_and_refreshes_until_q_on_one() {
+    let t = Target::start();
+    // RSS of pid 1 as /proc/PID/stat counts it (ps and top read it there),
+    // once the app has settled after starting its child.
+    let rss = || {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", t.pid)).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+        let pages: u64 = after_name
+            .split_whitespace()
+            .nth(21)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .unwrap()
+            .unwrap();
+        (pages * page as u64 / 1024).to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut rss_before = rss();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = rss();
+        if now == rss_before || Instant::now() > deadline {
+            break;
+        }
+        rss_before = now;
+    }
+    let out = t.sh("top -b");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("top - "), "{text}");
+    assert!(text.contains("load average: "), "{text}");
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("PID"))
+        .expect("a header");
+    assert!(header.contains("%CPU") && header.contains("%MEM") && header.contains("COMMAND"));
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("PID"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // Every process of the target, as the host counts them, and this
+    // shell, which runs in the target's PID namespace.
+    let others = rows.iter().filter(|r| !r[7].ends_with("/nosh")).count();
+    assert_eq!(others, t.host_pids().len(), "{text}");
+    assert_eq!(rows.len(), others + 1, "{text}");
+    let one = rows.iter().find(|r| r[0] == "1").expect("pid 1");
+    assert_eq!(one[1], "nonroot");
+    assert_eq!(one[7], "/app/app");
+    assert_eq!(one[5], rss_before, "RSS of pid 1");
+    let out = t.sh("top -b -n 2 -d 0.2");
+    assert_eq!(stdout(&out).matches("top - ").count(), 2);
+    assert_eq!(t.sh("top -o nope").status.code(), Some(2));
+
+    let mut term = t.terminal();
+    let at = term.expect("$ ", 0);
+    term.send("top -d 0.3\r");
+    let at = term.expect("\x1b[?1049h", at);
+    let at = term.expect("/app/app", at);
+    // It refreshes: a second frame comes.
+    let at = term.expect("\x1b[H\x1b[2J", at);
+    let at = term.expect("/app/app", at);
+    term.send("q");
+    let at = term.expect("\x1b[?1049l", at);
+    let at = term.expect("$ ", at);
+    term.send("echo status=$?\r");
+    term.expect("status=0", at);
 }

@@ -19,22 +19,41 @@ use crate::shell::io::Io;
 
 /// Search for files (GNU find's tests, no -exec), without following symlinks
 ///
-/// Searches below each PATH (default `.`). All tests must match (AND); `!` or `-not`
-/// negates the next one. Output streams as it is found.
+/// Searches below each PATH (default `.`) and evaluates the expression for
+/// every file, as GNU find does. Output streams as it is found.
+///
+/// Operators, by precedence:
+///   ( EXPR )           grouping (quote or escape the parentheses: \( \))
+///   ! EXPR, -not EXPR  negation
+///   EXPR EXPR, EXPR -a EXPR, EXPR -and EXPR
+///                      both (the right one only if the left is true)
+///   EXPR -o EXPR, EXPR -or EXPR
+///                      either (the right one only if the left is false)
 ///
 /// Tests:
 ///   -name GLOB         the last component matches (`*`, `?`, `[...]`)
+///   -iname GLOB        the same, ignoring case
 ///   -path GLOB         the whole path matches (`*` matches `/` too)
 ///   -type C            f d l p s c b
 ///   -user NAME|UID     -group NAME|GID (names from the target's files)
 ///   -perm MODE         exactly MODE; -perm -MODE: all of these bits;
 ///                      -perm /MODE: any of them (octal or u+w,g=r)
 ///   -writable          the kernel says this shell's identity may write
+///   -empty             an empty regular file or directory
 ///   -newer FILE        modified after FILE
+///   -mmin [+-]N        modified N minutes ago (+N more, -N less)
+///   -mtime [+-]N       modified N days (24 hours) ago
 ///   -size [+-]N[ckMG]  in 512-byte blocks by default, rounded up;
 ///                      +N more than N, -N less than N
+///   -true, -false
 ///
-/// Options: -maxdepth N, -mindepth N. `-print` is accepted and implied.
+/// Actions (with none, -print is applied to what the expression matches):
+///   -print             print the path and a newline
+///   -print0            print the path and a NUL byte (for xargs -0)
+///   -prune             true; do not descend into this directory
+///
+/// Options: -maxdepth N, -mindepth N, -xdev (do not descend into other
+/// filesystems: the target's mounts, /proc, volumes).
 ///
 /// Unreadable directories are reported on stderr and the walk goes on; the
 /// exit status is then 1.
@@ -44,7 +63,7 @@ use crate::shell::io::Io;
     verbatim_doc_comment,
     disable_version_flag = true,
     disable_help_flag = true,
-    override_usage = "find [PATH...] [-name GLOB] [-path GLOB] [-type f|d|l|p|s|c|b] [-user NAME] [-group NAME] [-perm [-/]MODE] [-writable] [-newer FILE] [-size [+-]N[ckMG]] [-maxdepth N] [-mindepth N]"
+    override_usage = "find [PATH...] [-maxdepth N] [-mindepth N] [-xdev] [EXPRESSION]"
 )]
 pub struct Find {
     /// Print help.
@@ -73,6 +92,7 @@ pub enum PermMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Test {
     Name(Vec<u8>),
+    IName(Vec<u8>),
     Path(Vec<u8>),
     Type(u8),
     User(u32),
@@ -80,17 +100,55 @@ pub enum Test {
     Perm(PermMatch),
     Writable,
     Newer(i64, i64),
-    Size { cmp: Cmp, n: u64, unit: u64 },
+    /// Modified this many `unit` seconds ago, counted in whole units
+    /// before now (GNU rounds the age down).
+    Age {
+        cmp: Cmp,
+        n: u64,
+        unit: i64,
+        now: i64,
+    },
+    Size {
+        cmp: Cmp,
+        n: u64,
+        unit: u64,
+    },
+    Empty,
+    Const(bool),
+}
+
+/// An expression: tests and actions joined by operators.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Test(Test),
+    Not(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Print,
+    Print0,
+    Prune,
+}
+
+impl Node {
+    fn has_action(&self) -> bool {
+        match self {
+            Node::Print | Node::Print0 => true,
+            Node::Not(a) => a.has_action(),
+            Node::And(a, b) | Node::Or(a, b) => a.has_action() || b.has_action(),
+            Node::Test(_) | Node::Prune => false,
+        }
+    }
 }
 
 /// A parsed command line.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Expr {
     pub paths: Vec<String>,
-    /// (negated, test), all ANDed.
-    pub tests: Vec<(bool, Test)>,
+    pub root: Node,
     pub min_depth: usize,
     pub max_depth: usize,
+    /// -xdev: stay on the filesystem of each start path.
+    pub xdev: bool,
 }
 
 /// GNU `-perm` mode: octal, or symbolic clauses applied to 0 (no umask).
@@ -309,59 +367,179 @@ pub struct Usage(pub String);
 
 /// Parse the arguments after `find`.
 pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
-    let mut e = Expr {
-        max_depth: usize::MAX,
-        ..Expr::default()
-    };
+    let mut paths = Vec::new();
     let mut i = 0;
     while i < args.len() && !is_expr_start(&args[i]) {
-        e.paths.push(args[i].clone());
+        paths.push(args[i].clone());
         i += 1;
     }
-    if e.paths.is_empty() {
-        e.paths.push(".".into());
+    if paths.is_empty() {
+        paths.push(".".into());
     }
-    let mut negate = false;
-    while i < args.len() {
-        let op = args[i].as_str();
-        i += 1;
-        let mut value = || -> Result<&String, Usage> {
-            let v = args
-                .get(i)
-                .ok_or_else(|| Usage(format!("missing argument to `{op}'")))?;
-            i += 1;
-            Ok(v)
-        };
-        let test = match op {
-            "!" | "-not" => {
-                negate = !negate;
-                continue;
+    let mut p = ExprParser {
+        args: &args[i..],
+        at: 0,
+        ctx,
+        min_depth: 0,
+        max_depth: usize::MAX,
+        xdev: false,
+    };
+    let root = if p.args.is_empty() {
+        Node::Test(Test::Const(true))
+    } else {
+        let node = p.or()?;
+        if let Some(extra) = p.args.get(p.at) {
+            // Only a `)` can stop `or` early.
+            return Err(Usage(format!(
+                "invalid expression; you have too many ')' (at `{}')",
+                escape::field(extra.as_bytes())
+            )));
+        }
+        node
+    };
+    // With no action, -print applies to what the whole expression matches.
+    let root = if root.has_action() {
+        root
+    } else {
+        Node::And(Box::new(root), Box::new(Node::Print))
+    };
+    Ok(Expr {
+        paths,
+        root,
+        min_depth: p.min_depth,
+        max_depth: p.max_depth,
+        xdev: p.xdev,
+    })
+}
+
+/// Recursive descent over GNU find's grammar: `-o` binds loosest, then
+/// `-a` (or nothing), then `!`, then `( )`.
+struct ExprParser<'a> {
+    args: &'a [String],
+    at: usize,
+    ctx: &'a Ctx,
+    min_depth: usize,
+    max_depth: usize,
+    xdev: bool,
+}
+
+impl ExprParser<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.args.get(self.at).map(String::as_str)
+    }
+
+    fn value(&mut self, op: &str) -> Result<&str, Usage> {
+        let v = self
+            .args
+            .get(self.at)
+            .ok_or_else(|| Usage(format!("missing argument to `{op}'")))?;
+        self.at += 1;
+        Ok(v)
+    }
+
+    fn or(&mut self) -> Result<Node, Usage> {
+        let mut left = self.and()?;
+        while let Some(op @ ("-o" | "-or")) = self.peek() {
+            let op = op.to_string();
+            self.at += 1;
+            if matches!(self.peek(), None | Some(")")) {
+                return Err(Usage(format!("expected an expression after '{op}'")));
             }
-            "-a" | "-and" | "-print" => continue,
+            left = Node::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Node, Usage> {
+        let mut left = self.unary()?;
+        loop {
+            match self.peek() {
+                None | Some("-o" | "-or" | ")") => return Ok(left),
+                Some(op @ ("-a" | "-and")) => {
+                    let op = op.to_string();
+                    self.at += 1;
+                    if matches!(self.peek(), None | Some(")" | "-o" | "-or")) {
+                        return Err(Usage(format!("expected an expression after '{op}'")));
+                    }
+                }
+                Some(_) => {}
+            }
+            left = Node::And(Box::new(left), Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Node, Usage> {
+        match self.peek() {
+            Some(op @ ("!" | "-not")) => {
+                let op = op.to_string();
+                self.at += 1;
+                if matches!(self.peek(), None | Some(")" | "-o" | "-or" | "-a" | "-and")) {
+                    return Err(Usage(format!("expected an expression after '{op}'")));
+                }
+                Ok(Node::Not(Box::new(self.unary()?)))
+            }
+            Some("(") => {
+                self.at += 1;
+                if self.peek() == Some(")") {
+                    return Err(Usage(
+                        "invalid expression; empty parentheses are not allowed".into(),
+                    ));
+                }
+                let inner = self.or()?;
+                if self.peek() != Some(")") {
+                    return Err(Usage("invalid expression; I was expecting to find a ')' somewhere but did not see one".into()));
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            Some(op @ ("-o" | "-or" | "-a" | "-and")) => Err(Usage(format!(
+                "invalid expression; you have used a binary operator '{op}' with nothing before it"
+            ))),
+            Some(")") => Err(Usage("invalid expression; you have too many ')'".into())),
+            Some(_) => self.primary(),
+            None => Err(Usage("expected an expression".into())),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Node, Usage> {
+        let op = self.args[self.at].clone();
+        self.at += 1;
+        let op = op.as_str();
+        let test = match op {
+            "-print" => return Ok(Node::Print),
+            "-print0" => return Ok(Node::Print0),
+            "-prune" => return Ok(Node::Prune),
+            "-true" => Test::Const(true),
+            "-false" => Test::Const(false),
+            "-xdev" | "-mount" => {
+                self.xdev = true;
+                Test::Const(true)
+            }
             "-maxdepth" | "-mindepth" => {
-                let v = value()?;
+                let v = self.value(op)?;
                 let n: usize = v
                     .parse()
                     .map_err(|_| Usage(format!("{op}: `{v}' is not a number")))?;
                 if op == "-maxdepth" {
-                    e.max_depth = n;
+                    self.max_depth = n;
                 } else {
-                    e.min_depth = n;
+                    self.min_depth = n;
                 }
-                continue;
+                Test::Const(true)
             }
-            "-name" => Test::Name(value()?.as_bytes().to_vec()),
-            "-path" | "-wholename" => Test::Path(value()?.as_bytes().to_vec()),
+            "-name" => Test::Name(self.value(op)?.as_bytes().to_vec()),
+            "-iname" => Test::IName(self.value(op)?.to_ascii_lowercase().into_bytes()),
+            "-path" | "-wholename" => Test::Path(self.value(op)?.as_bytes().to_vec()),
             "-type" => {
-                let v = value()?;
+                let v = self.value(op)?;
                 match v.as_bytes() {
                     [c @ (b'f' | b'd' | b'l' | b'p' | b's' | b'c' | b'b')] => Test::Type(*c),
                     _ => return Err(Usage(format!("unknown argument to -type: {v}"))),
                 }
             }
             "-user" => {
-                let v = value()?;
-                match ctx.users.user_by_name(v) {
+                let v = self.value(op)?.to_string();
+                match self.ctx.users.user_by_name(&v) {
                     Some(u) => Test::User(u.uid),
                     None => Test::User(
                         v.parse()
@@ -370,8 +548,8 @@ pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
                 }
             }
             "-group" => {
-                let v = value()?;
-                match ctx.users.group_by_name(v) {
+                let v = self.value(op)?.to_string();
+                match self.ctx.users.group_by_name(&v) {
                     Some(g) => Test::Group(g.gid),
                     None => Test::Group(v.parse().map_err(|_| {
                         Usage(format!("`{v}' is not the name of an existing group"))
@@ -379,7 +557,7 @@ pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
                 }
             }
             "-perm" => {
-                let v = value()?;
+                let v = self.value(op)?;
                 let bad = || Usage(format!("invalid mode `{v}'"));
                 if let Some(m) = v.strip_prefix('-') {
                     Test::Perm(PermMatch::AllOf(parse_mode(m).ok_or_else(bad)?))
@@ -390,9 +568,10 @@ pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
                 }
             }
             "-writable" => Test::Writable,
+            "-empty" => Test::Empty,
             "-newer" => {
-                let v = value()?;
-                let m = fs::symlink_metadata(ctx.resolve(v)).map_err(|err| {
+                let v = self.value(op)?.to_string();
+                let m = fs::symlink_metadata(self.ctx.resolve(&v)).map_err(|err| {
                     Usage(format!(
                         "'{}': {}",
                         escape::field(v.as_bytes()),
@@ -401,8 +580,24 @@ pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
                 })?;
                 Test::Newer(m.mtime(), m.mtime_nsec())
             }
+            "-mmin" | "-mtime" => {
+                let v = self.value(op)?;
+                let (cmp, digits) = match v.as_bytes().first() {
+                    Some(b'+') => (Cmp::More, &v[1..]),
+                    Some(b'-') => (Cmp::Less, &v[1..]),
+                    _ => (Cmp::Exactly, v),
+                };
+                let n = digits
+                    .parse()
+                    .map_err(|_| Usage(format!("invalid argument `{v}' to `{op}'")))?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let unit = if op == "-mmin" { 60 } else { 86_400 };
+                Test::Age { cmp, n, unit, now }
+            }
             "-size" => {
-                let v = value()?;
+                let v = self.value(op)?;
                 let (cmp, n, unit) =
                     parse_size(v).ok_or_else(|| Usage(format!("invalid -size `{v}'")))?;
                 Test::Size { cmp, n, unit }
@@ -420,10 +615,8 @@ pub fn parse_args(args: &[String], ctx: &Ctx) -> Result<Expr, Usage> {
                 )));
             }
         };
-        e.tests.push((negate, test));
-        negate = false;
+        Ok(Node::Test(test))
     }
-    Ok(e)
 }
 
 fn is_expr_start(a: &str) -> bool {
@@ -471,6 +664,23 @@ fn type_char(t: &FileType) -> u8 {
 fn test_one(t: &Test, c: &mut Candidate) -> bool {
     match t {
         Test::Name(p) => glob_match(p, c.name),
+        Test::IName(p) => glob_match(p, &c.name.to_ascii_lowercase()),
+        Test::Const(b) => *b,
+        Test::Empty => {
+            if c.ftype.is_dir() {
+                fs::read_dir(c.real).is_ok_and(|mut rd| rd.next().is_none())
+            } else {
+                c.ftype.is_file() && c.meta().is_some_and(|m| m.size() == 0)
+            }
+        }
+        Test::Age { cmp, n, unit, now } => c.meta().is_some_and(|m| {
+            let age = (now - m.mtime()).div_euclid(*unit);
+            match cmp {
+                Cmp::Less => age < *n as i64,
+                Cmp::Exactly => age == *n as i64,
+                Cmp::More => age > *n as i64,
+            }
+        }),
         Test::Path(p) => glob_match(p, c.shown),
         Test::Type(ch) => type_char(&c.ftype) == *ch,
         Test::Writable => nix::unistd::access(c.real, nix::unistd::AccessFlags::W_OK).is_ok(),
@@ -494,23 +704,41 @@ struct Walk<'a, W: Write> {
     status: i32,
     /// (dev, ino) of the directories from the start path down to here.
     ancestors: Vec<(u64, u64, Vec<u8>)>,
+    /// The filesystem of the current start path (-xdev).
+    start_dev: u64,
 }
 
 impl<W: Write> Walk<'_, W> {
-    fn matches(&self, c: &mut Candidate) -> bool {
-        self.expr
-            .tests
-            .iter()
-            .all(|(neg, t)| test_one(t, c) != *neg)
+    /// Evaluate `node` for one file, left to right with short circuits,
+    /// running its actions; `prune` is set by -prune.
+    fn eval(&mut self, node: &Node, c: &mut Candidate, prune: &mut bool) -> io::Result<bool> {
+        Ok(match node {
+            Node::Test(t) => test_one(t, c),
+            Node::Not(a) => !self.eval(a, c, prune)?,
+            Node::And(a, b) => self.eval(a, c, prune)? && self.eval(b, c, prune)?,
+            Node::Or(a, b) => self.eval(a, c, prune)? || self.eval(b, c, prune)?,
+            Node::Print => {
+                self.emit(c.shown, b'\n')?;
+                true
+            }
+            Node::Print0 => {
+                self.emit(c.shown, 0)?;
+                true
+            }
+            Node::Prune => {
+                *prune = true;
+                true
+            }
+        })
     }
 
-    fn emit(&mut self, shown: &[u8]) -> io::Result<()> {
+    fn emit(&mut self, shown: &[u8], end: u8) -> io::Result<()> {
         if self.tty {
             self.out.write_all(escape::field(shown).as_bytes())?;
         } else {
             self.out.write_all(shown)?;
         }
-        self.out.write_all(b"\n")
+        self.out.write_all(&[end])
     }
 
     fn report(&mut self, shown: &[u8], e: &io::Error) -> io::Result<()> {
@@ -542,11 +770,12 @@ impl<W: Write> Walk<'_, W> {
             ftype,
             meta: meta.map(Some),
         };
-        if depth >= self.expr.min_depth && self.matches(&mut c) {
-            let shown: &[u8] = shown;
-            self.emit(shown)?;
+        let mut prune = false;
+        if depth >= self.expr.min_depth {
+            let expr = self.expr;
+            self.eval(&expr.root, &mut c, &mut prune)?;
         }
-        if !ftype.is_dir() || depth >= self.expr.max_depth || crate::shell::interrupted() {
+        if prune || !ftype.is_dir() || depth >= self.expr.max_depth || crate::shell::interrupted() {
             return Ok(());
         }
         let dir_meta = match c.meta.take() {
@@ -557,6 +786,12 @@ impl<W: Write> Walk<'_, W> {
             },
         };
         let id = (dir_meta.dev(), dir_meta.ino());
+        if depth == 0 {
+            self.start_dev = id.0;
+        } else if self.expr.xdev && id.0 != self.start_dev {
+            // -xdev: a mount point is listed, not entered.
+            return Ok(());
+        }
         if let Some((_, _, first)) = self.ancestors.iter().find(|(d, i, _)| (*d, *i) == id) {
             self.out.flush()?;
             writeln!(
@@ -639,6 +874,7 @@ impl Builtin for Find {
             tty,
             status: 0,
             ancestors: Vec::new(),
+            start_dev: 0,
         };
         for p in &expr.paths {
             let real = ctx.resolve(p);
@@ -807,6 +1043,113 @@ mod tests {
         let (_, err, st) = run_find(&mut ctx, &["/", "-user", "nobody-here"]);
         assert_eq!(st, 2);
         assert!(err.contains("not the name of a known user"), "{err}");
+    }
+
+    #[test]
+    fn operators_group_and_bind_as_in_gnu_find() {
+        let (_d, mut ctx) = tree();
+        let (out, err, st) = run_find(
+            &mut ctx,
+            &[
+                "/var",
+                "(",
+                "-name",
+                "a.log",
+                "-o",
+                "-name",
+                "readme.txt",
+                ")",
+            ],
+        );
+        assert_eq!(st, 0, "{err}");
+        assert_eq!(sorted(&out), ["/var/log/app/a.log", "/var/log/readme.txt"]);
+        // -a binds tighter than -o: `-type d -o -name a.log` with an
+        // implicit -print around the whole.
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/var/log", "-type", "d", "-o", "-name", "a.log"],
+        );
+        assert_eq!(
+            sorted(&out),
+            ["/var/log", "/var/log/app", "/var/log/app/a.log"]
+        );
+        // An explicit -print binds to its own branch only.
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/var/log", "-type", "d", "-o", "-name", "a.log", "-print"],
+        );
+        assert_eq!(out, "/var/log/app/a.log\n");
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &[
+                "/var/log", "!", "(", "-type", "d", "-o", "-name", "*.log", ")",
+            ],
+        );
+        assert_eq!(out, "/var/log/readme.txt\n");
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/var/log", "-not", "-type", "d", "-not", "-name", "*.log"],
+        );
+        assert_eq!(out, "/var/log/readme.txt\n");
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/var", "-false", "-o", "-name", "b.log", "-a", "-true"],
+        );
+        assert_eq!(out, "/var/log/app/b.log\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-iname", "README.TXT"]);
+        assert_eq!(out, "/var/log/readme.txt\n");
+    }
+
+    #[test]
+    fn prune_print0_and_empty() {
+        let (d, mut ctx) = tree();
+        fs::create_dir(d.path().join("var/empty-dir")).unwrap();
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &[
+                "/var", "-name", "app", "-prune", "-o", "-type", "f", "-print",
+            ],
+        );
+        assert_eq!(out, "/var/log/readme.txt\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var/log/app", "-type", "f", "-print0"]);
+        let mut names: Vec<&str> = out.split_terminator('\0').collect();
+        names.sort();
+        assert_eq!(names, ["/var/log/app/a.log", "/var/log/app/b.log"]);
+        assert!(out.ends_with('\0') && !out.contains('\n'));
+        let (out, _, _) = run_find(&mut ctx, &["/var", "-empty"]);
+        assert_eq!(sorted(&out), ["/var/empty-dir", "/var/log/app/b.log"]);
+        let (out, _, _) = run_find(&mut ctx, &["/var/log/app", "-mmin", "-5", "-name", "a.log"]);
+        assert_eq!(out, "/var/log/app/a.log\n");
+        let (out, _, _) = run_find(&mut ctx, &["/var/log/app", "-mtime", "+0"]);
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn malformed_expressions_are_one_sentence_and_status_2() {
+        let (_d, mut ctx) = tree();
+        for (args, says) in [
+            (
+                &["-o", "-name", "x"][..],
+                "binary operator '-o' with nothing before it",
+            ),
+            (&["(", "-name", "x"][..], "expecting to find a ')'"),
+            (&["(", ")"][..], "empty parentheses"),
+            (
+                &["-name", "x", "-o"][..],
+                "expected an expression after '-o'",
+            ),
+            (&["-name", "x", ")"][..], "too many ')'"),
+            (&["!"][..], "expected an expression after '!'"),
+            (&["-mmin", "x"][..], "invalid argument `x' to `-mmin'"),
+        ] {
+            let (out, err, st) = run_find(&mut ctx, args);
+            assert_eq!((out.as_str(), st), ("", 2), "{args:?}");
+            assert!(
+                err.starts_with("find: ") && err.contains(says),
+                "{args:?}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `grep [-rinlvcFE] PATTERN [FILE...]`.
+//! `grep [-rinlLvcqowHhFE] [-A N] [-B N] [-C N] [-m N] PATTERN [FILE...]`.
 
+use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -15,12 +16,18 @@ use crate::shell::io::Io;
 
 /// Print lines matching a pattern, as GNU grep does.
 ///
-/// PATTERN is a basic regular expression unless -E or -F. A file holding NUL bytes is binary: its lines are
-/// not printed, only "Binary file X matches". Lines longer than 1 MiB are
-/// matched in pieces. Exit status: 0 a line matched, 1 none did, 2 error.
+/// PATTERN is a basic regular expression unless -E or -F. A file holding
+/// NUL bytes is binary: its lines are not printed, only "Binary file X
+/// matches". Lines longer than 1 MiB are matched in pieces. Context lines
+/// (-A, -B, -C) are marked with `-` instead of `:`, and groups that are not
+/// adjacent are separated by `--`. Exit status: 0 a line matched, 1 none
+/// did, 2 error (with -q, 0 as soon as a line matches).
 #[derive(Parser)]
-#[command(name = "grep", disable_version_flag = true)]
+#[command(name = "grep", disable_version_flag = true, disable_help_flag = true)]
 pub struct Grep {
+    /// Print help (-h is --no-filename, as in GNU grep).
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Search directories recursively (symbolic links met on the way are not followed).
     #[arg(short = 'r', short_alias = 'R', long = "recursive")]
     recursive: bool,
@@ -39,6 +46,37 @@ pub struct Grep {
     /// Print only a count of selected lines per file.
     #[arg(short = 'c', long = "count")]
     count: bool,
+    /// Print nothing; exit 0 at the first match.
+    #[arg(short = 'q', long = "quiet", visible_alias = "silent")]
+    quiet: bool,
+    /// Print only the matching parts of lines, one per line.
+    #[arg(short = 'o', long = "only-matching")]
+    only_matching: bool,
+    /// Match whole words only: the match is preceded and followed by a
+    /// character that is not a letter, digit or underscore (or the line's ends).
+    #[arg(short = 'w', long = "word-regexp")]
+    word: bool,
+    /// Print only the names of files without a match.
+    #[arg(short = 'L', long = "files-without-match")]
+    files_without_match: bool,
+    /// Print NUM lines after each match.
+    #[arg(short = 'A', long = "after-context", value_name = "NUM")]
+    after: Option<usize>,
+    /// Print NUM lines before each match.
+    #[arg(short = 'B', long = "before-context", value_name = "NUM")]
+    before: Option<usize>,
+    /// Print NUM lines before and after each match.
+    #[arg(short = 'C', long = "context", value_name = "NUM")]
+    context: Option<usize>,
+    /// Stop reading a file after NUM selected lines.
+    #[arg(short = 'm', long = "max-count", value_name = "NUM")]
+    max_count: Option<u64>,
+    /// Prefix each line with its file name (the default with several files).
+    #[arg(short = 'H', long = "with-filename", overrides_with = "no_filename")]
+    with_filename: bool,
+    /// Never prefix lines with file names.
+    #[arg(short = 'h', long = "no-filename", overrides_with = "with_filename")]
+    no_filename: bool,
     /// PATTERN is a fixed string.
     #[arg(short = 'F', long = "fixed-strings")]
     fixed: bool,
@@ -111,13 +149,28 @@ pub fn bre_to_ere(bre: &str) -> String {
 }
 
 /// The compiled pattern for these flags.
-pub fn compile(pattern: &str, fixed: bool, extended: bool, icase: bool) -> Result<Regex, String> {
+/// The compiled pattern for these flags; with `word`, group 1 is the match and it stands
+/// between non-word characters or the line's ends (GNU `-w`).
+pub fn compile(
+    pattern: &str,
+    fixed: bool,
+    extended: bool,
+    icase: bool,
+    word: bool,
+) -> Result<Regex, String> {
     let src = if fixed {
         regex::escape(pattern)
     } else if extended {
         pattern.to_string()
     } else {
         bre_to_ere(pattern)
+    };
+    // The boundary characters are outside group 1; a search for the next
+    // match resumes at the end of group 1, so a boundary can serve twice.
+    let src = if word {
+        format!(r"(?:^|[^_[:alnum:]])({src})(?:[^_[:alnum:]]|$)")
+    } else {
+        src
     };
     RegexBuilder::new(&src)
         .case_insensitive(icase)
@@ -135,6 +188,14 @@ struct Search<'a, W: Write> {
     with_names: bool,
     matched: bool,
     error: bool,
+    /// -q saw a match: nothing more is read.
+    done: bool,
+    /// Lines of context before and after each match (0 without -A/-B/-C,
+    /// or when only names or counts are printed).
+    before: usize,
+    after: usize,
+    /// A group of lines has been printed (`--` goes before the next one).
+    printed_group: bool,
 }
 
 impl<W: Write> Search<'_, W> {
@@ -153,12 +214,70 @@ impl<W: Write> Search<'_, W> {
         }
     }
 
+    fn bytes(&mut self, text: &[u8]) -> io::Result<()> {
+        if self.tty {
+            self.out.write_all(escape::text(text).as_bytes())
+        } else {
+            self.out.write_all(text)
+        }
+    }
+
+    /// `name:12:` for a selected line, `name-12-` for a context line.
+    fn prefix(&mut self, shown: &[u8], number: u64, sep: u8) -> io::Result<()> {
+        if self.with_names {
+            self.name(shown)?;
+            self.out.write_all(&[sep])?;
+        }
+        if self.args.line_number {
+            write!(self.out, "{number}")?;
+            self.out.write_all(&[sep])?;
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, shown: &[u8], number: u64, sep: u8, text: &[u8]) -> io::Result<()> {
+        self.prefix(shown, number, sep)?;
+        self.bytes(text)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// The matched parts of a line (-o): non-empty matches, left to right.
+    fn parts(&self, text: &[u8]) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        if self.args.word {
+            let mut at = 0;
+            while at <= text.len() {
+                let Some(m) = self.re.captures_at(text, at).and_then(|c| c.get(1)) else {
+                    break;
+                };
+                if m.end() > m.start() {
+                    v.push((m.start(), m.end()));
+                }
+                at = m.end().max(m.start() + 1);
+            }
+        } else {
+            v.extend(
+                self.re
+                    .find_iter(text)
+                    .filter(|m| m.end() > m.start())
+                    .map(|m| (m.start(), m.end())),
+            );
+        }
+        v
+    }
+
     /// Search one stream; `shown` is its name for output.
     fn stream(&mut self, input: &mut dyn BufRead, shown: &[u8]) -> io::Result<()> {
+        let args = self.args;
         let mut binary = super::cat::looks_binary(input.fill_buf()?);
         let mut line = Vec::new();
         let mut number = 0u64;
         let mut count = 0u64;
+        // The last lines not printed, for -B; bounded by its count.
+        let mut held: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+        let mut after_left = 0usize;
+        let mut last_printed: Option<u64> = None;
+        let names_only = args.files_with_matches || args.files_without_match;
         loop {
             if crate::shell::interrupted() {
                 break;
@@ -173,15 +292,32 @@ impl<W: Write> Search<'_, W> {
             if !binary && text.contains(&0) {
                 binary = true;
             }
-            if self.re.is_match(text) == self.args.invert {
+            if self.re.is_match(text) == args.invert {
+                if after_left > 0 && !binary {
+                    self.line(shown, number, b'-', text)?;
+                    last_printed = Some(number);
+                    after_left -= 1;
+                } else if self.before > 0 {
+                    if held.len() == self.before {
+                        held.pop_front();
+                    }
+                    held.push_back((number, text.to_vec()));
+                }
                 continue;
             }
             count += 1;
             self.matched = true;
-            if self.args.files_with_matches {
+            if args.quiet {
+                self.done = true;
+                return Ok(());
+            }
+            if names_only {
                 break;
             }
-            if self.args.count {
+            if args.count {
+                if args.max_count.is_some_and(|m| count >= m) {
+                    break;
+                }
                 continue;
             }
             if binary {
@@ -190,24 +326,34 @@ impl<W: Write> Search<'_, W> {
                 self.out.write_all(b" matches\n")?;
                 return Ok(());
             }
-            if self.with_names {
-                self.name(shown)?;
-                self.out.write_all(b":")?;
+            if self.before > 0 || self.after > 0 {
+                let first = held.front().map_or(number, |(n, _)| *n);
+                let adjacent = last_printed.is_some_and(|l| l + 1 >= first);
+                if self.printed_group && !adjacent {
+                    self.out.write_all(b"--\n")?;
+                }
+                for (n, t) in std::mem::take(&mut held) {
+                    self.line(shown, n, b'-', &t)?;
+                }
+                self.printed_group = true;
             }
-            if self.args.line_number {
-                write!(self.out, "{number}:")?;
-            }
-            if self.tty {
-                self.out.write_all(escape::text(text).as_bytes())?;
+            if args.only_matching {
+                for (start, end) in self.parts(text) {
+                    self.line(shown, number, b':', &text[start..end])?;
+                }
             } else {
-                self.out.write_all(text)?;
+                self.line(shown, number, b':', text)?;
             }
-            self.out.write_all(b"\n")?;
+            last_printed = Some(number);
+            after_left = self.after;
+            if args.max_count.is_some_and(|m| count >= m) {
+                break;
+            }
         }
-        if self.args.files_with_matches && count > 0 {
+        if (args.files_with_matches && count > 0) || (args.files_without_match && count == 0) {
             self.name(shown)?;
             self.out.write_all(b"\n")?;
-        } else if self.args.count {
+        } else if args.count && !names_only {
             if self.with_names {
                 self.name(shown)?;
                 self.out.write_all(b":")?;
@@ -258,7 +404,7 @@ impl<W: Write> Search<'_, W> {
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, ft) in entries {
-            if crate::shell::interrupted() {
+            if crate::shell::interrupted() || self.done {
                 break;
             }
             let mut child = shown.to_vec();
@@ -343,7 +489,13 @@ impl Read for SkipHoles {
 impl Builtin for Grep {
     const NAME: &'static str = "grep";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
-        let re = match compile(&self.pattern, self.fixed, self.extended, self.ignore_case) {
+        let re = match compile(
+            &self.pattern,
+            self.fixed,
+            self.extended,
+            self.ignore_case,
+            self.word,
+        ) {
             Ok(re) => re,
             Err(e) => {
                 writeln!(io.err, "grep: invalid pattern: {e}")?;
@@ -356,7 +508,24 @@ impl Builtin for Grep {
             self.files.clone()
         };
         let tty = io.out.is_terminal();
-        let with_names = files.len() > 1 || self.recursive;
+        let with_names = if self.no_filename {
+            false
+        } else {
+            self.with_filename || files.len() > 1 || self.recursive
+        };
+        // Context goes with printed lines only.
+        let lines_printed = !(self.quiet
+            || self.count
+            || self.files_with_matches
+            || self.files_without_match
+            || self.only_matching);
+        let context = |n: Option<usize>| {
+            if lines_printed {
+                n.or(self.context).unwrap_or(0)
+            } else {
+                0
+            }
+        };
         let mut s = Search {
             args: &self,
             re,
@@ -366,11 +535,18 @@ impl Builtin for Grep {
             with_names,
             matched: false,
             error: false,
+            done: false,
+            before: context(self.before),
+            after: context(self.after),
+            printed_group: false,
         };
         if files.is_empty() {
             s.stream(&mut io.stdin, b"(standard input)")?;
         }
         for f in &files {
+            if s.done {
+                break;
+            }
             let real = ctx.resolve(f);
             let shown = f.as_bytes();
             // A directory named on the command line is walked with -r (a
@@ -387,7 +563,9 @@ impl Builtin for Grep {
             }
         }
         s.out.flush()?;
-        Ok(if s.error {
+        Ok(if self.quiet && s.matched {
+            0
+        } else if s.error {
             2
         } else if s.matched {
             0
@@ -417,9 +595,9 @@ mod tests {
         assert_eq!(bre_to_ere("^*x"), r"^\*x");
         assert_eq!(bre_to_ere("[]a]"), r"[\]a]");
         assert_eq!(bre_to_ere("[[:digit:]+]x+"), r"[[:digit:]+]x\+");
-        let re = compile("err.r", false, false, true).unwrap();
+        let re = compile("err.r", false, false, true, false).unwrap();
         assert!(re.is_match(b"ERROR"));
-        let re = compile("a.c", true, false, false).unwrap();
+        let re = compile("a.c", true, false, false, false).unwrap();
         assert!(!re.is_match(b"abc"));
         assert!(re.is_match(b"xa.c"));
     }
@@ -436,6 +614,64 @@ mod tests {
         assert_eq!((out.as_str(), st), ("", 1));
         let (_, err, st) = grep(&mut ctx, &["-E", "("], b"a\n");
         assert_eq!(st, 2, "{err}");
+    }
+
+    #[test]
+    fn quiet_only_matching_word_and_context_follow_gnu() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = Ctx::for_root(dir.path().to_path_buf());
+        let (out, _, st) = grep(&mut ctx, &["-q", "b"], b"a\nb\n");
+        assert_eq!((out.as_str(), st), ("", 0));
+        let (out, _, st) = grep(&mut ctx, &["-q", "z"], b"a\nb\n");
+        assert_eq!((out.as_str(), st), ("", 1));
+        let (out, _, _) = grep(&mut ctx, &["-o", "-E", "[0-9]+"], b"a 12 b 345\nnone\n7\n");
+        assert_eq!(out, "12\n345\n7\n");
+        let (out, _, _) = grep(&mut ctx, &["-on", "o"], b"foo\n");
+        assert_eq!(out, "1:o\n1:o\n");
+        let (out, _, _) = grep(
+            &mut ctx,
+            &["-w", "foo"],
+            b"foobar\na foo b\nfoo\nbarfoo\n(foo)\n",
+        );
+        assert_eq!(out, "a foo b\nfoo\n(foo)\n");
+        let (out, _, _) = grep(&mut ctx, &["-ow", "foo"], b"foo foo foobar foo\n");
+        assert_eq!(out, "foo\nfoo\nfoo\n");
+        let (out, _, _) = grep(&mut ctx, &["-w", "-F", "a.b"], b"xa.b\n a.b \n");
+        assert_eq!(out, " a.b \n");
+        let input = b"1\n2\nx3\n4\n5\n6\n7\nx8\n9\n";
+        let (out, _, _) = grep(&mut ctx, &["-n", "-A", "1", "x"], input);
+        assert_eq!(out, "3:x3\n4-4\n--\n8:x8\n9-9\n");
+        let (out, _, _) = grep(&mut ctx, &["-B", "2", "x"], input);
+        assert_eq!(out, "1\n2\nx3\n--\n6\n7\nx8\n");
+        let (out, _, _) = grep(&mut ctx, &["-C", "2", "x"], input);
+        assert_eq!(out, "1\n2\nx3\n4\n5\n6\n7\nx8\n9\n");
+        let (out, _, _) = grep(&mut ctx, &["-C", "1", "x"], input);
+        assert_eq!(out, "2\nx3\n4\n--\n7\nx8\n9\n");
+        let (out, _, _) = grep(&mut ctx, &["-m", "1", "x"], input);
+        assert_eq!(out, "x3\n");
+        let (out, _, _) = grep(&mut ctx, &["-c", "-m", "1", "x"], input);
+        assert_eq!(out, "1\n");
+    }
+
+    #[test]
+    fn names_with_and_without_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        fs::write(r.join("a"), "port=1\n").unwrap();
+        fs::write(r.join("b"), "host=x\n").unwrap();
+        let mut ctx = Ctx::for_root(r.to_path_buf());
+        let (out, _, st) = grep(&mut ctx, &["-l", "port", "/a", "/b"], b"");
+        assert_eq!((out.as_str(), st), ("/a\n", 0));
+        let (out, _, _) = grep(&mut ctx, &["-L", "port", "/a", "/b"], b"");
+        assert_eq!(out, "/b\n");
+        let (out, _, _) = grep(&mut ctx, &["-h", "=", "/a", "/b"], b"");
+        assert_eq!(out, "port=1\nhost=x\n");
+        let (out, _, _) = grep(&mut ctx, &["-H", "port", "/a"], b"");
+        assert_eq!(out, "/a:port=1\n");
+        let (out, _, st) = grep(&mut ctx, &["-q", "port", "/none", "/a"], b"");
+        assert_eq!((out.as_str(), st), ("", 0));
+        let (out, _, _) = grep(&mut ctx, &["--help"], b"");
+        assert!(out.contains("--only-matching"), "{out}");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::shell::Ctx;
 use crate::shell::io::Io;
 
 /// Print the first lines (or bytes) of files or stdin.
+///
+/// `-N` is short for `-n N`.
 #[derive(Parser)]
 #[command(name = "head", disable_version_flag = true)]
 pub struct Head {
@@ -54,6 +56,9 @@ fn head(
 
 impl Builtin for Head {
     const NAME: &'static str = "head";
+    fn rewrite_args(argv: &[String]) -> Vec<String> {
+        util::count_shorthand(argv)
+    }
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
         let tty = io.out.is_terminal();
         let files = util::files_or_stdin(&self.files);

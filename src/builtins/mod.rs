@@ -8,7 +8,10 @@ mod caps;
 mod cat;
 mod cd;
 pub(crate) mod cgroup;
+mod clear;
 mod connect;
+mod cut;
+mod date;
 mod df;
 mod doctor;
 mod du;
@@ -23,11 +26,13 @@ pub(crate) mod find;
 mod grep;
 mod head;
 mod help;
+mod hexdump;
 mod history;
 pub(crate) mod http;
 mod id;
 mod ip;
 pub(crate) mod kill;
+pub(crate) mod less;
 pub(crate) mod limits;
 mod ls;
 mod mounts;
@@ -38,16 +43,23 @@ pub(crate) mod readlink;
 mod resolve;
 mod route;
 mod run;
+mod sleep;
+mod sort;
 mod stat;
+mod strings;
 mod tail;
 pub(crate) mod trace;
+mod top;
+mod tr;
 mod truefalse;
+mod uniq;
 mod unset;
 mod wc;
 mod which;
 mod whoami;
 mod why;
 mod writable;
+mod xxd;
 
 use std::io::{self, Write};
 use std::sync::OnceLock;
@@ -62,6 +74,12 @@ use crate::shell::io::Io;
 pub trait Builtin: Parser {
     const NAME: &'static str;
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32>;
+
+    /// The arguments as clap should see them: a builtin rewrites the short
+    /// forms people type that clap cannot express (`head -2`).
+    fn rewrite_args(argv: &[String]) -> Vec<String> {
+        argv.to_vec()
+    }
 }
 
 /// A row of the builtin table.
@@ -71,8 +89,22 @@ pub struct Entry {
     pub about: fn() -> String,
 }
 
+/// The width `--help` text is wrapped to: the terminal's ($COLUMNS), at
+/// most 120 columns for readability, 80 when unknown.
+fn help_width(ctx: &Ctx) -> usize {
+    ctx.var("COLUMNS")
+        .parse()
+        .ok()
+        .filter(|w| *w >= 20)
+        .map_or(80, |w: usize| w.min(120))
+}
+
 fn dispatch<B: Builtin>(argv: &[String], io: &mut Io, ctx: &mut Ctx) -> i32 {
-    let args = match B::try_parse_from(argv) {
+    let parsed = B::command()
+        .term_width(help_width(ctx))
+        .try_get_matches_from(B::rewrite_args(argv))
+        .and_then(|mut m| B::from_arg_matches_mut(&mut m));
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => {
             let text = e.render().to_string();
@@ -129,9 +161,12 @@ pub fn table() -> &'static [Entry] {
             entry::<caps::Caps>(),
             entry::<cat::Cat>(),
             entry::<cd::Cd>(),
+            entry::<clear::Clear>(),
             entry::<connect::Connect>(),
             entry::<doctor::Doctor>(),
             entry::<cgroup::Cgroup>(),
+            entry::<cut::Cut>(),
+            entry::<date::Date>(),
             entry::<df::Df>(),
             entry::<du::Du>(),
             entry::<echo::Echo>(),
@@ -146,6 +181,7 @@ pub fn table() -> &'static [Entry] {
             entry::<grep::Grep>(),
             entry::<head::Head>(),
             entry::<help::Help>(),
+            entry::<hexdump::Hexdump>(),
             entry::<history::History>(),
             entry::<http::Http>(),
             entry::<id::Id>(),
@@ -159,19 +195,28 @@ pub fn table() -> &'static [Entry] {
             entry::<route::Route>(),
             entry::<kill::Kill>(),
             entry::<limits::Limits>(),
+            entry::<less::Less>(),
+            alias::<less::Less>("more", || "The same as `less`".into()),
             entry::<mounts::Mounts>(),
             entry::<readlink::Readlink>(),
             entry::<run::Run>(),
+            entry::<sort::Sort>(),
+            entry::<sleep::Sleep>(),
             entry::<stat::Stat>(),
+            entry::<strings::Strings>(),
             entry::<tail::Tail>(),
             entry::<trace::Trace>(),
+            entry::<top::Top>(),
+            entry::<tr::Tr>(),
             entry::<truefalse::True>(),
+            entry::<uniq::Uniq>(),
             entry::<unset::Unset>(),
             entry::<wc::Wc>(),
             entry::<which::Which>(),
             entry::<whoami::Whoami>(),
             entry::<why::Why>(),
             entry::<writable::Writable>(),
+            entry::<xxd::Xxd>(),
         ];
         t.sort_by_key(|e| e.name);
         t
@@ -180,6 +225,73 @@ pub fn table() -> &'static [Entry] {
 
 pub fn find(name: &str) -> Option<&'static Entry> {
     table().iter().find(|e| e.name == name)
+}
+
+/// Programs people type out of habit, and the builtin that does their job.
+const HABITS: &[(&str, &str)] = &[
+    ("curl", "http"),
+    ("dig", "resolve"),
+    ("getent", "resolve"),
+    ("hostname", "env"),
+    ("ifconfig", "ip"),
+    ("lsof", "fds"),
+    ("more", "less"),
+    ("nc", "connect"),
+    ("netstat", "ports"),
+    ("nslookup", "resolve"),
+    ("od", "xxd"),
+    ("printenv", "env"),
+    ("telnet", "connect"),
+    ("ulimit", "limits"),
+    ("view", "less"),
+    ("wget", "http"),
+];
+
+/// The builtin a mistyped or habitual command name most likely meant:
+/// a known habit (`netstat` → `ports`), else the nearest builtin name by
+/// edit distance (one edit for short names, two for longer ones).
+pub fn suggest(name: &str) -> Option<&'static str> {
+    if let Some((_, b)) = HABITS.iter().find(|(h, _)| *h == name) {
+        return find(b).map(|e| e.name);
+    }
+    let limit = if name.chars().count() <= 3 { 1 } else { 2 };
+    table()
+        .iter()
+        .map(|e| (edit_distance(name, e.name), e.name))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions
+/// and transpositions of neighbours (`sl` → `ls`) each cost one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Names are short; a long typo is not worth a quadratic table.
+    if a.len() > 64 {
+        return usize::MAX;
+    }
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -191,5 +303,37 @@ mod tests {
         for e in table() {
             assert!(!(e.about)().is_empty(), "{} has no description", e.name);
         }
+    }
+
+    #[test]
+    fn long_help_wraps_to_the_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ctx = Ctx::for_root(dir.path().to_path_buf());
+        for width in [80usize, 120] {
+            ctx.vars.insert("COLUMNS".into(), width.to_string());
+            for name in ["grep", "top", "sort", "run"] {
+                let mut io = Io::buffers(b"");
+                let st =
+                    (find(name).unwrap().run)(&[name.into(), "--help".into()], &mut io, &mut ctx);
+                assert_eq!(st, 0);
+                let text = io.out_text();
+                assert!(text.contains("Usage:"), "{text}");
+                for line in text.lines() {
+                    assert!(line.chars().count() <= width, "{name} at {width}: {line:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn typos_and_habits_suggest_a_builtin() {
+        assert_eq!(suggest("pss"), Some("ps"));
+        assert_eq!(suggest("sl"), Some("ls"));
+        assert_eq!(suggest("gerp"), Some("grep"));
+        assert_eq!(suggest("netstat"), Some("ports"));
+        assert_eq!(suggest("ifconfig"), Some("ip"));
+        assert_eq!(suggest("kubectl"), None);
+        assert_eq!(suggest("zz"), None);
+        assert_eq!(suggest(&"x".repeat(1000)), None);
     }
 }

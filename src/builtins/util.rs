@@ -71,7 +71,7 @@ pub fn human(bytes: u64) -> String {
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -137,6 +137,95 @@ pub fn files_or_stdin(files: &[String]) -> Vec<String> {
     }
 }
 
+/// `-N` as `-n N`: the count shorthand head and tail have kept from
+/// before POSIX (`head -2 file`), which clap cannot express. Arguments
+/// after `--` are file names and stay as they are.
+pub fn count_shorthand(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len() + 1);
+    let mut options = true;
+    for (i, a) in argv.iter().enumerate() {
+        if a == "--" {
+            options = false;
+        }
+        // The value of `-n`/`-c` is left for clap to judge (`head -n -2`).
+        let is_value = i > 1 && matches!(argv[i - 1].as_str(), "-n" | "-c" | "--lines" | "--bytes");
+        match a.strip_prefix('-') {
+            Some(n)
+                if options
+                    && i > 0
+                    && !is_value
+                    && !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                out.push("-n".to_string());
+                out.push(n.to_string());
+            }
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+/// Longest piece of a line the text filters (sort, uniq, cut, tr) take at
+/// once: a file without newlines is read in pieces, never whole.
+pub const LINE_CAP: u64 = 1 << 20;
+
+/// Read the next line (with its newline, if any) into `buf`, at most
+/// [`LINE_CAP`] bytes; false at the end of input.
+pub fn read_line_capped(input: &mut dyn io::BufRead, buf: &mut Vec<u8>) -> io::Result<bool> {
+    buf.clear();
+    use io::BufRead as _;
+    Ok(io::Read::take(&mut *input, LINE_CAP).read_until(b'\n', buf)? > 0)
+}
+
+/// Untrusted bytes to `out`: escaped on a terminal, unchanged otherwise.
+pub fn write_text(out: &mut dyn Write, tty: bool, bytes: &[u8]) -> io::Result<()> {
+    if tty {
+        out.write_all(crate::escape::text(bytes).as_bytes())
+    } else {
+        out.write_all(bytes)
+    }
+}
+
+/// Call `each` with every named file (stdin for `-` or none), reporting a
+/// file that cannot be opened as `NAME: FILE: reason` and going on.
+/// Returns the status: 1 if a file could not be opened.
+pub fn each_input(
+    name: &str,
+    files: &[String],
+    io: &mut crate::shell::io::Io,
+    ctx: &crate::shell::Ctx,
+    mut each: impl FnMut(&mut dyn io::BufRead, &mut crate::shell::io::Sink) -> io::Result<()>,
+) -> io::Result<i32> {
+    let mut status = 0;
+    for f in files_or_stdin(files) {
+        if crate::shell::interrupted() {
+            break;
+        }
+        if f == "-" {
+            each(&mut io.stdin, &mut io.out)?;
+            continue;
+        }
+        match std::fs::File::open(ctx.resolve(&f)) {
+            Ok(file) => each(
+                &mut io::BufReader::with_capacity(64 * 1024, file),
+                &mut io.out,
+            )?,
+            Err(e) => {
+                io.out.flush()?;
+                writeln!(
+                    io.err,
+                    "{name}: {}: {}",
+                    crate::escape::field(f.as_bytes()),
+                    io_error(&e)
+                )?;
+                status = 1;
+            }
+        }
+    }
+    Ok(status)
+}
+
 /// `==> name <==` before each file when several are shown, as head and
 /// tail print it.
 pub fn write_file_header(out: &mut impl Write, index: usize, name: &str) -> io::Result<()> {
@@ -196,6 +285,27 @@ pub fn write_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_shorthand_becomes_dash_n() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            count_shorthand(&v(&["head", "-2", "f"])),
+            v(&["head", "-n", "2", "f"])
+        );
+        assert_eq!(
+            count_shorthand(&v(&["tail", "-c", "5", "--", "-3"])),
+            v(&["tail", "-c", "5", "--", "-3"])
+        );
+        assert_eq!(
+            count_shorthand(&v(&["head", "-", "-x"])),
+            v(&["head", "-", "-x"])
+        );
+        assert_eq!(
+            count_shorthand(&v(&["head", "-n", "-2"])),
+            v(&["head", "-n", "-2"])
+        );
+    }
 
     #[test]
     fn modes_render_like_ls() {

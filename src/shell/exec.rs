@@ -177,8 +177,11 @@ fn run_command(cmd: &Command, mut io: Io, ctx: &mut Ctx) -> i32 {
         None => {
             let _ = writeln!(
                 io.err,
-                "nosh: {}: not a builtin (nosh runs no program by itself: `run {}` executes one from the target; `help` lists builtins)",
+                "nosh: {}: not a builtin{} (nosh runs no program by itself: `run {}` executes one from the target; `help` lists builtins)",
                 crate::escape::field(argv[0].as_bytes()),
+                builtins::suggest(&argv[0])
+                    .map(|b| format!("; did you mean `{b}`?"))
+                    .unwrap_or_default(),
                 crate::cli::shell_join(&argv[..1]),
             );
             127
