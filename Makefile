@@ -63,7 +63,7 @@ test-deps:
 ## test: unit, namespace and Docker integration tests against the static binary
 test: test-deps static-dev
 	NOSH_BIN=$(NOSH_DEV) NOSH_DEMO_APP=$(DEMO_APP) \
-		$(CARGO) test -- --test-threads=$(TEST_THREADS)
+		$(CARGO) test --no-fail-fast -- --test-threads=$(TEST_THREADS)
 
 ## fuzz: every parser of target data on FUZZ_CASES generated inputs each (debug
 ## build: integer overflow panics too); `make test` runs 256 of them
