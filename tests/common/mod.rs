@@ -585,57 +585,6 @@ if __name__ == "__main__":
     main()
 "#;
 
-/// Downloads the packages once into `<cache>/debs` (running `apt-get update`
-/// first if apt has no lists) and returns their paths, sorted.
-fn python_debs() -> Vec<PathBuf> {
-    let dir = cache_dir().join("debs");
-    let done = dir.join(".complete");
-    if !done.is_file() {
-        let _guard = lock("debs");
-        if !done.is_file() {
-            let partial = cache_dir().join(format!("debs.partial-{}", unique_suffix()));
-            fs::create_dir_all(&partial).expect("create deb download dir");
-            let download = || {
-                Command::new("apt-get")
-                    .arg("download")
-                    .args(PYTHON_PACKAGES)
-                    .current_dir(&partial)
-                    .output()
-                    .expect("run apt-get")
-            };
-            let mut out = download();
-            if !out.status.success() {
-                let update = Command::new("apt-get")
-                    .arg("update")
-                    .output()
-                    .expect("run apt-get");
-                assert!(
-                    update.status.success(),
-                    "apt-get update failed:\n{}",
-                    String::from_utf8_lossy(&update.stderr)
-                );
-                out = download();
-            }
-            assert!(
-                out.status.success(),
-                "apt-get download {} failed:\n{}",
-                PYTHON_PACKAGES.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let _ = fs::remove_dir_all(&dir);
-            fs::rename(&partial, &dir).expect("move debs into the cache");
-            fs::write(&done, "").expect("mark debs complete");
-        }
-    }
-    let mut debs: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("read deb cache")
-        .map(|e| e.expect("deb entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
-        .collect();
-    debs.sort();
-    debs
-}
-
 /// Options for [`python_app_image_with`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PythonOpts {
@@ -729,7 +678,7 @@ fn python_rootfs_tar(opts: PythonOpts, debs: &[PathBuf]) -> Vec<u8> {
 }
 
 fn python_image(name: &str, opts: PythonOpts, changes: &[&str]) -> String {
-    let debs = python_debs();
+    let debs = debs("debs", PYTHON_PACKAGES);
     let names: Vec<String> = debs
         .iter()
         .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
@@ -1252,8 +1201,8 @@ pub fn proc_uids(pid: u32) -> Vec<u32> {
 // A C++ program without its C++ runtime
 // ---------------------------------------------------------------------------
 
-/// Downloads `packages` once into `<cache>/NAME` and returns the .deb
-/// paths, sorted (as [`python_debs`] does for the Python image).
+/// Downloads `packages` once into `<cache>/NAME` (running `apt-get update`
+/// first if apt has no lists) and returns the .deb paths, sorted.
 fn debs(name: &str, packages: &[&str]) -> Vec<PathBuf> {
     let dir = cache_dir().join(name);
     let done = dir.join(".complete");
@@ -1353,27 +1302,13 @@ pub fn cpp_app_image(libstdcxx: bool) -> String {
     } else {
         "cpp-app-nolibstdcxx"
     };
-    let debs = debs(&format!("debs-{name}"), &packages);
-    let names: Vec<String> = debs
-        .iter()
-        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
-        .collect();
-    let changes = [
-        "USER 65532:65532",
-        "WORKDIR /home/nonroot",
-        PATH_ENV,
-        r#"ENTRYPOINT ["/usr/bin/ninja", "--version"]"#,
-    ];
-    let key = short_hash(&[
-        names.join("\n").as_bytes(),
-        PASSWD.as_bytes(),
-        changes.join("\n").as_bytes(),
+    ninja_image(
+        name,
+        &format!("debs-{name}"),
+        &packages,
         b"cpp-rootfs-v1",
-    ]);
-    ensure_image(name, &key, &changes, || {
-        let fs = rootfs_from_debs(&debs, |_| {});
-        fs.into_tar()
-    })
+        |_| {},
+    )
 }
 
 /// [`cpp_app_image`] (with libstdc++) whose ninja needs `GLIBC_2.99`, as a
@@ -1381,28 +1316,12 @@ pub fn cpp_app_image(libstdcxx: bool) -> String {
 /// need is renamed in place. The container exits 1 with "version
 /// `GLIBC_2.99' not found".
 pub fn cpp_app_image_needing_a_newer_glibc() -> String {
-    let debs = debs(
+    ninja_image(
+        "cpp-app-newer-glibc",
         "debs-cpp-app",
         &["ninja-build", "libc6", "libgcc-s1", "libstdc++6"],
-    );
-    let names: Vec<String> = debs
-        .iter()
-        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
-        .collect();
-    let changes = [
-        "USER 65532:65532",
-        "WORKDIR /home/nonroot",
-        PATH_ENV,
-        r#"ENTRYPOINT ["/usr/bin/ninja", "--version"]"#,
-    ];
-    let key = short_hash(&[
-        names.join("\n").as_bytes(),
-        PASSWD.as_bytes(),
-        changes.join("\n").as_bytes(),
         b"cpp-newer-glibc-v1",
-    ]);
-    ensure_image("cpp-app-newer-glibc", &key, &changes, || {
-        let fs = rootfs_from_debs(&debs, |root| {
+        |root| {
             let path = root.join("usr/bin/ninja");
             let mut bin = fs::read(&path).expect("read ninja");
             let (old, new) = (b"GLIBC_2.34\0", b"GLIBC_2.99\0");
@@ -1412,7 +1331,39 @@ pub fn cpp_app_image_needing_a_newer_glibc() -> String {
                 .expect("ninja needs GLIBC_2.34");
             bin[at..at + old.len()].copy_from_slice(new);
             fs::write(&path, bin).expect("write ninja");
-        });
-        fs.into_tar()
+        },
+    )
+}
+
+/// The image `name`: ninja from the Debian `packages` (downloaded once into
+/// `<cache>/DEBS_DIR`) as 65532 with
+/// `ENTRYPOINT ["/usr/bin/ninja", "--version"]`, its root changed by
+/// `patch`; bump `version` when the assembly changes.
+fn ninja_image(
+    name: &str,
+    debs_dir: &str,
+    packages: &[&str],
+    version: &[u8],
+    patch: impl FnOnce(&Path),
+) -> String {
+    let debs = debs(debs_dir, packages);
+    let names: Vec<String> = debs
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    let changes = [
+        "USER 65532:65532",
+        "WORKDIR /home/nonroot",
+        PATH_ENV,
+        r#"ENTRYPOINT ["/usr/bin/ninja", "--version"]"#,
+    ];
+    let key = short_hash(&[
+        names.join("\n").as_bytes(),
+        PASSWD.as_bytes(),
+        changes.join("\n").as_bytes(),
+        version,
+    ]);
+    ensure_image(name, &key, &changes, || {
+        rootfs_from_debs(&debs, patch).into_tar()
     })
 }
