@@ -9,16 +9,18 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "support/pty.rs"]
+mod pty;
 
 use common::{TEST_LABEL, docker, docker_ok, nosh_bin};
+use pty::{Pty, set_size};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -707,116 +709,17 @@ fn a_socket_this_user_cannot_open_is_permission_denied() {
 // ---------------------------------------------------------------- terminal
 
 /// nosh on a pseudo-terminal, as a person at a terminal runs it.
-struct Pty {
-    master: std::fs::File,
-    slave: OwnedFd,
-    child: Child,
-    screen: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Pty {
-    fn spawn(args: &[&str], cols: u16, rows: u16) -> Pty {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        // openpty(3) leaves both ends inheritable: keep them out of nosh.
-        for fd in [&pty.master, &pty.slave] {
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )
-            .unwrap();
-        }
-        let master = std::fs::File::from(pty.master);
-        set_size(&master, cols, rows);
-        let slave = pty.slave;
-        let mut cmd = Command::new(nosh_bin());
-        cmd.args(args)
-            .env("TERM", "xterm")
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(match std::env::var_os("NOSH_TEST_PTY_LOG") {
-                Some(log) => Stdio::from(std::fs::File::create(log).unwrap()),
-                None => Stdio::from(slave.try_clone().unwrap()),
-            });
-        // SAFETY: only async-signal-safe calls (setsid, ioctl) run between
-        // fork and exec; they make the pty the child's controlling terminal
-        // so that resizes send it SIGWINCH.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid().map_err(std::io::Error::from)?;
-                if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
-        let screen = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = master.try_clone().unwrap();
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Pty {
-            master,
-            slave,
-            child,
-            screen,
-        }
-    }
-
-    fn send(&mut self, text: &str) {
-        self.master.write_all(text.as_bytes()).unwrap();
-    }
-
-    /// Waits until the screen, from `from` on, contains `what`; returns the
-    /// offset after it.
-    fn expect(&self, what: &str, from: usize) -> usize {
-        let start = Instant::now();
-        loop {
-            {
-                let screen = self.screen.lock().unwrap();
-                let text = String::from_utf8_lossy(&screen[from.min(screen.len())..]).into_owned();
-                if let Some(at) = text.find(what) {
-                    return from + at + what.len();
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(15),
-                    "never saw {what:?}; screen:\n{text}"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn termios(&self) -> nix::sys::termios::Termios {
-        nix::sys::termios::tcgetattr(&self.slave).unwrap()
-    }
-}
-
-fn set_size(master: &std::fs::File, cols: u16, rows: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which is valid
-    // for the duration of the call.
-    let rc = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    assert_eq!(rc, 0, "TIOCSWINSZ");
+fn nosh_on_a_pty(args: &[&str], cols: u16, rows: u16) -> Pty {
+    let mut cmd = Command::new(nosh_bin());
+    cmd.args(args);
+    Pty::spawn(cmd, cols, rows)
 }
 
 #[test]
 fn a_terminal_session_prompts_runs_follows_resizes_and_exits() {
     require_engine();
     let t = Target::run("tty", &[]);
-    let mut pty = Pty::spawn(&[&t.name], 90, 20);
+    let mut pty = nosh_on_a_pty(&[&t.name], 90, 20);
     let before = pty.termios();
     let at = pty.expect("$ ", 0);
     // The first prompt may come before the first resize reaches the
@@ -850,7 +753,7 @@ fn a_terminal_session_prompts_runs_follows_resizes_and_exits() {
 fn nothing_is_left_after_a_terminal_client_is_killed() {
     require_engine();
     let t = Target::run("tty-kill9", &[]);
-    let mut pty = Pty::spawn(&[&t.name], 80, 24);
+    let mut pty = nosh_on_a_pty(&[&t.name], 80, 24);
     pty.expect("$ ", 0);
     pty.child.kill().unwrap();
     pty.child.wait().unwrap();

@@ -4,13 +4,13 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Pty {
     pub master: std::fs::File,
-    #[allow(dead_code, reason = "kept open so the terminal outlives a quick child")]
+    /// Kept open so the terminal outlives a quick child.
     slave: OwnedFd,
     pub child: Child,
     screen: Arc<Mutex<Vec<u8>>>,
@@ -35,12 +35,18 @@ impl Pty {
         let master = std::fs::File::from(pty.master);
         set_size(&master, cols, rows);
         let slave = pty.slave;
+        // NOSH_TEST_PTY_LOG=FILE sends stderr there, out of the screen, to
+        // read a failing session's log.
         cmd.env("TERM", "xterm")
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
-            .stderr(slave.try_clone().unwrap());
+            .stderr(match std::env::var_os("NOSH_TEST_PTY_LOG") {
+                Some(log) => Stdio::from(std::fs::File::create(log).unwrap()),
+                None => Stdio::from(slave.try_clone().unwrap()),
+            });
         // SAFETY: only async-signal-safe calls (setsid, ioctl) run between
-        // fork and exec; they make the pty the controlling terminal.
+        // fork and exec; they make the pty the controlling terminal, so
+        // that resizes send the child SIGWINCH.
         unsafe {
             cmd.pre_exec(|| {
                 nix::unistd::setsid().map_err(std::io::Error::from)?;
@@ -99,6 +105,11 @@ impl Pty {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The terminal's settings, as the child left them.
+    pub fn termios(&self) -> nix::sys::termios::Termios {
+        nix::sys::termios::tcgetattr(&self.slave).unwrap()
     }
 
     /// The child's exit status, or a failure (the child killed) after `limit`.
