@@ -116,71 +116,34 @@ fn read_table(f: &File, off: u64, len: u64) -> io::Result<Vec<u8>> {
 /// section headers (a symbol table means not stripped) of `f` by hand: the
 /// 64-byte header says where the rest is. See elf(5).
 pub fn parse_elf(f: &File) -> io::Result<Elf> {
-    let mut h = [0u8; 64];
-    let n = f.read_at(&mut h, 0)?;
-    if n < 52 || &h[..4] != b"\x7fELF" {
-        return Err(bad("not an ELF file"));
-    }
-    let is64 = match h[4] {
-        1 => false,
-        2 => true,
-        _ => return Err(bad("bad ELF class")),
-    };
-    if is64 && n < 64 {
-        return Err(bad("truncated ELF header"));
-    }
-    let e = Endian(h[5] != 2);
+    let (is64, e, h) = header(f)?;
     let e_type = e.u16(&h, 16);
     let machine = machine_name(e.u16(&h, 18));
-    let (phoff, shoff, phentsize, phnum, shentsize, shnum) = if is64 {
-        (
-            e.u64(&h, 32),
-            e.u64(&h, 40),
-            e.u16(&h, 54),
-            e.u16(&h, 56),
-            e.u16(&h, 58),
-            e.u16(&h, 60),
-        )
+    let (shoff, shentsize, shnum) = if is64 {
+        (e.u64(&h, 40), e.u16(&h, 58), e.u16(&h, 60))
     } else {
-        (
-            e.u32(&h, 28) as u64,
-            e.u32(&h, 32) as u64,
-            e.u16(&h, 42),
-            e.u16(&h, 44),
-            e.u16(&h, 46),
-            e.u16(&h, 48),
-        )
+        (e.u32(&h, 32) as u64, e.u16(&h, 46), e.u16(&h, 48))
     };
     let mut interpreter = None;
     let mut has_dynamic = false;
     let mut pie_flag = false;
-    let min_ph = if is64 { 56 } else { 32 };
-    if phnum > 0 && phentsize as usize >= min_ph {
-        let table = read_table(f, phoff, phentsize as u64 * phnum as u64)?;
-        for ph in table.chunks_exact(phentsize as usize) {
-            let p_type = e.u32(ph, 0);
-            let (off, filesz) = if is64 {
-                (e.u64(ph, 8), e.u64(ph, 32))
-            } else {
-                (e.u32(ph, 4) as u64, e.u32(ph, 16) as u64)
-            };
-            if p_type == PT_INTERP {
-                let raw = read_table(f, off, filesz.min(4096))?;
-                let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-                interpreter = Some(String::from_utf8_lossy(&raw[..end]).into_owned());
-            } else if p_type == PT_DYNAMIC {
-                has_dynamic = true;
-                let dynamic = read_table(f, off, filesz.min(MAX_TABLE))?;
-                let size = if is64 { 16 } else { 8 };
-                for d in dynamic.chunks_exact(size) {
-                    let tag = e.word(d, 0, is64);
-                    let val = e.word(d, size / 2, is64);
-                    if tag == 0 {
-                        break;
-                    }
-                    if tag == DT_FLAGS_1 && val & DF_1_PIE != 0 {
-                        pie_flag = true;
-                    }
+    for (p_type, off, _, filesz) in program_headers(f, is64, &e, &h)? {
+        if p_type == PT_INTERP {
+            let raw = read_table(f, off, filesz.min(4096))?;
+            let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+            interpreter = Some(String::from_utf8_lossy(&raw[..end]).into_owned());
+        } else if p_type == PT_DYNAMIC {
+            has_dynamic = true;
+            let dynamic = read_table(f, off, filesz.min(MAX_TABLE))?;
+            let size = if is64 { 16 } else { 8 };
+            for d in dynamic.chunks_exact(size) {
+                let tag = e.word(d, 0, is64);
+                let val = e.word(d, size / 2, is64);
+                if tag == 0 {
+                    break;
+                }
+                if tag == DT_FLAGS_1 && val & DF_1_PIE != 0 {
+                    pie_flag = true;
                 }
             }
         }
@@ -269,6 +232,15 @@ type Segment = (u32, u64, u64, u64);
 
 /// The parts of the ELF header the dynamic section needs.
 fn segments(f: &File) -> io::Result<(bool, Endian, u16, Vec<Segment>)> {
+    let (is64, e, h) = header(f)?;
+    let machine = e.u16(&h, 18);
+    let segments = program_headers(f, is64, &e, &h)?;
+    Ok((is64, e, machine, segments))
+}
+
+/// The ELF header of `f` (64 bytes, the first 52 for a 32-bit object),
+/// checked, with its class (`true` for 64-bit) and byte order.
+fn header(f: &File) -> io::Result<(bool, Endian, [u8; 64])> {
     let mut h = [0u8; 64];
     let n = f.read_at(&mut h, 0)?;
     if n < 52 || &h[..4] != b"\x7fELF" {
@@ -283,11 +255,16 @@ fn segments(f: &File) -> io::Result<(bool, Endian, u16, Vec<Segment>)> {
         return Err(bad("truncated ELF header"));
     }
     let e = Endian(h[5] != 2);
-    let machine = e.u16(&h, 18);
+    Ok((is64, e, h))
+}
+
+/// The program headers the ELF header `h` points at; none when their
+/// entries are too small for the class.
+fn program_headers(f: &File, is64: bool, e: &Endian, h: &[u8; 64]) -> io::Result<Vec<Segment>> {
     let (phoff, phentsize, phnum) = if is64 {
-        (e.u64(&h, 32), e.u16(&h, 54), e.u16(&h, 56))
+        (e.u64(h, 32), e.u16(h, 54), e.u16(h, 56))
     } else {
-        (e.u32(&h, 28) as u64, e.u16(&h, 42), e.u16(&h, 44))
+        (e.u32(h, 28) as u64, e.u16(h, 42), e.u16(h, 44))
     };
     let min_ph = if is64 { 56 } else { 32 };
     let mut out = Vec::new();
@@ -306,7 +283,7 @@ fn segments(f: &File) -> io::Result<(bool, Endian, u16, Vec<Segment>)> {
             });
         }
     }
-    Ok((is64, e, machine, out))
+    Ok(out)
 }
 
 /// The file offset of a virtual address, through the PT_LOAD segments.
