@@ -10,7 +10,6 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -19,18 +18,10 @@ mod common;
 #[path = "support/pty.rs"]
 mod pty;
 
-use common::{TEST_LABEL, docker, docker_ok, nosh_bin};
+use common::{TEST_LABEL, docker, docker_ok, nosh_bin, require_engine};
 use pty::{Pty, set_size};
 
 // ---------------------------------------------------------------- fixtures
-
-/// These tests need the real engine: without it they fail, never skip.
-fn require_engine() {
-    assert!(
-        Path::new("/var/run/docker.sock").exists(),
-        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
-    );
-}
 
 const APP_C: &str = r#"
 /* A shell-less app: `app` sleeps until SIGTERM, `app exit N` exits with N,

@@ -6,23 +6,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Container, docker_ok, nosh_bin, static_app_image};
-
-/// These tests need the real engine: without it they fail, never skip.
-fn require_engine() {
-    assert!(
-        Path::new("/var/run/docker.sock").exists(),
-        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
-    );
-}
+use common::{Container, docker_ok, nosh_bin, require_engine, session, static_app_image};
 
 fn target() -> Container {
     let c = Container::run(&static_app_image(), &[]);
@@ -30,32 +21,11 @@ fn target() -> Container {
     c
 }
 
-/// Sidecars of `target` in any state.
-fn sidecars(target: &Container) -> Vec<String> {
-    docker_ok(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=io.nosh.target={}", target.id()),
-    ])
-    .lines()
-    .map(str::to_owned)
-    .collect()
-}
-
 /// Waits until `target` has `n` running sidecars (≤ 20 s); returns them.
 fn wait_for_sidecars(target: &Container, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let running: Vec<String> = docker_ok(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=io.nosh.target={}", target.id()),
-        ])
-        .lines()
-        .map(str::to_owned)
-        .collect();
+        let running = target.running_sidecars();
         if running.len() >= n {
             return running;
         }
@@ -66,36 +36,6 @@ fn wait_for_sidecars(target: &Container, n: usize) -> Vec<String> {
         );
         thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// Polls until no sidecar of `target` is left (≤ 10 s); returns how many
-/// were still there at the end (0 unless it panics).
-fn assert_nothing_left(target: &Container) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = sidecars(target);
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sidecars left behind for {}: {left:?}",
-            target.name()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// An interactive session with stdin held open.
-fn session(args: &[&str]) -> Child {
-    Command::new(nosh_bin())
-        .args(args)
-        .env_remove("DOCKER_HOST")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nosh")
 }
 
 /// Waits for `child` up to `limit`; its exit code and stderr.
@@ -142,7 +82,7 @@ fn the_session_ends_clearly_when_the_target_is_killed() {
     assert_ne!(code, 0, "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_nothing_left(&t);
+    t.assert_nothing_left_within(Duration::from_secs(10));
 }
 
 #[test]
@@ -156,7 +96,7 @@ fn the_session_ends_clearly_when_the_target_is_removed() {
     assert_ne!(code, 0, "{stderr}");
     assert!(!stderr.is_empty(), "no word on why the session ended");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_nothing_left(&t);
+    t.assert_nothing_left_within(Duration::from_secs(10));
 }
 
 /// A unix socket in front of the engine's that can be cut.
@@ -246,7 +186,7 @@ fn a_dropped_engine_connection_ends_the_session_with_a_clear_error() {
     assert!(stderr.contains("lost the connection"), "{stderr}");
     drop(stdin);
     // The engine closes the sidecar's stdin with the attach connection.
-    assert_nothing_left(&t);
+    t.assert_nothing_left_within(Duration::from_secs(10));
 }
 
 /// On a terminal, a cut engine connection must still give the terminal back
@@ -314,14 +254,8 @@ fn a_dropped_engine_connection_restores_the_terminal() {
     // The engine never closes a TTY sidecar's stdin and the watchdog's way
     // to the engine was cut too, so the sidecar outlives this cut (a real
     // dockerd restart takes it down): clean up here.
-    let left = docker_ok(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=io.nosh.target={}", t.id()),
-    ]);
-    for id in left.lines() {
-        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    for id in t.sidecars() {
+        let _ = Command::new("docker").args(["rm", "-f", &id]).output();
     }
 }
 
@@ -363,7 +297,7 @@ fn hold_sessions(targets: &[Container], n: usize) {
         );
     }
     for t in targets {
-        assert_nothing_left(t);
+        t.assert_nothing_left_within(Duration::from_secs(10));
     }
     eprintln!(
         "{n} sessions ended, 0 sidecars left, in {:?}",

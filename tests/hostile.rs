@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Container, NONROOT, Nosh, Rootfs, RunOutput, docker_ok, ensure_image};
+use common::{
+    Container, NONROOT, Nosh, Rootfs, RunOutput, docker_ok, ensure_image, require_engine,
+};
 
 /// The escape sequence that would retitle the terminal.
 const TITLE: &str = "\x1b]0;pwned\x07";
@@ -39,14 +41,6 @@ const TITLE_SHOWN: &str = "\\e]0;pwned\\x07";
 const BIG_DIR_ENTRIES: usize = 200_000;
 /// The sidecar's memory ceiling while it walks and reads the target.
 const MEMORY_LIMIT_KB: u64 = 64 * 1024;
-
-/// These tests need the real engine: without it they fail, never skip.
-fn require_engine() {
-    assert!(
-        Path::new("/var/run/docker.sock").exists(),
-        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
-    );
-}
 
 // ---------------------------------------------------------------- fixture
 
@@ -494,13 +488,7 @@ fn process_builtins_report_processes_that_vanish_under_them() {
 fn sidecar_pid(target: &Container) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let ids = docker_ok(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=io.nosh.target={}", target.id()),
-        ]);
-        if let Some(id) = ids.lines().next() {
+        if let Some(id) = target.running_sidecars().first() {
             let pid: u32 = docker_ok(&["inspect", "-f", "{{.State.Pid}}", id])
                 .parse()
                 .expect("State.Pid");

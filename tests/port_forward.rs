@@ -188,30 +188,6 @@ fn get(addr: SocketAddr, path: &str) -> (String, Vec<u8>) {
     (head, all[end + 4..].to_vec())
 }
 
-fn sidecars_of(target: &Container) -> Vec<String> {
-    docker_ok(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=io.nosh.target={}", target.id()),
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
-
-fn assert_nothing_left(target: &Container) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = sidecars_of(target);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "sidecars left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn target() -> Container {
     let t = Container::run(&server_image(), &[]);
     t.wait_running();
@@ -234,7 +210,7 @@ fn a_service_bound_to_loopback_in_the_target_is_reached_from_the_host() {
     // Ctrl-C: a clean end, and nothing left.
     fwd.signal(nix::sys::signal::Signal::SIGINT);
     assert_eq!(fwd.wait().code(), Some(0));
-    assert_nothing_left(&t);
+    t.assert_nothing_left();
     assert_eq!(t.inspect("{{.State.Status}}"), "running");
 }
 
@@ -259,7 +235,7 @@ fn fifty_concurrent_connections_each_get_their_own_answer() {
         c.join().unwrap();
     }
     drop(fwd);
-    assert_nothing_left(&t);
+    t.assert_nothing_left();
 }
 
 #[test]
@@ -280,7 +256,7 @@ fn a_killed_forward_leaves_no_sidecar_behind() {
     let mut held = TcpStream::connect(fwd.local).unwrap();
     held.write_all(b"GET /slow").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sidecars_of(&t).is_empty() {
+    while t.sidecars().is_empty() {
         assert!(Instant::now() < deadline, "no sidecar for the connection");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -304,7 +280,7 @@ fn a_killed_forward_leaves_no_sidecar_behind() {
     }
     fwd.signal(nix::sys::signal::Signal::SIGKILL);
     fwd.wait();
-    assert_nothing_left(&t);
+    t.assert_nothing_left();
     drop(held);
 }
 
@@ -366,7 +342,7 @@ fn a_client_that_leaves_mid_answer_costs_nothing_and_the_forward_goes_on() {
     let mut some = vec![0u8; 1024 * 1024];
     s.read_exact(&mut some).unwrap();
     drop(s);
-    assert_nothing_left(&t);
+    t.assert_nothing_left();
     let (_, body) = get(fwd.local, "/after");
     assert_eq!(String::from_utf8_lossy(&body), "hello /after\n");
 }

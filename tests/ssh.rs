@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Container, Nosh, docker_ok, static_app_image};
+use common::{Container, Nosh, static_app_image};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -176,30 +176,6 @@ impl Drop for Sshd {
     }
 }
 
-fn sidecars_of(target: &Container) -> Vec<String> {
-    docker_ok(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=io.nosh.target={}", target.id()),
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
-
-fn assert_nothing_left(target: &Container) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = sidecars_of(target);
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "sidecars left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn an_ssh_engine_runs_sessions_with_their_output_input_and_status() {
     let sshd = Sshd::start();
@@ -225,7 +201,7 @@ fn an_ssh_engine_runs_sessions_with_their_output_input_and_status() {
         .run()
         .success()
         .stdout_has("one\ntwo\n");
-    assert_nothing_left(&t);
+    t.assert_nothing_left();
 }
 
 #[test]
@@ -286,7 +262,7 @@ fn a_killed_terminal_client_over_ssh_leaves_nothing_behind() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sidecars_of(&t).is_empty() {
+    while t.sidecars().is_empty() {
         assert!(Instant::now() < deadline, "no sidecar appeared");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -294,7 +270,7 @@ fn a_killed_terminal_client_over_ssh_leaves_nothing_behind() {
     // `env` execs nosh: this is nosh's pid.
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_nothing_left(&t);
+    t.assert_nothing_left();
 }
 
 #[test]

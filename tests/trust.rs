@@ -6,35 +6,15 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Container, Nosh, SIDECAR_CAPS, docker_ok, nosh_bin, python_app_image, static_app_image,
+    Container, Nosh, SIDECAR_CAPS, docker_ok, python_app_image, require_engine, session,
+    static_app_image,
 };
-
-/// These tests need the real engine: without it they fail, never skip.
-fn require_engine() {
-    assert!(
-        Path::new("/var/run/docker.sock").exists(),
-        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
-    );
-}
-
-/// An interactive session with stdin held open.
-fn session(args: &[&str]) -> Child {
-    Command::new(nosh_bin())
-        .args(args)
-        .env_remove("DOCKER_HOST")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nosh")
-}
 
 /// Everything read from `out`, line by line, on a channel.
 fn lines_of(out: ChildStdout) -> mpsc::Receiver<String> {
@@ -389,14 +369,8 @@ fn a_target_whose_pid_1_is_named_pause_is_still_joined_itself() {
 fn sidecar_id(target: &Container) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let ids = docker_ok(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=io.nosh.target={}", target.id()),
-        ]);
-        if let Some(id) = ids.lines().next() {
-            return id.to_owned();
+        if let Some(id) = target.running_sidecars().into_iter().next() {
+            return id;
         }
         assert!(Instant::now() < deadline, "no running sidecar");
         thread::sleep(Duration::from_millis(50));

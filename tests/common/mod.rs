@@ -111,6 +111,27 @@ pub fn nosh_bin() -> PathBuf {
     static_dev_artifact("NOSH_BIN", "nosh", "the static nosh binary")
 }
 
+/// Fails the test at once, with the fix, when no engine is running.
+pub fn require_engine() {
+    assert!(
+        Path::new("/var/run/docker.sock").exists(),
+        "no Docker engine socket at /var/run/docker.sock (start dockerd)"
+    );
+}
+
+/// nosh started with `args` (the default engine, not `$DOCKER_HOST`) as an
+/// interactive session with stdin held open.
+pub fn session(args: &[&str]) -> std::process::Child {
+    Command::new(nosh_bin())
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nosh")
+}
+
 /// The static demo service: `$NOSH_DEMO_APP`, else the `static-dev` example.
 pub fn demo_app_bin() -> PathBuf {
     static_dev_artifact("NOSH_DEMO_APP", "examples/demo-app", "the static demo-app")
@@ -868,6 +889,51 @@ impl Container {
                 }
                 _ => thread::sleep(Duration::from_millis(50)),
             }
+        }
+    }
+
+    /// The nosh sidecars of this container, in any state.
+    pub fn sidecars(&self) -> Vec<String> {
+        self.sidecars_listed_by("-aq")
+    }
+
+    /// The nosh sidecars of this container that are running.
+    pub fn running_sidecars(&self) -> Vec<String> {
+        self.sidecars_listed_by("-q")
+    }
+
+    fn sidecars_listed_by(&self, ps_flags: &str) -> Vec<String> {
+        docker_ok(&[
+            "ps",
+            ps_flags,
+            "--filter",
+            &format!("label=io.nosh.target={}", self.id()),
+        ])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// Waits up to 30 s for every sidecar of this container to be gone.
+    pub fn assert_nothing_left(&self) {
+        self.assert_nothing_left_within(Duration::from_secs(30));
+    }
+
+    /// Polls until no sidecar of this container is left; panics with those
+    /// still there after `limit`.
+    pub fn assert_nothing_left_within(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = self.sidecars();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sidecars left behind for {}: {left:?}",
+                self.name()
+            );
+            thread::sleep(Duration::from_millis(100));
         }
     }
 
