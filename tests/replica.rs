@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -240,13 +240,7 @@ fn a_running_container_gets_a_replica_only_when_asked_and_keeps_running() {
 fn nothing_is_left_after_the_client_of_a_replica_is_killed() {
     let c = shell_form_container();
     let before = fingerprint(&c);
-    let mut client = Command::new(nosh_bin())
-        .args(["-T", c.name()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn nosh");
+    let mut client = silent_session(c.name());
     let filter = format!("label=io.nosh.target={}", c.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -464,6 +458,18 @@ fn gc_and_ls_leave_what_only_claims_to_be_nosh_s() {
     );
 }
 
+/// `nosh -T TARGET` with its input held open and its output ignored: a
+/// session that lasts until the test closes its stdin or kills it.
+fn silent_session(target: &str) -> Child {
+    Command::new(nosh_bin())
+        .args(["-T", target])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nosh")
+}
+
 /// Polls until the container nosh made for `target_id` with `session` runs.
 fn running_session(target_id: &str, session: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -487,13 +493,7 @@ fn running_session(target_id: &str, session: &str) -> String {
 #[test]
 fn a_replica_image_the_user_tagged_during_the_session_survives_it() {
     let c = shell_form_container();
-    let mut client = Command::new(nosh_bin())
-        .args(["-T", c.name()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn nosh");
+    let mut client = silent_session(c.name());
     running_session(c.id(), "replica");
     let image = docker_ok(&[
         "images",
@@ -552,13 +552,7 @@ fn a_replica_is_as_confined_as_its_original_and_invisible_to_its_neighbours() {
         vec!["rm".into(), "-f".into(), original.clone()],
         vec!["network".into(), "rm".into(), net.clone()],
     ]);
-    let mut client = Command::new(nosh_bin())
-        .args(["-T", &original])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn nosh");
+    let mut client = silent_session(&original);
     let replica = running_session(&original, "replica");
     let facts = docker_ok(&[
         "inspect",
