@@ -232,13 +232,7 @@ pub fn pick(wanted: &Wanted, all: &[Found]) -> Result<Found, DirectError> {
 /// The task's PID and the container's facts: a single-threaded runtime,
 /// dropped before this returns (the caller joins namespaces next).
 pub fn find(address: &str, wanted: &Wanted) -> Result<(i32, TargetInfo), DirectError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| DirectError::Attach {
-            pid: 0,
-            reason: format!("cannot start the async runtime: {e}"),
-        })?;
+    let runtime = super::direct::current_thread_runtime()?;
     let found = runtime.block_on(lookup(address, wanted));
     drop(runtime);
     found

@@ -170,16 +170,7 @@ pub fn attach(args: &AttachArgs) -> ExitCode {
     match prepare(args).and_then(|(req, pidfd)| run(req, &pidfd)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let mut text = format!("nosh: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("{}", crate::color::error(&text, crate::color::stderr()));
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
-            }
+            super::report_with_hint(&e, e.hint());
             ExitCode::from(EXIT_NOSH_FAILED)
         }
     }
@@ -309,6 +300,19 @@ fn check_not_host(pid: i32) -> Result<(), DirectError> {
     Ok(())
 }
 
+/// A single-threaded runtime for one engine or containerd lookup, dropped
+/// before the target's namespaces are joined: setns(2) into a user or
+/// mount namespace refuses a multithreaded caller.
+pub(crate) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, DirectError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DirectError::Attach {
+            pid: 0,
+            reason: format!("cannot start the async runtime: {e}"),
+        })
+}
+
 /// `--direct NAME`: the local engine gives the PID and the config. The
 /// runtime is single-threaded and is dropped before this returns.
 fn engine_target(args: &AttachArgs, name: &str) -> Result<(i32, TargetInfo), DirectError> {
@@ -316,13 +320,7 @@ fn engine_target(args: &AttachArgs, name: &str) -> Result<(i32, TargetInfo), Dir
     if !matches!(endpoint, Endpoint::Unix(_)) {
         return Err(DirectError::RemoteEngine(endpoint.to_string()));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| DirectError::Attach {
-            pid: 0,
-            reason: format!("cannot start the async runtime: {e}"),
-        })?;
+    let runtime = current_thread_runtime()?;
     let wants_log = args.command.as_deref().is_none_or(|c| c.contains("doctor"));
     let found = runtime.block_on(async {
         let engine = engine::connect_args(&args.engine, Log::new(args.engine.verbose)).await?;

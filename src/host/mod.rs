@@ -135,17 +135,22 @@ async fn toolbox_image(
         image::check_given(engine, &given).await?;
         return Ok(given);
     };
-    let joined = tokio::task::spawn_blocking(move || task.join()).await;
-    let binary = match joined {
-        Ok(Ok(read)) => read?,
-        _ => {
-            return Err(HostError::HashBinary {
-                path: "/proc/self/exe".into(),
-                source: std::io::Error::other("the hashing thread failed"),
-            });
-        }
-    };
+    let binary = hashed(task).await?;
     image::ensure(engine, &binary).await
+}
+
+/// What the thread hashing this binary (started early, beside the engine
+/// lookup) read.
+async fn hashed(
+    task: std::thread::JoinHandle<Result<image::SelfBinary, HostError>>,
+) -> Result<image::SelfBinary, HostError> {
+    match tokio::task::spawn_blocking(move || task.join()).await {
+        Ok(Ok(read)) => read,
+        _ => Err(HostError::HashBinary {
+            path: "/proc/self/exe".into(),
+            source: std::io::Error::other("the hashing thread failed"),
+        }),
+    }
 }
 
 /// `nosh gc`.
@@ -196,14 +201,19 @@ fn run_to_exit(work: impl Future<Output = Result<u8, HostError>>) -> ExitCode {
 
 /// Prints an error the docker CLI's way: the sentence, then the hint.
 pub fn report(e: &HostError) {
+    report_with_hint(e, e.hint());
+}
+
+/// Prints `e` and its chain of causes on one line, then `hint` on the next.
+pub fn report_with_hint(e: &dyn std::error::Error, hint: Option<String>) {
     let mut text = format!("nosh: {e}");
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(&format!(": {s}"));
         source = s.source();
     }
     eprintln!("{}", crate::color::error(&text, crate::color::stderr()));
-    if let Some(hint) = e.hint() {
+    if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
 }
@@ -256,16 +266,7 @@ async fn attach_session(
             given
         }
         Some(task) => {
-            let joined = tokio::task::spawn_blocking(move || task.join()).await;
-            let binary = match joined {
-                Ok(Ok(read)) => read?,
-                _ => {
-                    return Err(HostError::HashBinary {
-                        path: "/proc/self/exe".into(),
-                        source: std::io::Error::other("the hashing thread failed"),
-                    });
-                }
-            };
+            let binary = hashed(task).await?;
             log.say(|| format!("hashed this binary: {}", binary.short_hash));
             image::ensure(&engine, &binary).await?
         }
