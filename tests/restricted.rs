@@ -13,7 +13,7 @@ mod common;
 use std::fs;
 use std::sync::OnceLock;
 
-use common::{Container, Nosh, Rootfs, TEST_LABEL, demo_app_bin, ensure_image, short_hash};
+use common::{Container, Nosh, Rootfs, demo_app_bin, ensure_image, short_hash};
 
 const PEM: &str = "-----BEGIN CERTIFICATE-----\nroot-ca-of-the-target\n";
 
@@ -58,29 +58,22 @@ fn linked_image() -> &'static str {
 
 /// `docker run` of the toolbox the way the restricted profile runs it.
 fn restricted_sidecar(target: &Container) -> Nosh {
-    let shared = format!("container:{}", target.id());
-    let mut nosh = Nosh::program("docker");
-    nosh.args([
-        "run",
-        "--rm",
-        "-i",
-        "--label",
-        TEST_LABEL,
-        "--user",
-        "65532:65532",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges",
-        "--pid",
-        &shared,
-        "--network",
-        &shared,
-        &common::toolbox_image(),
-        "--pid",
-        "1",
-    ]);
-    nosh
+    restricted_sidecar_as(target, "65532:65532")
+}
+
+/// [`restricted_sidecar`] as `user` (`UID:GID`).
+fn restricted_sidecar_as(target: &Container, user: &str) -> Nosh {
+    Nosh::toolbox_beside(
+        target,
+        &[
+            "--user",
+            user,
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+        ],
+    )
 }
 
 #[test]
@@ -133,26 +126,7 @@ fn restricted_toolbox_cannot_climb_out_of_the_targets_root() {
 fn restricted_toolbox_as_another_uid_says_which_uid_to_run_as() {
     let target = Container::run(linked_image(), &[]);
     target.wait_running();
-    let shared = format!("container:{}", target.id());
-    Nosh::program("docker")
-        .args([
-            "run",
-            "--rm",
-            "-i",
-            "--label",
-            TEST_LABEL,
-            "--user",
-            "1000:1000",
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--pid",
-            &shared,
-            &common::toolbox_image(),
-            "--pid",
-            "1",
-        ])
+    restricted_sidecar_as(&target, "1000:1000")
         .c("id")
         .run()
         .code_is(125)

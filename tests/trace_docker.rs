@@ -6,14 +6,11 @@
 mod common;
 
 use std::fs;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{
-    Container, Nosh, TEST_LABEL, http_get, nosh_bin, python_app_image, static_app_image,
-    toolbox_image,
-};
+use common::{Container, Nosh, http_get, nosh_bin, python_app_image, static_app_image};
 
 /// The demo app retrying its root-owned log file every 100 ms, in a thread.
 fn retrying_app() -> Container {
@@ -99,6 +96,19 @@ fn trace_in_a_sidecar_names_the_log_file_the_app_cannot_open() {
         .stdout_has("/var/log/demo");
 }
 
+/// Waits (≤ 30 s) until a thread of `pid` is traced, lets the trace run
+/// for half a second, then kills `client` mid-trace.
+fn kill_once_tracing(pid: u32, client: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
+        assert!(Instant::now() < deadline, "the app never got traced");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(500));
+    client.kill().unwrap();
+    client.wait().unwrap();
+}
+
 #[test]
 fn killing_the_client_mid_trace_leaves_the_app_running() {
     let c = retrying_app();
@@ -110,14 +120,7 @@ fn killing_the_client_mid_trace_leaves_the_app_running() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
-        assert!(Instant::now() < deadline, "the app never got traced");
-        thread::sleep(Duration::from_millis(50));
-    }
-    thread::sleep(Duration::from_millis(500));
-    client.kill().unwrap();
-    client.wait().unwrap();
+    kill_once_tracing(pid, &mut client);
     assert_app_runs_on(&c);
 }
 
@@ -141,14 +144,7 @@ fn killing_a_terminal_client_mid_trace_leaves_the_app_running() {
         .stderr(slave)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
-        assert!(Instant::now() < deadline, "the app never got traced");
-        thread::sleep(Duration::from_millis(50));
-    }
-    thread::sleep(Duration::from_millis(500));
-    client.kill().unwrap();
-    client.wait().unwrap();
+    kill_once_tracing(pid, &mut client);
     drop(pty.master);
     assert_app_runs_on(&c);
 }
@@ -197,19 +193,10 @@ fn a_seccomp_profile_without_ptrace_is_named_as_the_reason() {
     )
     .unwrap();
     // The toolbox as the host half starts it, with this profile added.
-    let shared = format!("container:{}", c.id());
     let seccomp = format!("seccomp={}", profile.display());
-    let out = Nosh::program("docker")
-        .args([
-            "run",
-            "--rm",
-            "-i",
-            "--label",
-            TEST_LABEL,
-            "--pid",
-            &shared,
-            "--network",
-            &shared,
+    let out = Nosh::toolbox_beside(
+        &c,
+        &[
             "--cap-add",
             "SYS_ADMIN",
             "--cap-add",
@@ -218,12 +205,10 @@ fn a_seccomp_profile_without_ptrace_is_named_as_the_reason() {
             "SYS_CHROOT",
             "--security-opt",
             &seccomp,
-            &toolbox_image(),
-            "--pid",
-            "1",
-        ])
-        .c("trace -p 1")
-        .run();
+        ],
+    )
+    .c("trace -p 1")
+    .run();
     out.code_is(1)
         .stderr_has("trace: the kernel refused to trace pid 1 (Operation not permitted); this shell runs under a seccomp filter")
         .stderr_has("must allow ptrace");

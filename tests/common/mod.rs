@@ -1062,6 +1062,17 @@ impl Nosh {
 
     /// [`Nosh::sidecar`] with all capabilities dropped but `caps`.
     pub fn sidecar_with_caps(target: &Container, caps: &[&str]) -> Self {
+        let mut options = vec!["--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
+        for cap in caps {
+            options.extend(["--cap-add", cap]);
+        }
+        Self::toolbox_beside(target, &options)
+    }
+
+    /// `docker run` of [`toolbox_image`] sharing `target`'s PID and network
+    /// namespaces, with the `docker run` `options` given (capabilities,
+    /// user, security options), as `--pid 1`.
+    pub fn toolbox_beside(target: &Container, options: &[&str]) -> Self {
         let shared = format!("container:{}", target.id());
         let mut nosh = Self::program("docker");
         nosh.args([
@@ -1074,14 +1085,8 @@ impl Nosh {
             &shared,
             "--network",
             &shared,
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
         ]);
-        for cap in caps {
-            nosh.args(["--cap-add", cap]);
-        }
+        nosh.args(options);
         nosh.args([toolbox_image().as_str(), "--pid", "1"]);
         nosh
     }
