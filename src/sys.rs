@@ -157,33 +157,43 @@ impl Credentials for RealCredentials {
 const CAP_SETGID: u32 = 6;
 const CAP_SETUID: u32 = 7;
 
+/// `struct __user_cap_header_struct` of capget(2) and capset(2).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// `struct __user_cap_data_struct`: version 3 takes two, for capabilities
+/// 0-31 and 32-63.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The header for `_LINUX_CAPABILITY_VERSION_3` and this thread.
+fn cap_header() -> CapHeader {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    }
+}
+
 /// Whether this thread holds `cap` in its effective set (capget(2)); an
 /// error reads as "holds it", so that the id call is made and speaks.
 fn holds(cap: u32) -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
+    let mut header = cap_header();
+    let mut data = [CapData::default(); 2];
     // SAFETY: header and data are valid and laid out for version 3, which
-    // writes exactly two Data entries; both outlive the call.
+    // writes exactly two CapData entries; both outlive the call.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_capget,
-            &mut header as *mut Header,
+            &mut header as *mut CapHeader,
             data.as_mut_ptr(),
         )
     };
@@ -192,31 +202,17 @@ fn holds(cap: u32) -> bool {
 
 /// capset(2) with every set empty. Lowering capabilities needs no privilege.
 fn capset_zero() -> Result<(), Errno> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
+    let mut header = cap_header();
+    let data = [CapData::default(); 2];
     // SAFETY: header and data are valid, properly laid out (repr(C)) for
-    // version 3, which reads exactly two Data entries; both outlive the call.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
+    // version 3, which reads exactly two CapData entries; both outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
     Errno::result(rc).map(drop)
 }
 
