@@ -104,18 +104,7 @@ pub fn parse_cache(data: &[u8]) -> Option<Vec<CacheEntry>> {
         } else {
             let strings = data.get(end..)?;
             let entries = data.get(16..end)?;
-            return Some(
-                entries
-                    .chunks_exact(12)
-                    .filter_map(|e| {
-                        Some(CacheEntry {
-                            flags: u32_at(e, 0)? as i32,
-                            name: c_str(strings, u32_at(e, 4)? as usize)?,
-                            path: c_str(strings, u32_at(e, 8)? as usize)?,
-                        })
-                    })
-                    .collect(),
-            );
+            return Some(cache_entries(entries, 12, strings));
         }
     } else {
         return None;
@@ -123,18 +112,23 @@ pub fn parse_cache(data: &[u8]) -> Option<Vec<CacheEntry>> {
     let new = data.get(new_at..)?;
     let n = u32_at(new, 20)? as usize;
     let entries = new.get(48..48usize.checked_add(n.checked_mul(24)?)?)?;
-    Some(
-        entries
-            .chunks_exact(24)
-            .filter_map(|e| {
-                Some(CacheEntry {
-                    flags: u32_at(e, 0)? as i32,
-                    name: c_str(new, u32_at(e, 4)? as usize)?,
-                    path: c_str(new, u32_at(e, 8)? as usize)?,
-                })
+    Some(cache_entries(entries, 24, new))
+}
+
+/// The entries of either format, `size` bytes each: the flags, then the
+/// offsets of the name and the path in `strings`. An entry whose strings
+/// are out of bounds is skipped.
+fn cache_entries(entries: &[u8], size: usize, strings: &[u8]) -> Vec<CacheEntry> {
+    entries
+        .chunks_exact(size)
+        .filter_map(|e| {
+            Some(CacheEntry {
+                flags: u32_at(e, 0)? as i32,
+                name: c_str(strings, u32_at(e, 4)? as usize)?,
+                path: c_str(strings, u32_at(e, 8)? as usize)?,
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
 /// One library a program needs, and where the loader would find it.
