@@ -351,15 +351,7 @@ fn gc_removes_replica_leftovers_of_a_crashed_client() {
     image_from.push(&static_app);
     let scratch = docker_ok(&image_from);
     let tag = format!("nosh-replica:test-{}", std::process::id());
-    let image = docker_ok(&[
-        "commit",
-        "--change",
-        "LABEL io.nosh.session=replica-image",
-        "--change",
-        &format!("LABEL io.nosh.target={target}"),
-        &scratch,
-        &tag,
-    ]);
+    let image = commit_as_nosh(&scratch, "replica-image", &target, &tag);
     let _ = docker(&["rm", "-f", &scratch]);
 
     let gc = Nosh::new().arg("gc").run();
@@ -396,25 +388,9 @@ fn gc_and_ls_leave_what_only_claims_to_be_nosh_s() {
     let static_app = static_app_image();
     let scratch = docker_ok(&["create", "--label", TEST_LABEL, &static_app]);
     let forged_image = format!("nosh-test-forged:{pid}");
-    docker_ok(&[
-        "commit",
-        "--change",
-        "LABEL io.nosh.session=sidecar",
-        "--change",
-        &format!("LABEL io.nosh.target={target}"),
-        &scratch,
-        &forged_image,
-    ]);
+    commit_as_nosh(&scratch, "sidecar", &target, &forged_image);
     let claimed_replica_image = format!("nosh-test-forged-replica:{pid}");
-    docker_ok(&[
-        "commit",
-        "--change",
-        "LABEL io.nosh.session=replica-image",
-        "--change",
-        &format!("LABEL io.nosh.target={target}"),
-        &scratch,
-        &claimed_replica_image,
-    ]);
+    commit_as_nosh(&scratch, "replica-image", &target, &claimed_replica_image);
     let _made = Made(vec![
         vec!["rm".into(), "-f".into(), scratch.clone()],
         vec!["rmi".into(), forged_image.clone()],
@@ -456,6 +432,21 @@ fn gc_and_ls_leave_what_only_claims_to_be_nosh_s() {
         "gc removed {claimed_replica_image}: {}",
         gc.stdout()
     );
+}
+
+/// `docker commit` of `container` as `tag`, labelled the way nosh labels
+/// what it makes: session kind `session`, for the target `target`. The
+/// image's id.
+fn commit_as_nosh(container: &str, session: &str, target: &str, tag: &str) -> String {
+    docker_ok(&[
+        "commit",
+        "--change",
+        &format!("LABEL io.nosh.session={session}"),
+        "--change",
+        &format!("LABEL io.nosh.target={target}"),
+        container,
+        tag,
+    ])
 }
 
 /// `nosh -T TARGET` with its input held open and its output ignored: a

@@ -627,18 +627,7 @@ fn python_rootfs_tar(opts: PythonOpts, debs: &[PathBuf]) -> Vec<u8> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("ca-certificates_"));
         let into = if is_certs { &certs_dir } else { &root };
-        let out = Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(deb)
-            .arg(into)
-            .output()
-            .expect("run dpkg-deb");
-        assert!(
-            out.status.success(),
-            "dpkg-deb -x {} failed:\n{}",
-            deb.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        unpack_deb(deb, into);
     }
     for path in PYTHON_REMOVE {
         let path = root.join(path);
@@ -1323,6 +1312,23 @@ fn debs(name: &str, packages: &[&str]) -> Vec<PathBuf> {
     debs
 }
 
+/// Every file of the package `deb` unpacked below `into` (`dpkg-deb -x`:
+/// no maintainer scripts run).
+fn unpack_deb(deb: &Path, into: &Path) {
+    let out = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(into)
+        .output()
+        .expect("run dpkg-deb");
+    assert!(
+        out.status.success(),
+        "dpkg-deb -x {} failed:\n{}",
+        deb.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Every file of `debs` unpacked (`dpkg-deb -x`, no maintainer scripts)
 /// into one root, docs left out, changed by `patch`, as a [`Rootfs`] with
 /// the users added.
@@ -1334,18 +1340,7 @@ fn rootfs_from_debs(debs: &[PathBuf], patch: impl FnOnce(&Path)) -> Rootfs {
     let root = work.path().join("root");
     fs::create_dir(&root).expect("create rootfs dir");
     for deb in debs {
-        let out = Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(deb)
-            .arg(&root)
-            .output()
-            .expect("run dpkg-deb");
-        assert!(
-            out.status.success(),
-            "dpkg-deb -x {} failed:\n{}",
-            deb.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        unpack_deb(deb, &root);
     }
     for path in ["usr/share/doc", "usr/share/man", "usr/share/lintian"] {
         let _ = fs::remove_dir_all(root.join(path));
