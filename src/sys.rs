@@ -221,6 +221,21 @@ pub fn setns(fd: BorrowedFd<'_>, ns: &'static str, kind: CloneFlags) -> Result<(
     nix::sched::setns(fd, kind).map_err(|source| SysError::Setns { ns, source })
 }
 
+/// (rows, columns) of the terminal on stdout (TIOCGWINSZ, tty_ioctl(4));
+/// `None` when stdout is not a terminal. A terminal may report 0x0 before
+/// its first resize.
+pub fn window_size() -> Option<(u16, u16)> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the valid `ws`.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0).then_some((ws.ws_row, ws.ws_col))
+}
+
 /// `PR_SET_DUMPABLE 0`: the kernel then refuses every process but a
 /// CAP_SYS_PTRACE holder `/proc/<pid>/fd`, `mem`, `environ` and ptrace on
 /// this one, even one of the same uid (a root target once the shell drops

@@ -109,16 +109,8 @@ pub fn have_keyboard() -> bool {
 
 /// (rows, columns) of the terminal on stdout, else $LINES/$COLUMNS, else 24x80.
 pub fn screen_size(ctx: &Ctx) -> (usize, usize) {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one winsize into the valid `ws`.
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    if rc == 0 && ws.ws_row > 0 && ws.ws_col > 0 {
-        return (ws.ws_row.into(), ws.ws_col.into());
+    if let Some((rows, cols)) = crate::sys::window_size().filter(|&(r, c)| r > 0 && c > 0) {
+        return (rows.into(), cols.into());
     }
     let var = |n: &str, d: usize| ctx.var(n).parse().ok().filter(|v| *v > 0).unwrap_or(d);
     (var("LINES", 24), var("COLUMNS", 80))

@@ -369,17 +369,9 @@ pub fn banner(ctx: &Ctx) -> String {
 /// resizes. Returns false while the terminal has no size yet (a sidecar's
 /// TTY is 0x0 until the client's first resize arrives).
 fn update_window_size(ctx: &mut Ctx) -> bool {
-    let mut ws = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one winsize into the valid `ws`.
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    if rc == 0 && ws.ws_col > 0 {
-        ctx.vars.insert("COLUMNS".into(), ws.ws_col.to_string());
-        ctx.vars.insert("LINES".into(), ws.ws_row.to_string());
+    if let Some((rows, cols)) = crate::sys::window_size().filter(|&(_, c)| c > 0) {
+        ctx.vars.insert("COLUMNS".into(), cols.to_string());
+        ctx.vars.insert("LINES".into(), rows.to_string());
         return true;
     }
     false
