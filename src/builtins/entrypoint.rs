@@ -443,12 +443,7 @@ impl Entrypoint {
             }
         }
         let Some(status) = status else {
-            writeln!(
-                io.out,
-                "entrypoint --test: still running after {} s: it starts; stopped it",
-                self.timeout
-            )?;
-            return Ok(0);
+            return self.still_running(io);
         };
         let code = status
             .code()
@@ -500,6 +495,17 @@ impl Entrypoint {
 }
 
 impl Entrypoint {
+    /// The command outlived `--timeout` and was stopped: it starts, which
+    /// is a pass.
+    fn still_running(&self, io: &mut Io) -> io::Result<i32> {
+        writeln!(
+            io.out,
+            "entrypoint --test: still running after {} s: it starts; stopped it",
+            self.timeout
+        )?;
+        Ok(0)
+    }
+
     /// `--test --trace`: the command's own output streams, the failed calls
     /// follow with their summary, then the exit as without --trace.
     fn traced(&self, io: &mut Io, mut cmd: Command) -> io::Result<i32> {
@@ -510,12 +516,7 @@ impl Entrypoint {
             timeout: Some(Duration::from_secs(self.timeout)),
         };
         let Some(code) = super::trace::run_started(io, &mut cmd, &opts)? else {
-            writeln!(
-                io.out,
-                "entrypoint --test: still running after {} s: it starts; stopped it",
-                self.timeout
-            )?;
-            return Ok(0);
+            return self.still_running(io);
         };
         writeln!(io.out, "entrypoint --test: exited {code}")?;
         if let Some(why) = explain_exit(i64::from(code)) {
