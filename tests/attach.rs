@@ -18,7 +18,7 @@ mod common;
 #[path = "support/pty.rs"]
 mod pty;
 
-use common::{TEST_LABEL, docker, docker_ok, nosh_bin, require_engine};
+use common::{TEST_LABEL, docker, docker_ok, gc_lock, nosh_bin, require_engine};
 use pty::{Pty, set_size};
 
 // ---------------------------------------------------------------- fixtures
@@ -516,6 +516,7 @@ fn interrupting_the_client_removes_the_sidecar() {
 
 #[test]
 fn gc_removes_sidecars_whose_target_is_gone_and_ls_lists_live_ones() {
+    let _gc = gc_lock();
     require_engine();
     let t = Target::run("gc", &[]);
     let child = Nosh::new().args(["-T", &t.name]).spawn();
@@ -585,6 +586,7 @@ fn current_toolbox_tag() -> String {
 
 #[test]
 fn gc_untags_toolbox_images_of_other_builds_and_keeps_this_one() {
+    let _gc = gc_lock();
     require_engine();
     let t = Target::run("gcimg", &[]);
     Nosh::new().args([&t.name, "-c", "true"]).run().ok();

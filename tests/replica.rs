@@ -12,8 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Container, Nosh, TEST_LABEL, docker, docker_ok, nosh_bin, python_app_image, shell_form_image,
-    static_app_image,
+    Container, Nosh, TEST_LABEL, docker, docker_ok, gc_lock, nosh_bin, python_app_image,
+    shell_form_image, static_app_image,
 };
 use serde_json::Value;
 
@@ -326,6 +326,7 @@ fn current_toolbox() -> String {
 
 #[test]
 fn gc_removes_replica_leftovers_of_a_crashed_client() {
+    let _gc = gc_lock();
     // As a client killed before it could tell its watchdog would leave them.
     let target = format!("0000000000000000replica{}", std::process::id());
     let labels = [
@@ -381,6 +382,7 @@ impl Drop for Made {
 
 #[test]
 fn gc_and_ls_leave_what_only_claims_to_be_nosh_s() {
+    let _gc = gc_lock();
     // Any image can carry nosh's labels; a container made from one is not
     // nosh's to remove, nor one nosh made from another image.
     let pid = std::process::id();

@@ -21,8 +21,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -1432,4 +1432,12 @@ fn ninja_image(
     ensure_image(name, &key, &changes, || {
         rootfs_from_debs(&debs, patch).into_tar()
     })
+}
+
+/// Held by every test that runs `nosh gc`: gc is global to the engine, so
+/// two tests of one binary running it at once remove each other's planted
+/// leftovers, and the one whose gc came second finds nothing to report.
+pub fn gc_lock() -> MutexGuard<'static, ()> {
+    static GC: Mutex<()> = Mutex::new(());
+    GC.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
