@@ -12,15 +12,13 @@
 //! hostile input, read bounded, and a bad one is reported, never a panic.
 
 use std::collections::BTreeSet;
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 
 use serde::Serialize;
 
 use crate::builtins::readlink;
 use crate::program::{self, Dynamic};
 use crate::shell::Ctx;
+use crate::targetfile;
 
 /// Far above a real cache (a full desktop's is ~200 KiB).
 const MAX_CACHE: u64 = 16 << 20;
@@ -43,33 +41,6 @@ pub struct CacheEntry {
     pub flags: i32,
     pub name: String,
     pub path: String,
-}
-
-/// Open a target file for reading only if it is a regular file: a FIFO or
-/// a device planted where a library should be must not block or be read.
-pub fn open_regular(path: &std::path::Path) -> io::Result<File> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok(f)
-}
-
-/// A whole target file, if it is regular and at most `cap` bytes.
-fn read_bounded(path: &std::path::Path, cap: u64) -> io::Result<Vec<u8>> {
-    let f = open_regular(path)?;
-    let mut buf = Vec::new();
-    f.take(cap + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > cap {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "file too large"));
-    }
-    Ok(buf)
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -188,15 +159,7 @@ impl Resolution {
                     "{name}, needed by {}, is not in the image: the loader exits 127 with \"error while loading shared libraries: {name}: cannot open shared object file\"",
                     field(n.needed_by.as_bytes())
                 ),
-                format!(
-                    "COPY --from=build {dir}/{name}* {dir}/ (from a build stage on the same distribution release){}",
-                    if n.name.starts_with("libstdc++") || n.name.starts_with("libgcc_s") {
-                        ", or link it in: -static-libstdc++ -static-libgcc, or a base image with the C++ runtime (distroless cc)"
-                    } else {
-                        ""
-                    },
-                    dir = self.lib_dir,
-                ),
+                missing_library_fix(&name, &self.lib_dir),
             ));
         }
         for v in &self.missing_versions {
@@ -224,6 +187,21 @@ impl Resolution {
         }
         out
     }
+}
+
+/// The fix for library `name` missing from `dir`: copy it from a build
+/// stage of the same release; for the C++ runtime, also linking it in or a
+/// base image that has it. One text for `entrypoint`, `file` and `doctor`.
+pub fn missing_library_fix(name: &str, dir: &str) -> String {
+    let cxx = name.starts_with("libstdc++") || name.starts_with("libgcc_s");
+    format!(
+        "COPY --from=build {dir}/{name}* {dir}/ (from a build stage on the same distribution release){}",
+        if cxx {
+            "; or link it in (-static-libstdc++ -static-libgcc), or use a base image with the C++ runtime (distroless cc)"
+        } else {
+            ""
+        },
+    )
 }
 
 /// The Debian multiarch directory and `$PLATFORM` for an ELF machine.
@@ -281,7 +259,7 @@ impl Walk<'_> {
         }
         self.probes.set(n + 1);
         let canon = readlink::canonicalize(self.ctx, path).ok()?;
-        let f = open_regular(&self.ctx.resolve(&canon)).ok()?;
+        let f = targetfile::open(&self.ctx.resolve(&canon)).ok()?;
         match program::parse_dynamic(&f) {
             Ok(Some(d)) if d.class == self.class && d.machine == self.machine => {
                 Some((canon, Some(d), None))
@@ -378,7 +356,7 @@ fn env_value<'a>(env: &'a [String], key: &str) -> Option<&'a str> {
 /// program is not a dynamically linked ELF.
 pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resolution> {
     let exe_path = readlink::canonicalize(ctx, program_path).ok()?;
-    let f = open_regular(&ctx.resolve(&exe_path)).ok()?;
+    let f = targetfile::open(&ctx.resolve(&exe_path)).ok()?;
     let exe = program::parse_dynamic(&f).ok()??;
     let (arch, platform) = multiarch(&exe.machine, exe.class);
     let lib = if arch.is_empty() {
@@ -397,16 +375,17 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
         // musl's loader: no cache; /etc/ld-musl-ARCH.path (one directory a
         // line, or colon-separated) replaces the default /lib:/usr/local/lib:/usr/lib.
         Some(march) => {
-            let listed = read_bounded(&ctx.resolve(&format!("/etc/ld-musl-{march}.path")), 1 << 16)
-                .map(|d| {
-                    String::from_utf8_lossy(&d)
-                        .split(['\n', ':'])
-                        .map(str::trim)
-                        .filter(|d| d.starts_with('/'))
-                        .map(str::to_string)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
+            let listed =
+                targetfile::read(&ctx.resolve(&format!("/etc/ld-musl-{march}.path")), 1 << 16)
+                    .map(|d| {
+                        String::from_utf8_lossy(&d)
+                            .split(['\n', ':'])
+                            .map(str::trim)
+                            .filter(|d| d.starts_with('/'))
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
             let dirs = if listed.is_empty() {
                 vec!["/lib".into(), "/usr/local/lib".into(), "/usr/lib".into()]
             } else {
@@ -415,7 +394,7 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
             (Vec::new(), dirs)
         }
         None => {
-            let cache = read_bounded(&ctx.resolve("/etc/ld.so.cache"), MAX_CACHE)
+            let cache = targetfile::read(&ctx.resolve("/etc/ld.so.cache"), MAX_CACHE)
                 .ok()
                 .and_then(|d| parse_cache(&d))
                 .unwrap_or_default();

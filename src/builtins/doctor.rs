@@ -725,16 +725,7 @@ impl Doctor {
                         n.needed_by, n.name
                     ),
                     json!({"library": n.name, "needed_by": n.needed_by, "program": program, "searched": {"ld_library_path": env_value(&info.env, "LD_LIBRARY_PATH"), "ld_so_cache": "/etc/ld.so.cache", "default": res.lib_dir}, "log": loader_line}),
-                    format!(
-                        "COPY --from=build {dir}/{name}* {dir}/ (from a build stage on the same distribution release){}",
-                        if n.name.starts_with("libstdc++") || n.name.starts_with("libgcc_s") {
-                            "; or link it in (-static-libstdc++ -static-libgcc), or use a base image with the C++ runtime (distroless cc)"
-                        } else {
-                            ""
-                        },
-                        dir = res.lib_dir,
-                        name = n.name
-                    ),
+                    crate::libs::missing_library_fix(&n.name, &res.lib_dir),
                 );
             }
             for v in &res.missing_versions {
