@@ -21,8 +21,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -380,13 +380,34 @@ pub fn ensure_image(
 }
 
 /// Older builds of the same fixture are never used again: untag them so the
-/// engine does not fill up over many edit-test cycles. An image still used by
-/// a container stays; that is fine.
+/// engine does not fill up over many edit-test cycles. Only tags made more
+/// than a day ago go: two checkouts testing against one engine at once each
+/// build their own key, and must not untag the other's mid-run. An image
+/// still used by a container stays; that is fine.
 fn remove_stale_tags(name: &str, key: &str) {
+    const STALE_AFTER_SECS: i64 = 24 * 3600;
     let repo = format!("nosh-fixture-{name}");
-    let listed = docker_ok(&["images", "--format", "{{.Tag}}", &repo]);
-    for tag in listed.lines().filter(|t| *t != key && *t != "<none>") {
-        let _ = docker(&["rmi", &format!("{repo}:{tag}")]);
+    let listed = docker_ok(&["images", "--format", "{{.Tag}} {{.CreatedAt}}", &repo]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for line in listed.lines() {
+        let Some((tag, created)) = line.split_once(' ') else {
+            continue;
+        };
+        if tag == key || tag == "<none>" {
+            continue;
+        }
+        // `CreatedAt` reads "2026-12-02 15:45:18 +0000 UTC".
+        let created = Command::new("date")
+            .args(["-d", created.trim_end_matches(" UTC"), "+%s"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<i64>().ok());
+        if created.is_some_and(|t| now - t > STALE_AFTER_SECS) {
+            let _ = docker(&["rmi", &format!("{repo}:{tag}")]);
+        }
     }
 }
 
@@ -1435,9 +1456,13 @@ fn ninja_image(
 }
 
 /// Held by every test that runs `nosh gc`: gc is global to the engine, so
-/// two tests of one binary running it at once remove each other's planted
-/// leftovers, and the one whose gc came second finds nothing to report.
-pub fn gc_lock() -> MutexGuard<'static, ()> {
-    static GC: Mutex<()> = Mutex::new(());
-    GC.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// two tests running it at once remove each other's planted leftovers, and
+/// the one whose gc came second finds nothing to report. A lock file in the
+/// system's temp dir, not a mutex: test binaries of other checkouts that
+/// share the engine take it too.
+pub fn gc_lock() -> Flock<File> {
+    let path = std::env::temp_dir().join("nosh-test-gc.lock");
+    let file = File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Flock::lock(file, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", path.display()))
 }
