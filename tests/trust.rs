@@ -494,3 +494,144 @@ fn a_target_that_could_trace_the_toolbox_is_warned_about_in_one_line() {
         }
     }
 }
+
+// ------------------------------------- 4. the operator's words, unread
+
+/// Runs inside the target as `nobody` (`docker exec -i -u 65534`) until its
+/// stdin closes: every 5 ms it reads the command line of every process,
+/// keeps those of toolboxes (`.../nosh toolbox ...`) and every one that
+/// holds one of `$NEEDLES` (comma-separated; in the environment, so that
+/// this poller's own command line holds none). Then it prints how many
+/// toolboxes it saw, their distinct command lines, and each leak.
+const CMDLINE_POLLER: &str = r#"
+import os, select, time
+needles = [n.encode() for n in os.environ["NEEDLES"].split(",")]
+me = str(os.getpid())
+toolboxes, leaks = {}, set()
+print("polling", flush=True)
+while not (select.select([0], [], [], 0)[0] and not os.read(0, 64)):
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or d == me:
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        argv = raw.split(b"\0")
+        if len(argv) > 1 and argv[0].endswith(b"nosh") and argv[1] == b"toolbox":
+            toolboxes[d] = raw
+        for n in needles:
+            if n in raw:
+                leaks.add((d, raw))
+    time.sleep(0.005)
+print("toolboxes", len(toolboxes), flush=True)
+for raw in sorted(set(toolboxes.values())):
+    print("cmdline", repr(raw), flush=True)
+for d, raw in sorted(leaks):
+    print("leak", d, repr(raw), flush=True)
+print("end", flush=True)
+"#;
+
+/// A secret no process could have by chance.
+fn secret(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("SECRET-{what}-{}-{nanos:x}", std::process::id())
+}
+
+#[test]
+fn nothing_the_operator_types_is_on_a_command_line_the_target_can_read() {
+    require_engine();
+    // The container's own configuration travels to the toolbox too (the
+    // `doctor` evidence): an environment secret the poller, as another
+    // uid, cannot read from the app's /proc/1/environ.
+    let in_config = secret("CONFIG");
+    let t = Container::run(
+        &python_app_image(),
+        &["-e", &format!("API_TOKEN={in_config}")],
+    );
+    t.wait_running();
+    let typed = secret("TYPED");
+    let mut poller = Command::new("docker")
+        .args(["exec", "-i", "-u", "65534:65534"])
+        .args(["-e", &format!("NEEDLES={typed},{in_config},doctor")])
+        .args([t.name(), "/usr/bin/python3.11", "-c", CMDLINE_POLLER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("docker exec the poller");
+    let lines = lines_of(poller.stdout.take().expect("poller stdout"));
+    wait_for(&lines, "polling", &mut Vec::new());
+
+    // A session whose command holds a token, alive for two seconds...
+    let out = Nosh::new()
+        .args(["-T", t.name()])
+        .c(&format!("echo {typed}; sleep 2"))
+        .run();
+    out.success().stdout_has(&typed);
+    // ... and the checklist, which reads the container's configuration.
+    let doctor = Nosh::new()
+        .args(["doctor", "--json", "--prod-like", t.name()])
+        .run();
+    let findings: serde_json::Value = serde_json::from_str(doctor.stdout())
+        .unwrap_or_else(|e| panic!("doctor did not run ({e}): {}", doctor.stderr()));
+    assert!(findings["findings"].is_array(), "{findings}");
+
+    drop(poller.stdin.take());
+    let mut report = Vec::new();
+    wait_for(&lines, "end", &mut report);
+    let _ = poller.wait();
+    let report = report.join("\n");
+    let seen: usize = report
+        .lines()
+        .find_map(|l| l.strip_prefix("toolboxes "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        seen >= 2,
+        "the poller did not see both toolboxes:\n{report}"
+    );
+    assert!(!report.contains("leak"), "the target read it:\n{report}");
+    let cmdlines: Vec<&str> = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("cmdline "))
+        .collect();
+    assert_eq!(cmdlines, [r"b'/nosh\x00toolbox\x00'"], "{report}");
+}
+
+#[test]
+fn a_replicas_toolbox_shows_no_argument_and_run_inherits_no_word_of_the_host() {
+    require_engine();
+    let t = Container::run(&python_app_image(), &[]);
+    t.wait_running();
+    let typed = secret("REPLICA");
+    // The program run lists every command line in the replica (the
+    // toolbox is its PID 1) and every NOSH_ variable it was given.
+    let list = "import os; \
+        print('cmdlines', sorted(open('/proc/'+p+'/cmdline','rb').read() \
+        for p in os.listdir('/proc') if p.isdigit())); \
+        print('vars', sorted(k for k in os.environ if k.startswith('NOSH')))";
+    let out = Nosh::new()
+        .args(["-T", "--replica", t.name()])
+        .c(&format!(
+            "echo {typed}; run /usr/bin/python3.11 -c \"{list}\""
+        ))
+        .run();
+    out.success().stdout_has(&typed);
+    let listed: Vec<&str> = out
+        .stdout()
+        .lines()
+        .filter(|l| l.starts_with("cmdlines") || l.starts_with("vars"))
+        .collect();
+    assert_eq!(listed.len(), 2, "{}", out.stdout());
+    assert!(!listed[0].contains(&typed), "{}", listed[0]);
+    assert!(
+        listed[0].contains(r"b'/.nosh/nosh\x00toolbox\x00'"),
+        "{}",
+        listed[0]
+    );
+    assert_eq!(listed[1], "vars []");
+}
