@@ -39,6 +39,11 @@ pub enum Command {
     /// The in-sidecar entry: join process PID's namespaces, drop to its
     /// identity and run the shell. Runs in any container that shares the
     /// target's PID namespace (Docker sidecar, `kubectl debug --target`).
+    ///
+    /// Every process of the target can read this command line. Arguments
+    /// may come instead as a JSON list in $NOSH_TOOLBOX_ARGS
+    /// (`["-c","http -H ..."]`, added after those given here), which the
+    /// target cannot read; nosh itself passes them that way.
     Toolbox(ToolboxArgs),
     /// Remove sidecars left behind by sessions whose target or client is gone.
     Gc(EngineArgs),
