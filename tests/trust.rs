@@ -112,9 +112,21 @@ print("end", flush=True)
 
 /// Starts [`POLLER`] in `target` and waits until it polls.
 fn start_poller(target: &Container) -> (Child, mpsc::Receiver<String>) {
+    start_poller_with(target, &[], POLLER)
+}
+
+/// Starts the Python `script` in `target` with `docker exec OPTIONS` (its
+/// stdin a pipe, for `-i`) and waits until it prints "polling".
+fn start_poller_with(
+    target: &Container,
+    options: &[&str],
+    script: &str,
+) -> (Child, mpsc::Receiver<String>) {
     let mut poller = Command::new("docker")
-        .args(["exec", target.name(), "/usr/bin/python3.11", "-c", POLLER])
-        .stdin(Stdio::null())
+        .arg("exec")
+        .args(options)
+        .args([target.name(), "/usr/bin/python3.11", "-c", script])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -124,12 +136,31 @@ fn start_poller(target: &Container) -> (Child, mpsc::Receiver<String>) {
     (poller, lines)
 }
 
+/// The poller's report, up to its "end", and the count it gives on the
+/// line that starts with `counted`.
+fn poller_report(
+    mut poller: Child,
+    lines: &mpsc::Receiver<String>,
+    counted: &str,
+) -> (String, usize) {
+    let mut report = Vec::new();
+    wait_for(lines, "end", &mut report);
+    let _ = poller.wait();
+    let report = report.join("\n");
+    let count = report
+        .lines()
+        .find_map(|l| l.strip_prefix(counted))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    (report, count)
+}
+
 /// A whole session on `target` (a terminal session when `tty`) with the
 /// poller running in the target from before it starts to after it ends:
 /// the poller must have found the toolbox, opened nothing of it, and
 /// nothing it wrote may reach the session's output.
 fn assert_the_target_cannot_reach_the_shell(target: &Container, tty: bool, uid: &str) {
-    let (mut poller, poller_lines) = start_poller(target);
+    let (poller, poller_lines) = start_poller(target);
     let mode = if tty { "-t" } else { "-T" };
     let mut nosh = session(&[mode, target.name()]);
     let mut stdin = nosh.stdin.take().expect("nosh stdin");
@@ -155,15 +186,7 @@ fn assert_the_target_cannot_reach_the_shell(target: &Container, tty: bool, uid: 
     assert!(status.success(), "nosh: {status}\n{out}\n{stderr}");
     assert!(out.contains(&format!("uid={uid}")), "{out}");
 
-    let mut report = Vec::new();
-    wait_for(&poller_lines, "end", &mut report);
-    let _ = poller.wait();
-    let report = report.join("\n");
-    let seen: usize = report
-        .lines()
-        .find_map(|l| l.strip_prefix("seen "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let (report, seen) = poller_report(poller, &poller_lines, "seen ");
     assert!(seen >= 1, "the poller never saw the toolbox: {report}");
     assert!(
         !report.contains("opened"),
@@ -554,17 +577,12 @@ fn nothing_the_operator_types_is_on_a_command_line_the_target_can_read() {
     );
     t.wait_running();
     let typed = secret("TYPED");
-    let mut poller = Command::new("docker")
-        .args(["exec", "-i", "-u", "65534:65534"])
-        .args(["-e", &format!("NEEDLES={typed},{in_config},doctor")])
-        .args([t.name(), "/usr/bin/python3.11", "-c", CMDLINE_POLLER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("docker exec the poller");
-    let lines = lines_of(poller.stdout.take().expect("poller stdout"));
-    wait_for(&lines, "polling", &mut Vec::new());
+    let needles = format!("NEEDLES={typed},{in_config},doctor");
+    let (mut poller, lines) = start_poller_with(
+        &t,
+        &["-i", "-u", "65534:65534", "-e", &needles],
+        CMDLINE_POLLER,
+    );
 
     // A session whose command holds a token, alive for two seconds...
     let out = Nosh::new()
@@ -581,15 +599,7 @@ fn nothing_the_operator_types_is_on_a_command_line_the_target_can_read() {
     assert!(findings["findings"].is_array(), "{findings}");
 
     drop(poller.stdin.take());
-    let mut report = Vec::new();
-    wait_for(&lines, "end", &mut report);
-    let _ = poller.wait();
-    let report = report.join("\n");
-    let seen: usize = report
-        .lines()
-        .find_map(|l| l.strip_prefix("toolboxes "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let (report, seen) = poller_report(poller, &lines, "toolboxes ");
     assert!(
         seen >= 2,
         "the poller did not see both toolboxes:\n{report}"
