@@ -165,8 +165,9 @@ pub fn replica_config(
     let info = &target.info;
     let h = &target.host_config;
     // The original's environment, less what would pass for the host half's
-    // word to the toolbox: an image may set `NOSH_TOOLBOX_ARGS` too. Ours
-    // are always set, so the engine adds no image value of theirs back.
+    // word to the toolbox: an image may set `NOSH_TOOLBOX_ARGS` too. The
+    // arguments and the target's configuration are always set here, so the
+    // engine adds no value of the image's back for them.
     let mut env: Vec<String> = info
         .env
         .iter()
