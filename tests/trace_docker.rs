@@ -51,22 +51,7 @@ fn threads_state(pid: u32) -> Vec<(char, i32)> {
 
 /// Every thread runs on, untraced and not stopped, and the app answers.
 fn assert_app_runs_on(c: &Container) {
-    let pid = c.host_pid();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let states = threads_state(pid);
-        if states
-            .iter()
-            .all(|(s, t)| *t == 0 && !matches!(s, 't' | 'T'))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "threads of {pid} left as {states:?} (state, TracerPid)"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    assert_untraced_not_stopped(c);
     assert!(
         http_get(c.wait_port(8443)).ends_with("ok\n"),
         "the app no longer answers"
@@ -321,18 +306,11 @@ fn ctrl_c_on_the_terminal_ends_a_sidecar_trace_whose_thread_never_stops() {
     cmd.args(["-t", c.name(), "-c", "trace -p 1"]);
     let mut term = pty::Pty::spawn(cmd, 120, 30);
     traced_at(pid);
-    term.expect("Ctrl-C to stop", 0);
-    thread::sleep(Duration::from_millis(300));
-    let pressed = Instant::now();
-    term.send("\x03");
-    let status = term.wait(Duration::from_secs(15));
-    let took = pressed.elapsed();
-    assert!(status.success(), "{}", term.screen());
+    let took = trace::press_ctrl_c(&mut term);
     assert!(
         took < Duration::from_secs(3),
         "Ctrl-C took {took:?} to end the session"
     );
-    term.expect("trace: interrupted; detached from pid 1", 0);
     assert_untraced_not_stopped(&c);
     assert_eq!(threads_state(pid), [('D', 0)], "no longer in its vfork");
 }
@@ -364,16 +342,7 @@ fn a_sidecar_tracing_an_app_that_opens_ever_new_paths_stays_small() {
             common::docker_ok(&["kill", "--signal", "INT", &sidecar]);
         },
     );
-    assert!(flood.status.success(), "{}", flood.stderr);
-    assert!(
-        flood
-            .stderr
-            .contains("trace: interrupted; detached from pid 1"),
-        "{}",
-        flood.stderr
-    );
-    assert!(trace::check_folded_summary(&flood.summary) >= CALLS);
-    assert!(flood.peak_kib > 0);
+    flood.check_interrupted_with_a_folded_summary(CALLS);
     assert_untraced_not_stopped(&c);
 }
 

@@ -1077,124 +1077,167 @@ mod tests {
         decode(1, &call(nr, args, ret), &Bytes(0, Vec::new())).line()
     }
 
+    /// Each (number, arguments, result) decodes to the line.
+    fn lines_are(cases: &[(u64, [u64; 6], i64, &str)]) {
+        for (nr, args, ret, want) in cases {
+            assert_eq!(line(*nr, *args, *ret), *want);
+        }
+    }
+
+    const AT_FDCWD: u64 = -100i64 as u64;
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_common_calls_name_their_constants_as_strace_does() {
-        // prctl(PR_CAPBSET_READ, CAP_NET_RAW), prctl(PR_SET_NO_NEW_PRIVS, ...)
-        assert_eq!(
-            line(157, [23, 13, 0, 0, 0, 0], 1),
-            "prctl(PR_CAPBSET_READ, CAP_NET_RAW) = 1"
-        );
-        assert_eq!(
-            line(157, [38, 1, 0, 0, 0, 0], 0),
-            "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0"
-        );
-        assert_eq!(
-            line(157, [3, 0, 0, 0, 0, 0], 1),
-            "prctl(PR_GET_DUMPABLE) = 1"
-        );
-        assert_eq!(
-            line(157, [0x777, 1, 2, 3, 4, 0], -22)
-                .split(" = ")
-                .next()
-                .unwrap(),
-            "prctl(1911, 0x1, 0x2, 0x3, 0x4)"
-        );
-        // ioctl(0, TIOCGWINSZ, ...) = -1 ENOTTY, with glibc's text.
-        assert_eq!(
-            line(16, [0, 0x5413, 0x7ffc_0000, 0, 0, 0], -25),
-            "ioctl(0, TIOCGWINSZ, 0x7ffc0000) = -1 ENOTTY (Inappropriate ioctl for device)"
-        );
-        // fcntl: the command, its argument and its result by name.
-        assert_eq!(
-            line(72, [3, 3, 0, 0, 0, 0], 0x8002),
-            "fcntl(3, F_GETFL) = 0x8002 (flags O_RDWR|O_LARGEFILE)"
-        );
-        assert_eq!(
-            line(72, [3, 2, 1, 0, 0, 0], 0),
-            "fcntl(3, F_SETFD, FD_CLOEXEC) = 0"
-        );
-        assert_eq!(
-            line(72, [3, 1, 0, 0, 0, 0], 1),
-            "fcntl(3, F_GETFD) = 0x1 (flags FD_CLOEXEC)"
-        );
-        assert_eq!(
-            line(72, [3, 4, 0o4000, 0, 0, 0], 0),
-            "fcntl(3, F_SETFL, O_RDONLY|O_NONBLOCK) = 0"
-        );
-        assert_eq!(
-            line(72, [3, 1030, 10, 0, 0, 0], 11),
-            "fcntl(3, F_DUPFD_CLOEXEC, 10) = 11"
-        );
-        // accept4's flags, socket's type flags and protocol.
-        assert_eq!(
-            line(288, [5, 0, 0, 0o2000000, 0, 0], -11),
-            "accept4(5, NULL, NULL, SOCK_CLOEXEC) = -1 EAGAIN (Resource temporarily unavailable)"
-        );
-        assert_eq!(
-            line(41, [2, 1 | 0o2000000 | 0o4000, 0, 0, 0, 0], 5),
-            "socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = 5"
-        );
-        // epoll operations.
-        assert_eq!(
-            line(233, [8, 2, 3, 0, 0, 0], 0),
-            "epoll_ctl(8, EPOLL_CTL_DEL, 3, NULL) = 0"
-        );
-        assert_eq!(
-            line(291, [0o2000000, 0, 0, 0, 0, 0], 8),
-            "epoll_create1(EPOLL_CLOEXEC) = 8"
-        );
-        // mmap with all six arguments, its address in hex.
-        assert_eq!(
-            line(9, [0, 8192, 3, 0x22, u64::MAX, 0], 0x7f05_8751_c000),
-            "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f058751c000"
-        );
-        assert_eq!(
-            line(10, [0x7f05_8751_c000, 4096, 0, 0, 0, 0], 0),
-            "mprotect(0x7f058751c000, 4096, PROT_NONE) = 0"
-        );
-        assert_eq!(
-            line(8, [3, 0, 2, 0, 0, 0], -29),
-            "lseek(3, 0, SEEK_END) = -1 ESPIPE (Illegal seek)"
-        );
-        assert_eq!(line(62, [42, 15, 0, 0, 0, 0], 0), "kill(42, SIGTERM) = 0");
-        assert_eq!(line(39, [0; 6], 42), "getpid() = 42");
+        lines_are(&[
+            // prctl's option, and the arguments that option takes.
+            (
+                157,
+                [23, 13, 0, 0, 0, 0],
+                1,
+                "prctl(PR_CAPBSET_READ, CAP_NET_RAW) = 1",
+            ),
+            (
+                157,
+                [38, 1, 0, 0, 0, 0],
+                0,
+                "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0",
+            ),
+            (157, [3, 0, 0, 0, 0, 0], 1, "prctl(PR_GET_DUMPABLE) = 1"),
+            (
+                157,
+                [0x777, 1, 2, 3, 4, 0],
+                0,
+                "prctl(1911, 0x1, 0x2, 0x3, 0x4) = 0",
+            ),
+            // ioctl's request, and ENOTTY in glibc's words.
+            (
+                16,
+                [0, 0x5413, 0x7ffc_0000, 0, 0, 0],
+                -25,
+                "ioctl(0, TIOCGWINSZ, 0x7ffc0000) = -1 ENOTTY (Inappropriate ioctl for device)",
+            ),
+            // fcntl: the command, its argument and its result by name.
+            (
+                72,
+                [3, 3, 0, 0, 0, 0],
+                0x8002,
+                "fcntl(3, F_GETFL) = 0x8002 (flags O_RDWR|O_LARGEFILE)",
+            ),
+            (
+                72,
+                [3, 2, 1, 0, 0, 0],
+                0,
+                "fcntl(3, F_SETFD, FD_CLOEXEC) = 0",
+            ),
+            (
+                72,
+                [3, 1, 0, 0, 0, 0],
+                1,
+                "fcntl(3, F_GETFD) = 0x1 (flags FD_CLOEXEC)",
+            ),
+            (
+                72,
+                [3, 4, 0o4000, 0, 0, 0],
+                0,
+                "fcntl(3, F_SETFL, O_RDONLY|O_NONBLOCK) = 0",
+            ),
+            (
+                72,
+                [3, 1030, 10, 0, 0, 0],
+                11,
+                "fcntl(3, F_DUPFD_CLOEXEC, 10) = 11",
+            ),
+            // accept4's flags, socket's type flags and protocol.
+            (
+                288,
+                [5, 0, 0, 0o2000000, 0, 0],
+                -11,
+                "accept4(5, NULL, NULL, SOCK_CLOEXEC) = -1 EAGAIN (Resource temporarily unavailable)",
+            ),
+            (
+                41,
+                [2, 1 | 0o2000000 | 0o4000, 0, 0, 0, 0],
+                5,
+                "socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = 5",
+            ),
+            // epoll operations.
+            (
+                233,
+                [8, 2, 3, 0, 0, 0],
+                0,
+                "epoll_ctl(8, EPOLL_CTL_DEL, 3, NULL) = 0",
+            ),
+            (
+                291,
+                [0o2000000, 0, 0, 0, 0, 0],
+                8,
+                "epoll_create1(EPOLL_CLOEXEC) = 8",
+            ),
+            // mmap with all six arguments, its address in hex.
+            (
+                9,
+                [0, 8192, 3, 0x22, u64::MAX, 0],
+                0x7f05_8751_c000,
+                "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f058751c000",
+            ),
+            (
+                10,
+                [0x7f05_8751_c000, 4096, 0, 0, 0, 0],
+                0,
+                "mprotect(0x7f058751c000, 4096, PROT_NONE) = 0",
+            ),
+            (
+                8,
+                [3, 0, 2, 0, 0, 0],
+                -29,
+                "lseek(3, 0, SEEK_END) = -1 ESPIPE (Illegal seek)",
+            ),
+            (62, [42, 15, 0, 0, 0, 0], 0, "kill(42, SIGTERM) = 0"),
+            (39, [0; 6], 42, "getpid() = 42"),
+        ]);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn fds_and_results_are_decimal_and_only_addresses_are_hex() {
-        // An fd above 0xffff is still a number, as the calls that take one.
-        assert_eq!(
-            line(257, [u64::MAX - 99, 0, 0, 0, 0, 0], 70000),
-            "openat(AT_FDCWD, NULL, O_RDONLY) = 70000"
-        );
-        assert_eq!(
-            line(232, [300, 0x1000, 4, 0, 0, 0], 0),
-            "epoll_wait(300, 0x1000, 4, 0) = 0"
-        );
-        assert_eq!(
-            line(5, [123, 0x1000, 0, 0, 0, 0], 0),
-            "fstat(123, 0x1000) = 0"
-        );
-        assert_eq!(line(33, [4, 100, 0, 0, 0, 0], 100), "dup2(4, 100) = 100");
-        assert_eq!(
-            line(12, [0, 0, 0, 0, 0, 0], 0x5555_0000),
-            "brk(NULL) = 0x55550000"
-        );
-        // An open without O_CREAT has no mode, O_DIRECTORY included.
-        assert_eq!(
-            line(257, [u64::MAX - 99, 0, 0o200000 | 0o400000, 0, 0, 0], -2),
-            "openat(AT_FDCWD, NULL, O_RDONLY|O_NOFOLLOW|O_DIRECTORY) = -1 ENOENT (No such file or directory)"
-        );
-        assert_eq!(
-            line(257, [u64::MAX - 99, 0, 0o20200002, 0o600, 0, 0], 3),
-            "openat(AT_FDCWD, NULL, O_RDWR|O_TMPFILE, 0600) = 3"
-        );
-        assert_eq!(
-            line(2, [0, 0o101, 0, 0, 0, 0], 3),
-            "open(NULL, O_WRONLY|O_CREAT, 000) = 3"
-        );
+        lines_are(&[
+            // An fd above 0xffff is still a number, as the calls that take one.
+            (
+                257,
+                [AT_FDCWD, 0, 0, 0, 0, 0],
+                70000,
+                "openat(AT_FDCWD, NULL, O_RDONLY) = 70000",
+            ),
+            (
+                232,
+                [300, 0x1000, 4, 0, 0, 0],
+                0,
+                "epoll_wait(300, 0x1000, 4, 0) = 0",
+            ),
+            (5, [123, 0x1000, 0, 0, 0, 0], 0, "fstat(123, 0x1000) = 0"),
+            (33, [4, 100, 0, 0, 0, 0], 100, "dup2(4, 100) = 100"),
+            (12, [0; 6], 0x5555_0000, "brk(NULL) = 0x55550000"),
+            // An open without O_CREAT has no mode, O_DIRECTORY included.
+            (
+                257,
+                [AT_FDCWD, 0, 0o200000 | 0o400000, 0, 0, 0],
+                -2,
+                "openat(AT_FDCWD, NULL, O_RDONLY|O_NOFOLLOW|O_DIRECTORY) = -1 ENOENT (No such file or directory)",
+            ),
+            (
+                257,
+                [AT_FDCWD, 0, 0o20200002, 0o600, 0, 0],
+                3,
+                "openat(AT_FDCWD, NULL, O_RDWR|O_TMPFILE, 0600) = 3",
+            ),
+            (
+                2,
+                [0, 0o101, 0, 0, 0, 0],
+                3,
+                "open(NULL, O_WRONLY|O_CREAT, 000) = 3",
+            ),
+        ]);
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -10,7 +10,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::unshare;
+use super::{pty, unshare};
+
+/// Presses Ctrl-C on the trace `term` shows, once it has begun, and
+/// returns how long the session took to end after it (successfully).
+pub fn press_ctrl_c(term: &mut pty::Pty) -> Duration {
+    term.expect("Ctrl-C to stop", 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let pressed = Instant::now();
+    term.send("\x03");
+    let status = term.wait(Duration::from_secs(15));
+    let took = pressed.elapsed();
+    assert!(status.success(), "{}", term.screen());
+    term.expect("trace: interrupted; detached from pid 1", 0);
+    took
+}
 
 /// The workloads of `support/trace_app.c` (vfork, paths, calls,
 /// privileged), built static once per test binary.
@@ -27,6 +41,22 @@ pub struct Flood {
     /// From the `summary:` line on.
     pub summary: Vec<String>,
     pub stderr: String,
+}
+
+impl Flood {
+    /// The trace ended on Ctrl-C after at least `calls` failed calls, its
+    /// summary folded past its 256 rows.
+    pub fn check_interrupted_with_a_folded_summary(&self, calls: u64) {
+        assert!(self.status.success(), "{}", self.stderr);
+        assert!(
+            self.stderr
+                .contains("trace: interrupted; detached from pid 1"),
+            "{}",
+            self.stderr
+        );
+        assert!(check_folded_summary(&self.summary) >= calls);
+        assert!(self.peak_kib > 0);
+    }
 }
 
 /// Follows `shell`, a trace of `trace-app paths` (every call a 4 KiB
