@@ -24,7 +24,9 @@ use crate::trace::{End, TraceError, decode::Event};
 ///
 /// `trace -p PID` attaches to a running process of the target with all its
 /// threads and the children it starts; Ctrl-C, --timeout or the end of the
-/// session detach it, and it runs on, never left stopped.
+/// session detach it within a second, and it runs on, never left stopped
+/// (a thread asleep in the kernel that never stops is detached by the
+/// kernel as the trace ends).
 /// `trace -- PROGRAM ARGS` starts a program of the target traced, with its
 /// forks; it is killed if still running at the end.
 ///
@@ -48,8 +50,9 @@ use crate::trace::{End, TraceError, decode::Event};
 ///
 /// JSON (--json): one object per line and per call {pid, syscall, args,
 /// path, address, flags, result, errno, error, capability}, per library
-/// search {pid, library, dirs, opens, found, errno, error}, then {summary
-/// [{syscall, target, errno, count}], total, folded, end, pid}.
+/// search {pid, library, dirs, more_dirs, opens, found, errno, error,
+/// program}, then {summary [{syscall, target, errno, count}], total,
+/// folded, end, pid}.
 #[derive(Parser)]
 #[command(
     name = "trace",
