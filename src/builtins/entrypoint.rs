@@ -515,7 +515,7 @@ impl Entrypoint {
             json: false,
             timeout: Some(Duration::from_secs(self.timeout)),
         };
-        let Some(code) = super::trace::run_started(io, &mut cmd, &opts)? else {
+        let Some(code) = super::trace::run_started(io, cmd, &opts)? else {
             return self.still_running(io);
         };
         writeln!(io.out, "entrypoint --test: exited {code}")?;

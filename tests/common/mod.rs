@@ -1466,3 +1466,24 @@ pub fn gc_lock() -> Flock<File> {
     Flock::lock(file, FlockArg::LockExclusive)
         .unwrap_or_else(|(_, e)| panic!("lock {}: {e}", path.display()))
 }
+
+// ---------------------------------------------------------------------------
+// A static program of a test's own
+// ---------------------------------------------------------------------------
+
+/// A FROM-scratch image holding one static program (`bin`, built by the
+/// test) at `/app/NAME`, the users, `/tmp` and an `/app` owned by 65532,
+/// running as 65532 with `ENTRYPOINT ["/app/NAME"]`. No shell, nothing
+/// else.
+pub fn static_program_image(name: &str, bin: &Path) -> String {
+    let program = fs::read(bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let mut fs = Rootfs::new();
+    add_users(&mut fs);
+    fs.dir("app", NONROOT, NONROOT, 0o755)
+        .file(&format!("app/{name}"), &program, 0, 0, 0o755);
+    let tar = fs.into_tar();
+    let entrypoint = format!(r#"ENTRYPOINT ["/app/{name}"]"#);
+    let changes = ["USER 65532:65532", "WORKDIR /app", PATH_ENV, &entrypoint];
+    let key = short_hash(&[&tar, changes.join("\n").as_bytes()]);
+    ensure_image(name, &key, &changes, || tar)
+}
