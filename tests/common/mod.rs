@@ -766,6 +766,14 @@ pub fn python_app_image_with(opts: PythonOpts) -> String {
     tag
 }
 
+/// The Python rootfs (no CA bundle) under image configuration `changes` of a
+/// test's own, tagged `nosh-fixture-NAME:...`: for images that differ from
+/// the service only in their configuration (no `ENV PATH`, another
+/// ENTRYPOINT).
+pub fn python_image_configured(name: &str, changes: &[&str]) -> String {
+    python_image(name, PythonOpts::default(), changes)
+}
+
 /// The same Python rootfs started the way a Dockerfile's shell form would:
 /// `CMD ["sh", "-c", "python3 /app/app.py"]`. There is no shell, so the
 /// container never starts and reports exit code 127.
