@@ -330,7 +330,7 @@ pub fn last_exit_known(info: &TargetInfo) -> bool {
 }
 
 /// How the container's last run ended, in words: "restarted 3 times; last
-/// exit code 2", "exited with code 1", "restarted 1 time; the exit code of
+/// exit code 2", "exited (exit code 1)", "restarted 1 time; the exit code of
 /// its last run is no longer known".
 pub fn last_run(info: &TargetInfo) -> String {
     let restarted = match info.restart_count {
@@ -343,7 +343,7 @@ pub fn last_run(info: &TargetInfo) -> String {
         (Some(r), false) => {
             format!("{r}; the exit code of its last run is no longer known")
         }
-        (None, true) => format!("exited with code {}", info.exit_code),
+        (None, true) => format!("exited (exit code {})", info.exit_code),
         (None, false) => "has not exited".into(),
     }
 }
@@ -461,7 +461,7 @@ mod tests {
             exit_code_source: "state".into(),
             ..Default::default()
         };
-        assert_eq!(last_run(&info), "exited with code 2");
+        assert_eq!(last_run(&info), "exited (exit code 2)");
         info.restart_count = 1;
         assert_eq!(last_run(&info), "restarted 1 time; last exit code 2");
         info.restart_count = 4;

@@ -297,7 +297,7 @@ fn an_oom_kill_is_told_apart_from_a_plain_sigkill_by_the_engines_record() {
     assert_eq!(crash["evidence"]["oom_killed"], true, "{crash}");
     let message = crash["message"].as_str().unwrap();
     assert!(
-        message.starts_with("the container exited with code 137: "),
+        message.starts_with("the container exited (exit code 137): "),
         "{message}"
     );
     assert!(
