@@ -28,7 +28,8 @@ use crate::target::explain_exit;
 /// PATH and HOSTNAME (TERM=xterm with a TTY), HOME from the passwd entry
 /// of the uid (else /) unless the Env sets it, in the container's working
 /// directory. Its output (stdout and stderr, in the order it wrote them)
-/// comes first, on stdout; then how it ended, with the exit code the
+/// comes first, on stdout (the first 64 KiB as they come, then the last
+/// 256 KiB); then how it ended, with the exit code the
 /// engine would record (128 + n for signal n), and why. --test --trace
 /// runs it under `trace`, following its forks, to show the system calls
 /// that fail.
@@ -616,13 +617,22 @@ fn signal_name(sig: i32) -> String {
         .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_string())
 }
 
-/// A command's output on its way to our stdout: raw into a pipe or file;
-/// on a terminal, line by line with control characters escaped (a line is
-/// cut after 4 KiB so that one without an end still shows).
+/// A command's output on its way to our stdout: its first [`LIVE`] bytes
+/// as they come, then only its last [`KEEP`], shown when it ends (a
+/// command that floods its output must not flood the terminal). Raw into a
+/// pipe or file; on a terminal, line by line with control characters
+/// escaped (a line is cut after 4 KiB so that one without an end still
+/// shows).
 struct Shown {
     terminal: bool,
     line: Vec<u8>,
+    live_left: usize,
+    last: Option<u8>,
+    rest: Tail,
 }
+
+/// How much of a command's output `entrypoint --test` shows as it comes.
+const LIVE: usize = 64 * 1024;
 
 impl Shown {
     const LINE_MAX: usize = 4096;
@@ -631,12 +641,26 @@ impl Shown {
         Shown {
             terminal,
             line: Vec::new(),
+            live_left: LIVE,
+            last: None,
+            rest: Tail::default(),
         }
     }
 
     fn write(&mut self, out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+        let live = bytes.len().min(self.live_left);
+        self.live_left -= live;
+        self.rest.push(&bytes[live..]);
+        self.emit(out, &bytes[..live])
+    }
+
+    fn emit(&mut self, out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
         if !self.terminal {
-            return out.write_all(bytes);
+            out.write_all(bytes)?;
+            return out.flush();
         }
         for &b in bytes {
             self.line.push(b);
@@ -648,8 +672,14 @@ impl Shown {
         out.flush()
     }
 
-    /// Shows the last line, if it had no end.
+    /// Shows what came after the live part (after a note of what was
+    /// left out), and the last line if it had no end.
     fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let rest = std::mem::take(&mut self.rest);
+        if rest.dropped > 0 && self.last.is_some_and(|b| b != b'\n') {
+            self.emit(out, b"\n")?;
+        }
+        self.emit(out, &rest.into_bytes())?;
         if !self.line.is_empty() {
             out.write_all(escape::text(&self.line).as_bytes())?;
             out.write_all(b"\n")?;
@@ -867,6 +897,23 @@ mod tests {
         let mut small = Tail::default();
         small.push(b"short");
         assert_eq!(small.into_bytes(), b"short");
+    }
+
+    #[test]
+    fn a_flood_shows_its_beginning_live_and_its_end_after_a_note() {
+        let mut shown = Shown::new(false);
+        let mut out = Vec::new();
+        let mut flood = vec![b'a'; LIVE + KEEP * 2];
+        flood.extend_from_slice(b"the end\n");
+        for chunk in flood.chunks(7_000) {
+            shown.write(&mut out, chunk).unwrap();
+        }
+        assert_eq!(out.len(), LIVE);
+        shown.finish(&mut out).unwrap();
+        let note = format!("\n[{} earlier bytes not kept]\n", KEEP + 8);
+        assert_eq!(&out[LIVE..LIVE + note.len()], note.as_bytes());
+        assert!(out.ends_with(b"the end\n"));
+        assert_eq!(out.len(), LIVE + note.len() + KEEP);
     }
 
     #[test]
