@@ -224,6 +224,12 @@ fn a_session_whose_target_restarts_under_it_runs_again_and_answers_once() {
     // nosh: a sidecar joins it.
     c.wait_running();
     thread::sleep(Duration::from_millis(10_500));
+    // The engine reset State.ExitCode to 0; the run before ended with 3,
+    // which its die event still tells.
+    let (answer, crash) = doctor(&c);
+    assert_eq!(answer.status, 1, "{answer:?}");
+    assert_eq!(answer.exit_code, 3, "{crash}");
+    assert_eq!(crash["evidence"]["exit_code_source"], "event", "{crash}");
     let killer = {
         let name = c.name().to_string();
         let id = c.id().to_string();

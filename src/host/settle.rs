@@ -158,9 +158,13 @@ async fn ended(engine: &Engine, mut target: Target, seen: Option<i64>) -> Target
 }
 
 /// `target` with the exit code of the run before this one, from the
-/// engine's `die` event at `State.FinishedAt`, when the engine still has it
-/// (it keeps its last few hundred events in memory).
+/// engine's `die` event at `State.FinishedAt`, when the engine restarted it
+/// and still has the event (it keeps its last few hundred in memory).
 async fn with_event_exit(engine: &Engine, mut target: Target) -> Target {
+    if target.info.restart_count == 0 {
+        // Nothing ended by itself: a FinishedAt here is a stop someone asked for.
+        return target;
+    }
     if let Some(code) = die_event_exit(engine, &target.info.id, &target.finished_at).await {
         target.info.exit_code = code;
         target.info.exit_code_source = "event".into();
@@ -168,18 +172,25 @@ async fn with_event_exit(engine: &Engine, mut target: Target) -> Target {
     target
 }
 
+/// How far before a `die` a `kill` (docker stop, kill, restart) makes the
+/// end one that was asked for: the default stop timeout, and a second.
+const ASKED_WINDOW: u64 = 11;
+
 async fn die_event_exit(engine: &Engine, id: &str, finished_at: &str) -> Option<i64> {
     let finished = unix_secs(finished_at)?.as_secs();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
     // An `until` in the future would hold the answer back until then.
     let until = (finished + 2).min(now);
     let options = bollard::query_parameters::EventsOptions {
-        since: Some(finished.saturating_sub(1).to_string()),
+        since: Some(finished.saturating_sub(ASKED_WINDOW).to_string()),
         until: Some(until.to_string()),
         filters: Some(HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
             ("container".to_string(), vec![id.to_string()]),
-            ("event".to_string(), vec!["die".to_string()]),
+            (
+                "event".to_string(),
+                vec!["die".to_string(), "kill".to_string()],
+            ),
         ])),
     };
     let events: Vec<_> = tokio::time::timeout(
@@ -188,15 +199,35 @@ async fn die_event_exit(engine: &Engine, id: &str, finished_at: &str) -> Option<
     )
     .await
     .ok()?;
-    let code = events
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.actor?.attributes?.get("exitCode")?.parse::<i64>().ok())
-        .next_back();
+    let events = events.into_iter().filter_map(Result::ok).map(|e| {
+        let code = e
+            .actor
+            .and_then(|a| a.attributes?.get("exitCode")?.parse::<i64>().ok());
+        (e.action.unwrap_or_default(), code)
+    });
+    let code = last_unasked_exit(events);
     engine
         .log
         .say(|| format!("die event of the last run: exit code {code:?}"));
     code
+}
+
+/// The exit code of the last `die` in `events` (in the engine's order),
+/// unless a `kill` came first: that end was asked for, it is no crash.
+fn last_unasked_exit(events: impl Iterator<Item = (String, Option<i64>)>) -> Option<i64> {
+    let mut asked = false;
+    let mut last = None;
+    for (action, code) in events {
+        match action.as_str() {
+            "kill" => asked = true,
+            "die" => {
+                last = if asked { None } else { code };
+                asked = false;
+            }
+            _ => {}
+        }
+    }
+    last
 }
 
 /// The container `id` as the engine sees it now.
@@ -323,6 +354,30 @@ mod tests {
             started_at: started.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_die_after_a_kill_was_asked_for_and_names_no_exit_code() {
+        let events = |list: &[(&str, Option<i64>)]| {
+            list.iter()
+                .map(|(a, c)| (a.to_string(), *c))
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert_eq!(last_unasked_exit(events(&[("die", Some(2))])), Some(2));
+        assert_eq!(
+            last_unasked_exit(events(&[("kill", None), ("die", Some(143))])),
+            None
+        );
+        assert_eq!(
+            last_unasked_exit(events(&[
+                ("kill", None),
+                ("die", Some(143)),
+                ("die", Some(1))
+            ])),
+            Some(1)
+        );
+        assert_eq!(last_unasked_exit(events(&[])), None);
     }
 
     #[test]
