@@ -112,11 +112,7 @@ fn engine_report(c: &Container) -> Vec<String> {
 fn entrypoint_test_in_a_replica_runs_the_command_as_the_engine_ran_the_container() {
     let config = config_dir();
     let c = report_container(&config, &["--label=\x1b[31mred"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.inspect("{{.State.Status}}") != "exited" {
-        assert!(Instant::now() < deadline, "{}", c.logs());
-        thread::sleep(Duration::from_millis(100));
-    }
+    c.wait_inspect("{{.State.Status}}", "exited");
     assert_eq!(c.exit_code(), 3, "{}", c.logs());
     let truth = engine_report(&c);
     // What the engine gave it, spelled out: its default PATH, the
@@ -193,11 +189,7 @@ fn a_command_killed_by_a_signal_reports_the_exit_code_the_engine_records() {
         &["--entrypoint", "/usr/bin/python3.11"],
         &["-c", SEGFAULT],
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.inspect("{{.State.Status}}") != "exited" {
-        assert!(Instant::now() < deadline, "{}", c.logs());
-        thread::sleep(Duration::from_millis(100));
-    }
+    c.wait_inspect("{{.State.Status}}", "exited");
     let recorded = c.exit_code();
     assert_eq!(recorded, 139, "{}", c.logs());
 

@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Container, Nosh, RunOutput, docker_ok, python_app_image};
+use common::{Container, Nosh, docker_ok, python_app_image};
 use serde_json::Value;
 
 /// A database-like app: it starts, then refuses its data directory after
@@ -50,19 +50,9 @@ fn looping(restart: &str, script: &str) -> Container {
 
 /// Waits (≤ 30 s) until the engine has restarted `c` at least `n` times.
 fn wait_restarts(c: &Container, n: u32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let count: u32 = c.inspect("{{.RestartCount}}").parse().unwrap();
-        if count >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} restarted {count} times",
-            c.name()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    c.wait_until("{{.RestartCount}}", Duration::from_secs(30), |count| {
+        count.parse::<u32>().is_ok_and(|count| count >= n)
+    });
 }
 
 /// What must not change from one run to the next: nosh's exit status, the
@@ -168,11 +158,7 @@ fn doctor_caught_during_a_doomed_run_waits_for_its_end_and_names_its_exit_code()
     wait_restarts(&c, 1);
     // Catch it running again after a restart: the engine has reset
     // State.ExitCode to 0, and the run dies in under 1.5 s.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.inspect("{{.State.Status}}") != "running" {
-        assert!(Instant::now() < deadline, "never running again");
-        thread::sleep(Duration::from_millis(20));
-    }
+    c.wait_inspect("{{.State.Status}}", "running");
     let (answer, crash) = doctor(&c);
     assert_names_exit_2(&answer, &crash);
     let source = crash["evidence"]["exit_code_source"]
@@ -186,15 +172,7 @@ fn a_loop_that_gives_up_gives_the_same_answer_before_and_after() {
     let c = looping("on-failure:2", REFUSES_ITS_DATA_DIR);
     let (during, crash) = doctor(&c);
     assert_names_exit_2(&during, &crash);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.inspect("{{.RestartCount}} {{.State.Status}}") != "2 exited" {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            c.inspect("{{.State.Status}}")
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    c.wait_inspect("{{.RestartCount}} {{.State.Status}}", "2 exited");
     let (after, crash) = doctor(&c);
     assert_eq!(after, during, "{crash}");
     let message = crash["message"].as_str().unwrap_or_default();
@@ -230,32 +208,23 @@ fn a_session_whose_target_restarts_under_it_runs_again_and_answers_once() {
     assert_eq!(answer.status, 1, "{answer:?}");
     assert_eq!(answer.exit_code, 3, "{crash}");
     assert_eq!(crash["evidence"]["exit_code_source"], "event", "{crash}");
-    let killer = {
-        let name = c.name().to_string();
-        let id = c.id().to_string();
-        thread::spawn(move || {
+    // Once the sidecar runs, the service dies under it.
+    let out = thread::scope(|s| {
+        s.spawn(|| {
             let deadline = Instant::now() + Duration::from_secs(30);
-            let filter = format!("label=io.nosh.target={id}");
-            while docker_ok(&["ps", "-q", "--filter", &filter]).is_empty() {
-                assert!(Instant::now() < deadline, "no sidecar for {name}");
+            while c.running_sidecars().is_empty() {
+                assert!(Instant::now() < deadline, "no sidecar for {}", c.name());
                 thread::sleep(Duration::from_millis(50));
             }
             thread::sleep(Duration::from_millis(500));
-            let ip = docker_ok(&[
-                "inspect",
-                "--format",
-                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                &name,
-            ]);
-            drop(TcpStream::connect((ip.as_str(), 7000)));
-        })
-    };
-    let out: RunOutput = Nosh::new()
-        .arg(c.name())
-        .c("echo before; sleep 3; echo after")
-        .timeout(Duration::from_secs(90))
-        .run();
-    killer.join().unwrap();
+            drop(TcpStream::connect((c.ip().as_str(), 7000)));
+        });
+        Nosh::new()
+            .arg(c.name())
+            .c("echo before; sleep 3; echo after")
+            .timeout(Duration::from_secs(90))
+            .run()
+    });
     out.code_is(0);
     assert_eq!(out.stdout(), "before\nafter\n", "{out:?}");
     assert!(!out.stderr().contains("stopped"), "{out:?}");
@@ -288,11 +257,7 @@ fn an_oom_kill_is_told_apart_from_a_plain_sigkill_by_the_engines_record() {
     killed.wait_running();
     docker_ok(&["kill", "--signal", "KILL", killed.name()]);
     for c in [&oom, &killed] {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while c.inspect("{{.State.Status}}") != "exited" {
-            assert!(Instant::now() < deadline, "{} still running", c.name());
-            thread::sleep(Duration::from_millis(100));
-        }
+        c.wait_inspect("{{.State.Status}}", "exited");
         assert_eq!(c.exit_code(), 137);
     }
     assert_eq!(oom.inspect("{{.State.OOMKilled}}"), "true");

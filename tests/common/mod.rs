@@ -910,6 +910,31 @@ impl Container {
         }
     }
 
+    /// Polls `docker inspect --format FORMAT` every 50 ms until `done` says
+    /// its reading will do, and returns that reading; panics with the last
+    /// reading and the logs after `limit`.
+    pub fn wait_until(&self, format: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let reading = self.inspect(format);
+            if done(&reading) {
+                return reading;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still reads {reading:?} for {format} after {limit:?}; logs:\n{}",
+                self.name,
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// [`Container::wait_until`] `format` reads `want`, for up to 30 s.
+    pub fn wait_inspect(&self, format: &str, want: &str) {
+        self.wait_until(format, Duration::from_secs(30), |r| r == want);
+    }
+
     /// The nosh sidecars of this container, in any state.
     pub fn sidecars(&self) -> Vec<String> {
         self.sidecars_listed_by("-aq")
