@@ -75,7 +75,16 @@ pub async fn settle(engine: &Engine, target: Target, wait: bool) -> Result<Targe
         eprintln!("nosh: {}", crate::escape::field(note.as_bytes()));
     }
     let id = target.info.id.clone();
-    let waiter = wire::wait(engine, &id, Until::Exited).await?;
+    let waiter = match wire::wait(engine, &id, Until::Exited).await {
+        Ok(waiter) => waiter,
+        Err(e) => {
+            // Less certainty, not a failure: the run is taken as it is.
+            engine
+                .log
+                .say(|| format!("cannot wait for the run's end: {e}"));
+            return Ok(with_event_exit(engine, target).await);
+        }
+    };
     // The run may have ended before the wait was registered.
     let again = inspect(engine, &id).await?;
     if same_run(&target, &again).is_none_or(|same| !same) {
