@@ -82,6 +82,9 @@ pub struct TargetInfo {
 pub const MAX_INFO_JSON: usize = 112 * 1024;
 /// Each plain string field (name, image, user, error...).
 const FIELD_BUDGET: usize = 4 * 1024;
+/// Fields the engine keeps short (a hostname is at most 64 bytes to the
+/// kernel, a restart policy a word and a number).
+const SHORT_FIELD_BUDGET: usize = 256;
 /// Entrypoint and Cmd together, and each of their arguments.
 const ARGV_BUDGET: usize = 24 * 1024;
 /// The environment, and each of its entries.
@@ -207,6 +210,15 @@ impl TargetInfo {
             ("health output", &mut b.health_output),
         ] {
             if cut_to(field, FIELD_BUDGET) {
+                cut.push(format!("{what}: shortened"));
+            }
+        }
+        for (what, field) in [
+            ("hostname", &mut b.hostname),
+            ("restart policy", &mut b.restart_policy),
+            ("exit code source", &mut b.exit_code_source),
+        ] {
+            if cut_to(field, SHORT_FIELD_BUDGET) {
                 cut.push(format!("{what}: shortened"));
             }
         }
@@ -366,6 +378,7 @@ mod tests {
             error: "e".repeat(100_000),
             healthcheck: Some((0..32).map(|_| "\x1b".repeat(1024)).collect()),
             health_output: "\x01".repeat(4000),
+            hostname: "h".repeat(100_000),
             ..Default::default()
         };
         let b = info.bounded();
@@ -383,6 +396,11 @@ mod tests {
         assert!(last.starts_with("39\u{7}") && info.log_tail[39].starts_with(last.as_str()));
         assert!(b.cut.iter().any(|c| c.starts_with("Env: ")), "{:?}", b.cut);
         assert!(b.cut.iter().any(|c| c == "error: shortened"), "{:?}", b.cut);
+        assert!(
+            b.cut.iter().any(|c| c == "hostname: shortened"),
+            "{:?}",
+            b.cut
+        );
     }
 
     #[test]
