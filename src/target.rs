@@ -9,6 +9,32 @@ use serde::{Deserialize, Serialize};
 /// The environment variable that carries the [`TargetInfo`] JSON to the toolbox.
 pub const TARGET_INFO_ENV: &str = "NOSH_TARGET_INFO";
 
+/// The environment variable that carries the toolbox's arguments, a JSON
+/// list of strings. The host half never puts them on the toolbox's command
+/// line: every process of the target can read `/proc/PID/cmdline`, and the
+/// `-c` text may hold what the operator keeps from the app (a token in an
+/// `http -H`). The environment of the toolbox is closed to the target
+/// (not dumpable, and before that, capabilities the target lacks).
+pub const TOOLBOX_ARGS_ENV: &str = "NOSH_TOOLBOX_ARGS";
+
+/// Every variable the host half sets for the toolbox. None of them is the
+/// app's: the toolbox takes them out of its own environment, the shell's
+/// variables leave them out (in a replica, PID 1 is the toolbox and its
+/// `/proc/1/environ` still holds them), and a replica never takes the
+/// original's (a hostile image could set them).
+pub const HOST_ENV: [&str; 4] = [
+    TOOLBOX_ARGS_ENV,
+    TARGET_INFO_ENV,
+    crate::escape::STDOUT_TERMINAL_ENV,
+    crate::escape::STDERR_TERMINAL_ENV,
+];
+
+/// Whether `entry` (`KEY=VALUE`) sets one of [`HOST_ENV`].
+pub fn is_host_env(entry: &str) -> bool {
+    let key = entry.split_once('=').map_or(entry, |(k, _)| k);
+    HOST_ENV.contains(&key)
+}
+
 /// The target's configuration as the engine reports it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]

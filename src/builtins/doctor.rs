@@ -498,7 +498,7 @@ impl Doctor {
             .map(|e| {
                 e.iter()
                     .map(|x| String::from_utf8_lossy(x).into_owned())
-                    .filter(|x| !x.starts_with(crate::target::TARGET_INFO_ENV))
+                    .filter(|x| !crate::target::is_host_env(x))
                     .collect()
             })
             .unwrap_or_else(|_| info.env.clone());

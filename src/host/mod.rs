@@ -115,11 +115,15 @@ pub fn port_forward(args: crate::cli::PortForwardArgs) -> ExitCode {
                 target.info.display_name().to_string(),
             ));
         }
-        let image = toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?;
+        let opts = forward::Options {
+            image: toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?,
+            limits: session::Limits::from(&args.limits),
+            max_connections: args.max_connections as usize,
+        };
         forward::run(
             std::sync::Arc::new(engine),
             std::sync::Arc::new(target),
-            std::sync::Arc::new(image),
+            std::sync::Arc::new(opts),
             &specs,
             watchdog,
         )
@@ -270,7 +274,6 @@ async fn attach_session(
         }
     };
 
-    let defaults = session::Limits::default();
     let mut req = Request {
         tty,
         user: args.user.clone(),
@@ -282,10 +285,7 @@ async fn attach_session(
             .or(Some("xterm".into())),
         stdout_terminal: std::io::stdout().is_terminal(),
         stderr_terminal: std::io::stderr().is_terminal(),
-        limits: session::Limits {
-            pids: args.pids_limit.unwrap_or(defaults.pids),
-            memory: args.memory.unwrap_or(defaults.memory),
-        },
+        limits: session::Limits::from(&args.limits),
         hold_output: false,
     };
     let mut watchdog = watchdog;

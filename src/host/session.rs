@@ -77,6 +77,27 @@ impl Limits {
     pub const DEFAULT_MEMORY: i64 = 1 << 30;
 }
 
+impl From<&crate::cli::LimitArgs> for Limits {
+    fn from(args: &crate::cli::LimitArgs) -> Self {
+        let defaults = Limits::default();
+        Limits {
+            pids: args.pids_limit.unwrap_or(defaults.pids),
+            memory: args.memory.unwrap_or(defaults.memory),
+        }
+    }
+}
+
+impl Limits {
+    /// The limits in a container's `HostConfig`; 0 sets none.
+    pub fn host_config(self) -> HostConfig {
+        HostConfig {
+            pids_limit: (self.pids > 0).then_some(self.pids),
+            memory: (self.memory > 0).then_some(self.memory),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -86,8 +107,9 @@ impl Default for Limits {
     }
 }
 
-/// The arguments of the toolbox entry (after `/nosh toolbox`) for a
-/// container whose app is PID 1 of the toolbox's PID namespace.
+/// The arguments of the toolbox entry (after `/nosh toolbox`, handed over
+/// by [`toolbox_args_env`]) for a container whose app is PID 1 of the
+/// toolbox's PID namespace.
 pub fn toolbox_args(req: &Request) -> Vec<String> {
     let mut args = vec!["--pid".to_string(), "1".to_string()];
     args.extend(request_args(req));
@@ -134,19 +156,34 @@ fn request_args(req: &Request) -> Vec<String> {
     args
 }
 
-/// The sidecar's environment: the target's configuration for the toolbox
-/// (in the environment, not the command line: after the drop the toolbox is
-/// not dumpable, so the app cannot read it back, and `ps` stays readable),
-/// and `$TERM` when it has a TTY. The configuration is bounded
-/// ([`TargetInfo::bounded`]): one environment string over 128 KiB and the
-/// engine cannot start the sidecar at all. Without a TTY, whether our own
-/// stdout and stderr are terminals: the toolbox then escapes what it writes
-/// as if they were its own.
+/// `args`, the toolbox's arguments, as the variable that hands them over:
+/// the command line of the toolbox is `/nosh toolbox` and nothing more,
+/// since every process of the target can read it (see
+/// [`TOOLBOX_ARGS_ENV`]). Always set, so that a replica's image cannot
+/// supply its own.
+///
+/// [`TOOLBOX_ARGS_ENV`]: crate::target::TOOLBOX_ARGS_ENV
+pub fn toolbox_args_env(args: &[String]) -> String {
+    let json = serde_json::to_string(args).unwrap_or_else(|_| "[]".into());
+    format!("{}={json}", crate::target::TOOLBOX_ARGS_ENV)
+}
+
+/// The sidecar's environment: the toolbox's arguments `args`, the target's
+/// configuration for the toolbox (in the environment, not the command
+/// line: the toolbox is not dumpable, so the app cannot read them back,
+/// and `ps` stays readable), and `$TERM` when it has a TTY. The
+/// configuration is bounded ([`TargetInfo::bounded`]): one environment
+/// string over 128 KiB and the engine cannot start the sidecar at all.
+/// Without a TTY, whether our own stdout and stderr are terminals: the
+/// toolbox then escapes what it writes as if they were its own.
 ///
 /// [`TargetInfo::bounded`]: crate::target::TargetInfo::bounded
-pub fn sidecar_env(target: &Target, req: &Request) -> Vec<String> {
+pub fn sidecar_env(target: &Target, req: &Request, args: &[String]) -> Vec<String> {
     let json = serde_json::to_string(&target.info.bounded()).unwrap_or_else(|_| "{}".into());
-    let mut env = vec![format!("{}={json}", crate::target::TARGET_INFO_ENV)];
+    let mut env = vec![
+        format!("{}={json}", crate::target::TARGET_INFO_ENV),
+        toolbox_args_env(args),
+    ];
     if let (Some(term), true) = (&req.term, req.tty) {
         env.push(format!("TERM={term}"));
     }
@@ -204,12 +241,11 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
     let id = &target.info.id;
     let joined = format!("container:{id}");
     let labels = session_labels(target, "sidecar");
-    let env = Some(sidecar_env(target, req));
+    let args = [target_args(target), request_args(req)].concat();
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        cmd: Some([target_args(target), request_args(req)].concat()),
-        env,
+        env: Some(sidecar_env(target, req, &args)),
         labels: Some(labels),
         host_config: Some(HostConfig {
             pid_mode: Some(joined.clone()),
@@ -218,10 +254,8 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),
-            pids_limit: (req.limits.pids > 0).then_some(req.limits.pids),
-            memory: (req.limits.memory > 0).then_some(req.limits.memory),
             auto_remove: Some(true),
-            ..Default::default()
+            ..req.limits.host_config()
         }),
         ..attached_io(req.tty)
     }
@@ -623,6 +657,15 @@ fn write_channel(channel: Channel, bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// The toolbox's arguments as `env` hands them over (exactly once).
+#[cfg(test)]
+pub fn handed_args(env: &[String]) -> Vec<String> {
+    let prefix = format!("{}=", crate::target::TOOLBOX_ARGS_ENV);
+    let found: Vec<&str> = env.iter().filter_map(|e| e.strip_prefix(&prefix)).collect();
+    assert_eq!(found.len(), 1, "{env:?}");
+    serde_json::from_str(found[0]).expect("a JSON list of strings")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,9 +718,13 @@ mod tests {
         assert_eq!(h.auto_remove, Some(true));
         assert_eq!(c.stdin_once, Some(true));
         assert_eq!(c.tty, Some(true));
+        // Nothing the operator typed, nor anything else, on the command line.
+        assert_eq!(c.entrypoint.unwrap(), ["/nosh", "toolbox"]);
+        assert_eq!(c.cmd, None);
         let env = c.env.unwrap();
         assert!(env[0].starts_with("NOSH_TARGET_INFO={"));
-        assert_eq!(env[1..], ["TERM=xterm"]);
+        assert_eq!(env[1], r#"NOSH_TOOLBOX_ARGS=["--pid","1","--exact"]"#);
+        assert_eq!(env[2..], ["TERM=xterm"]);
         let labels = c.labels.unwrap();
         assert_eq!(labels[LABEL_TARGET], "0123456789abcdef");
         assert_eq!(labels[LABEL_SESSION], "sidecar");
@@ -689,8 +736,8 @@ mod tests {
             stdout_terminal: true,
             ..Default::default()
         };
-        let env = sidecar_env(&target(""), &req);
-        assert_eq!(env[1..], ["NOSH_STDOUT_TERMINAL=1"]);
+        let env = sidecar_env(&target(""), &req, &[]);
+        assert_eq!(env[2..], ["NOSH_STDOUT_TERMINAL=1"]);
         // With a TTY the sidecar's own stdout is the terminal.
         let env = sidecar_env(
             &target(""),
@@ -699,8 +746,9 @@ mod tests {
                 stderr_terminal: true,
                 ..req
             },
+            &[],
         );
-        assert_eq!(env.len(), 1);
+        assert_eq!(env.len(), 2);
     }
 
     #[test]
@@ -737,7 +785,8 @@ mod tests {
         };
         let args = toolbox_args(&req);
         assert_eq!(args, ["--pid", "1", "--user", "1000:1000", "-c", "id"]);
-        let env = sidecar_env(&target(""), &req);
+        let env = sidecar_env(&target(""), &req, &args);
+        assert_eq!(handed_args(&env), args);
         let json = env[0].strip_prefix("NOSH_TARGET_INFO=").unwrap();
         let info: TargetInfo = serde_json::from_str(json).unwrap();
         assert_eq!(info.name, "api");
@@ -762,7 +811,7 @@ mod tests {
             command: Some("id".into()),
             ..Default::default()
         };
-        let cmd = |t: &Target| sidecar_config(t, "img", &req).cmd.unwrap();
+        let cmd = |t: &Target| handed_args(&sidecar_config(t, "img", &req).env.unwrap());
         assert_eq!(cmd(&with("")), ["--pid", "1", "--exact", "-c", "id"]);
         assert_eq!(cmd(&with("private")), ["--pid", "1", "--exact", "-c", "id"]);
         assert_eq!(

@@ -263,13 +263,7 @@ fn initial_vars(
         if let Some((k, v)) = e.split_once('=') {
             // In a replica, PID 1 is this toolbox: its environment is the
             // app's plus the host half's messages to us, which are not the app's.
-            if ![
-                crate::target::TARGET_INFO_ENV,
-                escape::STDOUT_TERMINAL_ENV,
-                escape::STDERR_TERMINAL_ENV,
-            ]
-            .contains(&k)
-            {
+            if !crate::target::is_host_env(&e) {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
