@@ -16,7 +16,7 @@ use crate::procinfo::{self, CAP_NET_BIND_SERVICE};
 use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
-use crate::target::explain_exit;
+use crate::target::{explain_exit, explain_last_exit};
 
 /// Check the target against what hardened, nonroot images require: root
 /// user, privileged ports, unwritable paths (fixes derived from the
@@ -881,9 +881,18 @@ impl Doctor {
             }
         }
 
-        // crash-loop
-        if info.restart_count > 0 || (info.state != "running" && info.exit_code != 0) {
-            let generic = explain_exit(info.exit_code).unwrap_or("it exited");
+        // crash-loop: how the container's last run ended, as the engine
+        // recorded it (the host half learns the code of a restarted
+        // container's last run even while it runs again). A non-zero or
+        // OOM-killed end is an error whatever the phase of the loop.
+        let exit_known = crate::target::last_exit_known(&info);
+        let failed = exit_known && (info.exit_code != 0 || info.oom_killed);
+        if info.restart_count > 0 || failed {
+            let generic = if exit_known {
+                explain_last_exit(&info).unwrap_or_else(|| "it exited".into())
+            } else {
+                "the engine resets the exit code when it restarts the container".into()
+            };
             let last_log = info
                 .log_tail
                 .iter()
@@ -891,7 +900,7 @@ impl Doctor {
                 .find(|l| !l.trim().is_empty())
                 .cloned();
             let version_line = last_line_with(&info.log_tail, "' not found (required by ");
-            let (why, fix) = if info.exit_code == 127 {
+            let (why, fix) = if exit_known && info.exit_code == 127 {
                 cause_of_127(&info.log_tail, &entry_checks, libraries.as_ref())
             } else if let Some(line) = version_line {
                 (
@@ -902,9 +911,14 @@ impl Doctor {
                     Some("see the missing-library finding".to_string()),
                 )
             } else {
-                (generic.to_string(), None)
+                (generic.clone(), None)
             };
-            r.add("crash-loop", if info.exit_code != 0 || info.state == "restarting" { "error" } else { "warn" }, format!("the container restarted {} times; last exit code {}: {why}", info.restart_count, info.exit_code), json!({"restart_count": info.restart_count, "exit_code": info.exit_code, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
+            let severity = if failed || info.state == "restarting" {
+                "error"
+            } else {
+                "warn"
+            };
+            r.add("crash-loop", severity, format!("the container {}: {why}", crate::target::last_run(&info)), json!({"restart_count": info.restart_count, "restart_policy": info.restart_policy, "exit_code": exit_known.then_some(info.exit_code), "exit_code_source": info.exit_code_source, "oom_killed": info.oom_killed, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
         }
 
         // readonly-rootfs

@@ -179,8 +179,14 @@ pub fn replica_config(
         req,
         &session::toolbox_args(req),
     ));
+    // The app reads the original's hostname (gethostname, $HOSTNAME); the
+    // engine refuses one with another container's or the host's network.
+    let own_uts = !network_mode
+        .as_deref()
+        .is_some_and(|m| m == "host" || m.starts_with("container:"));
     ContainerCreateBody {
         image: Some(image.to_string()),
+        hostname: Some(info.hostname.clone()).filter(|h| own_uts && !h.is_empty()),
         entrypoint: Some(vec![format!("{BINARY_DIR}/nosh")]),
         // Explicit, so the image's CMD is not appended; the arguments are
         // in the environment.

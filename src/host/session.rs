@@ -54,6 +54,10 @@ pub struct Request {
     pub stderr_terminal: bool,
     /// What the sidecar may use.
     pub limits: Limits,
+    /// Keep the output until the session ends ([`Outcome::Held`]): a
+    /// one-shot command beside a container that restarts may lose its
+    /// run half-way, and is then run again rather than shown half.
+    pub hold_output: bool,
 }
 
 /// The sidecar's resource limits: a hostile target can make any builtin
@@ -285,8 +289,32 @@ pub fn sidecar_name(target_name: &str) -> String {
 pub enum Outcome {
     /// The shell's exit status.
     Exited(i64),
+    /// The shell's exit status and its output, not shown yet
+    /// ([`Request::hold_output`]).
+    Held { status: i64, output: Held },
     /// A signal stopped the client; the sidecar was removed.
     Interrupted(i32),
+}
+
+/// Output kept back, in the order it came, until [`Held::show`].
+#[derive(Debug, Default)]
+pub struct Held {
+    chunks: Vec<(Channel, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Held {
+    /// The most output a session keeps back; past it, the output is shown
+    /// as it comes and the session can no longer be run again unseen.
+    pub const MAX: usize = 8 << 20;
+
+    /// Writes it all to stdout and stderr. A closed stdout is not an error
+    /// of the session.
+    pub fn show(self) {
+        for (channel, bytes) in self.chunks {
+            let _ = write_channel(channel, &bytes);
+        }
+    }
 }
 
 /// Runs a session to its end.
@@ -311,23 +339,21 @@ pub async fn run(
         watchdog,
         &failed,
         Until::Exited,
+        req.hold_output,
     )
     .await;
-    if let Err(HostError::StartFailed(_) | HostError::CapsRefused { .. }) = &result {
-        // The runtime's own words for a target that stopped between create
-        // and start are cryptic; say what happened instead.
-        let running = engine
-            .docker
-            .inspect_container(&target.info.id, None)
-            .await
-            .ok()
-            .and_then(|t| t.state?.running)
-            .unwrap_or(false);
-        if !running {
-            return Err(HostError::StoppedWhileStarting(
-                target.info.display_name().to_string(),
-            ));
-        }
+    if let Err(
+        HostError::CreateFailed(_) | HostError::StartFailed(_) | HostError::CapsRefused { .. },
+    ) = &result
+        && super::settle::run_changed(engine, target).await
+    {
+        // The runtime's own words for a target that stopped (or is being
+        // restarted) between the inspect and the sidecar's start are
+        // cryptic ("namespace path: lstat /proc/N/ns/net"); say what
+        // happened instead.
+        return Err(HostError::StoppedWhileStarting(
+            target.info.display_name().to_string(),
+        ));
     }
     result
 }
@@ -350,10 +376,25 @@ pub async fn run_container(
     watchdog: Option<&mut Watchdog>,
     failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
 ) -> Result<Outcome, HostError> {
-    run_container_until(engine, name, config, tty, watchdog, failed, Until::Removed).await
+    run_container_until(
+        engine,
+        name,
+        config,
+        tty,
+        watchdog,
+        failed,
+        Until::Removed,
+        false,
+    )
+    .await
 }
 
-/// Steps 1–7, ending when the container has exited or is removed (`until`).
+/// Steps 1–7, ending when the container has exited or is removed (`until`);
+/// with `hold`, the output is kept back ([`Outcome::Held`]).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one of the session's settings; a struct would only rename them"
+)]
 pub async fn run_container_until(
     engine: &Engine,
     name: &str,
@@ -362,6 +403,7 @@ pub async fn run_container_until(
     watchdog: Option<&mut Watchdog>,
     failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
     until: Until,
+    hold: bool,
 ) -> Result<Outcome, HostError> {
     // Catch the signals before anything exists to clean up: a Ctrl-C during
     // create or start must still end in "interrupted, container removed".
@@ -412,20 +454,40 @@ pub async fn run_container_until(
     }
 
     // 6. Pump.
-    let interrupted = pump(engine, &id, tty, attached, &mut signals).await?;
+    let mut out = Output {
+        tty,
+        held: hold.then(Held::default),
+    };
+    let interrupted = match pump(engine, &id, attached, &mut out, &mut signals).await {
+        Ok(interrupted) => interrupted,
+        Err(e) => {
+            out.show_held();
+            return Err(e);
+        }
+    };
     if let Some(sig) = interrupted {
+        out.show_held();
         remove(engine, &id).await;
         return Ok(Outcome::Interrupted(sig));
     }
 
     // 7. Exit status.
-    let status = wait.status().await?;
+    let status = match wait.status().await {
+        Ok(status) => status,
+        Err(e) => {
+            out.show_held();
+            return Err(e);
+        }
+    };
     let ended = match until {
         Until::Exited => "exited",
         Until::Removed => "removed",
     };
     log.say(|| format!("{name} {ended}, exit status {status}"));
-    Ok(Outcome::Exited(status))
+    Ok(match out.held.take() {
+        Some(output) => Outcome::Held { status, output },
+        None => Outcome::Exited(status),
+    })
 }
 
 async fn resize(engine: &Engine, id: &str, cols: u16, rows: u16) {
@@ -471,10 +533,11 @@ impl Signals {
 async fn pump(
     engine: &Engine,
     id: &str,
-    tty: bool,
     attached: wire::Attached,
+    out: &mut Output,
     signals: &mut Signals,
 ) -> Result<Option<i32>, HostError> {
+    let tty = out.tty;
     let (mut from_sidecar, mut to_sidecar) = tokio::io::split(attached.conn);
     let lost = |e: std::io::Error| HostError::Stream(e.to_string());
     let mut stdin = terminal::stdin_reader()?;
@@ -487,7 +550,6 @@ async fn pump(
     } = signals;
 
     let mut demux = Demux::default();
-    let mut out = Output { tty };
     out.write(&mut demux, &attached.first).map_err(lost)?;
     let mut buf = vec![0u8; 32 * 1024];
     let mut first_byte = attached.first.is_empty();
@@ -540,9 +602,11 @@ async fn pump(
     }
 }
 
-/// Where sidecar output goes: raw to stdout on a TTY, demultiplexed otherwise.
+/// Where sidecar output goes: raw to stdout on a TTY, demultiplexed
+/// otherwise; into `held` while the session's output is kept back.
 struct Output {
     tty: bool,
+    held: Option<Held>,
 }
 
 impl Output {
@@ -550,26 +614,46 @@ impl Output {
         if bytes.is_empty() {
             return Ok(());
         }
-        if self.tty {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(bytes)?;
-            return stdout.flush();
-        }
-        for (channel, payload) in demux.push(bytes) {
-            match channel {
-                Channel::Stdout => {
-                    let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(&payload)?;
-                    stdout.flush()?;
+        let chunks = if self.tty {
+            vec![(Channel::Stdout, bytes.to_vec())]
+        } else {
+            demux.push(bytes)
+        };
+        for (channel, payload) in chunks {
+            match &mut self.held {
+                Some(held) => {
+                    held.bytes += payload.len();
+                    held.chunks.push((channel, payload));
+                    if held.bytes > Held::MAX {
+                        self.show_held();
+                    }
                 }
-                Channel::Stderr => {
-                    let mut stderr = std::io::stderr().lock();
-                    stderr.write_all(&payload)?;
-                    stderr.flush()?;
-                }
+                None => write_channel(channel, &payload)?,
             }
         }
         Ok(())
+    }
+
+    /// Shows what was kept back, and keeps nothing back from now on.
+    fn show_held(&mut self) {
+        if let Some(held) = self.held.take() {
+            held.show();
+        }
+    }
+}
+
+fn write_channel(channel: Channel, bytes: &[u8]) -> std::io::Result<()> {
+    match channel {
+        Channel::Stdout => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            stdout.flush()
+        }
+        Channel::Stderr => {
+            let mut stderr = std::io::stderr().lock();
+            stderr.write_all(bytes)?;
+            stderr.flush()
+        }
     }
 }
 

@@ -766,6 +766,14 @@ pub fn python_app_image_with(opts: PythonOpts) -> String {
     tag
 }
 
+/// The Python rootfs (no CA bundle) under image configuration `changes` of a
+/// test's own, tagged `nosh-fixture-NAME:...`: for images that differ from
+/// the service only in their configuration (no `ENV PATH`, another
+/// ENTRYPOINT).
+pub fn python_image_configured(name: &str, changes: &[&str]) -> String {
+    python_image(name, PythonOpts::default(), changes)
+}
+
 /// The same Python rootfs started the way a Dockerfile's shell form would:
 /// `CMD ["sh", "-c", "python3 /app/app.py"]`. There is no shell, so the
 /// container never starts and reports exit code 127.
@@ -900,6 +908,31 @@ impl Container {
                 _ => thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+
+    /// Polls `docker inspect --format FORMAT` every 50 ms until `done` says
+    /// its reading will do, and returns that reading; panics with the last
+    /// reading and the logs after `limit`.
+    pub fn wait_until(&self, format: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let reading = self.inspect(format);
+            if done(&reading) {
+                return reading;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still reads {reading:?} for {format} after {limit:?}; logs:\n{}",
+                self.name,
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// [`Container::wait_until`] `format` reads `want`, for up to 30 s.
+    pub fn wait_inspect(&self, format: &str, want: &str) {
+        self.wait_until(format, Duration::from_secs(30), |r| r == want);
     }
 
     /// The nosh sidecars of this container, in any state.
