@@ -35,6 +35,7 @@ pub mod targetfile;
 pub mod toolbox;
 pub mod trace;
 pub mod users;
+pub mod watched;
 
 /// Exit status for nosh's own failures, as `docker run` uses it.
 pub const EXIT_NOSH_FAILED: u8 = 125;

@@ -17,6 +17,7 @@ use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 use crate::target::explain_exit;
+use crate::watched::{FailedCall, Watched};
 
 /// Check the target against what hardened, nonroot images require: root
 /// user, privileged ports, unwritable paths (fixes derived from the
@@ -84,8 +85,9 @@ impl Report {
 }
 
 /// The processes of the app: everything in the namespace except this shell
-/// and what it started.
-fn app_pids(ctx: &Ctx) -> BTreeSet<i32> {
+/// and what it started; on a watched start, the app's first process and
+/// its descendants (the app is the watcher's child there).
+fn app_pids(ctx: &Ctx, watched: Option<&Watched>) -> BTreeSet<i32> {
     let me = std::process::id() as i32;
     let rows: Vec<(i32, i32)> = ctx
         .proc
@@ -94,19 +96,28 @@ fn app_pids(ctx: &Ctx) -> BTreeSet<i32> {
         .into_iter()
         .filter_map(|p| ctx.proc.stat(p).ok().map(|s| (p, s.ppid)))
         .collect();
-    let mut ours: BTreeSet<i32> = BTreeSet::from([me]);
-    // Descendants of the shell (a fixed point: pids are few).
-    loop {
-        let before = ours.len();
-        for (p, pp) in &rows {
-            if ours.contains(pp) {
-                ours.insert(*p);
+    let descendants = |root: i32| {
+        let mut tree: BTreeSet<i32> = BTreeSet::from([root]);
+        // A fixed point: pids are few.
+        loop {
+            let before = tree.len();
+            for (p, pp) in &rows {
+                if tree.contains(pp) {
+                    tree.insert(*p);
+                }
+            }
+            if tree.len() == before {
+                return tree;
             }
         }
-        if ours.len() == before {
-            break;
-        }
+    };
+    if let Some(w) = watched {
+        return descendants(w.app_pid)
+            .into_iter()
+            .filter(|p| rows.iter().any(|(q, _)| q == p))
+            .collect();
     }
+    let ours = descendants(me);
     rows.into_iter()
         .map(|(p, _)| p)
         .filter(|p| !ours.contains(p))
@@ -398,17 +409,33 @@ fn cause_of_127(
     (explain_exit(127).unwrap_or_default().to_string(), None)
 }
 
+/// The checks on `ctx`'s target. `watched` is what `nosh doctor IMAGE
+/// --run` saw while the app started (its failed calls, exit code and
+/// output); the builtin passes `None` for a target that runs already.
+pub fn findings(ctx: &Ctx, prod_like: bool, watched: Option<&Watched>) -> Vec<Finding> {
+    Doctor {
+        json: true,
+        prod_like,
+    }
+    .examine(ctx, watched)
+    .findings
+}
+
 impl Doctor {
-    fn examine(&self, ctx: &Ctx) -> Report {
+    fn examine(&self, ctx: &Ctx, watched: Option<&Watched>) -> Report {
         let mut r = Report {
             findings: Vec::new(),
         };
         let info = ctx.info.clone();
         let pid = ctx.target_pid;
         let status = ctx.proc.status(pid).ok();
-        let app_uid = status.as_ref().map(|s| s.uid[1]);
-        let pids = app_pids(ctx);
         let who = Who::current();
+        // A watched app that already exited ran as the watcher does.
+        let app_uid = status
+            .as_ref()
+            .map(|s| s.uid[1])
+            .or(watched.map(|_| who.uid));
+        let pids = app_pids(ctx, watched);
 
         // runs-as-root
         if app_uid == Some(0) {
@@ -452,16 +479,48 @@ impl Doctor {
                 ports.entry(p).or_insert_with(|| format!("exposed ({e})"));
             }
         }
+        // A bind the kernel refused during a watched start is the port's
+        // best evidence: the call and its errno.
+        let refused: BTreeMap<u16, &FailedCall> = watched
+            .map(|w| w.failed_binds().into_iter().collect())
+            .unwrap_or_default();
+        for port in refused.keys() {
+            ports.insert(*port, "bound by the app".into());
+        }
         for (port, how) in &ports {
-            if *port >= 1024 || app_uid == Some(0) && !self.prod_like {
-                continue;
-            }
-            let evidence = json!({"port": port, "source": how, "uid": app_uid, "ip_unprivileged_port_start": start, "cap_net_bind_service": has_bind_cap});
             let fix = format!(
                 "listen on a port >= 1024 (e.g. {}) and publish it as {port} (docker run -p {port}:{}; a Kubernetes Service targetPort)",
                 8000 + port,
                 8000 + port
             );
+            if let Some(call) = refused.get(port) {
+                let uid = app_uid.unwrap_or(who.uid);
+                let addr = call.address.clone().unwrap_or_default();
+                let evidence = json!({"port": port, "address": addr, "errno": call.errno, "call": call.line, "uid": uid, "ip_unprivileged_port_start": start, "cap_net_bind_service": has_bind_cap});
+                let said = format!(
+                    "the app could not bind port {port} ({addr}): {} ({})",
+                    call.errno, call.error
+                );
+                if matches!(call.errno.as_str(), "EACCES" | "EPERM") && u32::from(*port) < 1024 {
+                    r.add("privileged-port", "error", format!("{said}: the port is below net.ipv4.ip_unprivileged_port_start={start} and uid {uid} has no CAP_NET_BIND_SERVICE"), evidence, fix);
+                } else {
+                    let fix = match call.errno.as_str() {
+                        "EADDRINUSE" => format!(
+                            "another process of the container holds port {port} already: give each listener a port of its own"
+                        ),
+                        "EADDRNOTAVAIL" => format!(
+                            "{addr} is no address of the container: listen on 0.0.0.0 (or ::) and let the engine publish the port"
+                        ),
+                        _ => "see the errno in bind(2)".to_string(),
+                    };
+                    r.add("bind-failed", "error", said, evidence, fix);
+                }
+                continue;
+            }
+            if *port >= 1024 || app_uid == Some(0) && !self.prod_like {
+                continue;
+            }
+            let evidence = json!({"port": port, "source": how, "uid": app_uid, "ip_unprivileged_port_start": start, "cap_net_bind_service": has_bind_cap});
             if u32::from(*port) < effective_start && !has_bind_cap {
                 let msg = if self.prod_like && u32::from(*port) >= start {
                     format!(
@@ -491,6 +550,19 @@ impl Doctor {
             candidates
                 .entry(p)
                 .or_insert((format!("log: {}", line.trim()), true));
+        }
+        // Writes the kernel refused during a watched start.
+        for c in watched.iter().flat_map(|w| &w.failed_calls) {
+            if let Some(p) = c.path.as_ref().filter(|p| {
+                c.denied_write()
+                    && !["/proc/", "/sys/", "/dev/"]
+                        .iter()
+                        .any(|d| p.starts_with(d))
+            }) {
+                candidates
+                    .entry(p.clone())
+                    .or_insert((format!("trace: {}", c.line), true));
+            }
         }
         let env: Vec<String> = ctx
             .proc
@@ -904,7 +976,10 @@ impl Doctor {
             } else {
                 (generic.to_string(), None)
             };
-            r.add("crash-loop", if info.exit_code != 0 || info.state == "restarting" { "error" } else { "warn" }, format!("the container restarted {} times; last exit code {}: {why}", info.restart_count, info.exit_code), json!({"restart_count": info.restart_count, "exit_code": info.exit_code, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
+            r.add("crash-loop", if info.exit_code != 0 || info.state == "restarting" { "error" } else { "warn" }, match watched {
+                Some(_) => format!("the app exited with code {} during its start: {why}", info.exit_code),
+                None => format!("the container restarted {} times; last exit code {}: {why}", info.restart_count, info.exit_code),
+            }, json!({"restart_count": info.restart_count, "exit_code": info.exit_code, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
         }
 
         // readonly-rootfs
@@ -983,15 +1058,15 @@ fn evidence_lines(e: &Value) -> Vec<String> {
             ));
         }
     }
-    let from_source = e
-        .get("source")
-        .and_then(Value::as_str)
-        .and_then(|s| s.strip_prefix("log: "));
+    let source = e.get("source").and_then(Value::as_str);
+    let from_source = source.and_then(|s| s.strip_prefix("log: "));
     let log = ["log", "last_log_line"]
         .iter()
         .find_map(|k| e.get(*k).and_then(Value::as_str))
         .or(from_source);
-    if let Some(l) = log {
+    if let Some(call) = source.filter(|s| s.starts_with("trace: ")) {
+        lines.push(call.to_string());
+    } else if let Some(l) = log {
         lines.push(format!("log: {}", l.trim()));
     }
     if lines.is_empty() {
@@ -1025,7 +1100,7 @@ fn evidence_lines(e: &Value) -> Vec<String> {
 impl Builtin for Doctor {
     const NAME: &'static str = "doctor";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
-        let report = self.examine(ctx);
+        let report = self.examine(ctx, None);
         let errors = report
             .findings
             .iter()
