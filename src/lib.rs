@@ -28,6 +28,7 @@ pub mod plugin;
 pub mod procinfo;
 pub mod procnet;
 pub mod program;
+pub mod report;
 pub mod shell;
 pub mod sys;
 pub mod target;

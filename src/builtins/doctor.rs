@@ -1,7 +1,7 @@
 //! `doctor [--json] [--prod-like]`: the hardened-image migration checklist.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use clap::Parser;
@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Builtin, bind_check, entrypoint, http};
-use crate::escape;
 use crate::libs;
 use crate::perm::{self, Access, Who};
 use crate::procinfo::{self, CAP_NET_BIND_SERVICE};
@@ -1035,7 +1034,7 @@ impl Doctor {
 /// The evidence of a finding as a person reads it: the deciding path with
 /// its owner and mode, and the log line that showed the failure; else the
 /// plain facts as `key value` pairs. One or two lines; `--json` has it all.
-fn evidence_lines(e: &Value) -> Vec<String> {
+pub fn evidence_lines(e: &Value) -> Vec<String> {
     const MAX: usize = 200;
     let cut = |s: String| -> String {
         if s.chars().count() > MAX {
@@ -1114,44 +1113,14 @@ impl Builtin for Doctor {
             )?;
             return Ok(status);
         }
-        writeln!(
-            io.out,
-            "doctor: {}{}{}",
-            escape::field(ctx.info.display_name().as_bytes()),
-            if ctx.info.image.is_empty() {
-                String::new()
-            } else {
-                format!(" (image {})", escape::field(ctx.info.image.as_bytes()))
-            },
-            if self.prod_like {
-                ", judged as Kubernetes would run it"
-            } else {
-                ""
-            }
-        )?;
-        for sev in ["error", "warn", "info"] {
-            for f in report.findings.iter().filter(|f| f.severity == sev) {
-                writeln!(
-                    io.out,
-                    "{:<5} {:<22} {}",
-                    sev.to_uppercase(),
-                    f.id,
-                    escape::field(f.message.as_bytes())
-                )?;
-                for line in evidence_lines(&f.evidence) {
-                    writeln!(io.out, "      evidence: {}", escape::field(line.as_bytes()))?;
-                }
-                if !f.fix.is_empty() {
-                    writeln!(io.out, "      fix: {}", escape::field(f.fix.as_bytes()))?;
-                }
-            }
-        }
-        let warns = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == "warn")
-            .count();
-        writeln!(io.out, "{errors} error(s), {warns} warning(s)")?;
+        let doc = crate::report::Document {
+            target: ctx.info.display_name().to_string(),
+            image: ctx.info.image.clone(),
+            prod_like: self.prod_like,
+            findings: report.findings.iter().map(Into::into).collect(),
+            ..Default::default()
+        };
+        crate::report::text::write(&mut io.out, &doc)?;
         Ok(status)
     }
 }
