@@ -56,6 +56,12 @@ pub enum Command {
     /// the container's network by a sidecar running as the app's user.
     /// Ctrl-C ends it.
     PortForward(PortForwardArgs),
+    /// The in-container half of `nosh doctor IMAGE --run`: start COMMAND
+    /// traced as this container's app, watch its start, run the checks and
+    /// print them as JSON (started by the host half as PID 1 of a
+    /// throwaway container).
+    #[command(hide = true)]
+    Watch(crate::toolbox::watch::WatchArgs),
     /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `nosh man | man -l -`.
