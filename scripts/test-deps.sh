@@ -27,6 +27,7 @@ DEPS=(
     "xxd xxd xxd builtin compared with xxd"
     "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
     "strings binutils strings builtin compared with strings"
+    "xmllint libxml2-utils doctor's JUnit reports checked against their schema"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(
@@ -54,6 +55,14 @@ done
 for line in "${FILE_DEPS[@]}"; do
     read -r path pkg _ <<< "$line"
     [[ -e $path ]] || add "$pkg"
+done
+# Python modules of Debian's python3 (the tests run /usr/bin/python3).
+PYTHON_DEPS=(
+    "jsonschema python3-jsonschema doctor's SARIF reports checked against their schema"
+)
+for line in "${PYTHON_DEPS[@]}"; do
+    read -r module pkg _ <<< "$line"
+    /usr/bin/python3 -c "import $module" > /dev/null 2>&1 || add "$pkg"
 done
 
 if ((${#missing[@]} + ${#missing_recommends[@]} == 0)); then
