@@ -16,6 +16,15 @@ fn label() -> String {
     format!("gate-all={}", common::unique_suffix())
 }
 
+/// `nosh doctor --all` over the containers wearing `label`.
+fn doctor_all(label: &str, extra: &[&str]) -> common::RunOutput {
+    Nosh::new()
+        .args(["doctor", "--all", "--filter", &format!("label={label}")])
+        .args(extra)
+        .timeout(Duration::from_secs(180))
+        .run()
+}
+
 /// `count` healthy containers and one that logs to a root-owned directory,
 /// all wearing `label`.
 fn fleet(label: &str, healthy: usize) -> (Vec<Container>, Container) {
@@ -39,10 +48,7 @@ fn fleet(label: &str, healthy: usize) -> (Vec<Container>, Container) {
 fn all_over_five_containers_one_broken_prints_five_rows_and_exits_1() {
     let label = label();
     let (ok, broken) = fleet(&label, 4);
-    let out = Nosh::new()
-        .args(["doctor", "--all", "--filter", &format!("label={label}")])
-        .timeout(Duration::from_secs(180))
-        .run();
+    let out = doctor_all(&label, &[]);
     out.code_is(1);
     let lines: Vec<&str> = out.stdout().lines().collect();
     assert!(
@@ -80,13 +86,9 @@ fn all_over_five_containers_one_broken_prints_five_rows_and_exits_1() {
 fn all_json_is_one_document_with_every_containers_findings() {
     let label = label();
     let (ok, broken) = fleet(&label, 1);
-    let out = Nosh::new()
-        .args(["doctor", "--all", "--json", "--jobs", "1"])
-        .args(["--filter", &format!("label={label}")])
-        .timeout(Duration::from_secs(120))
-        .run();
+    let out = doctor_all(&label, &["--json", "--jobs", "1"]);
     out.code_is(1);
-    let v: Value = serde_json::from_str(out.stdout()).unwrap();
+    let v = out.json();
     let containers = v["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 2, "{v:#}");
     let of = |c: &Container| {
@@ -173,12 +175,15 @@ fn a_container_that_vanishes_mid_run_is_reported_not_fatal() {
 fn several_engines_get_a_host_column_and_an_unreachable_one_is_a_row_not_the_end() {
     let label = label();
     let (_ok, _broken) = fleet(&label, 1);
-    let out = Nosh::new()
-        .args(["doctor", "--all", "--filter", &format!("label={label}")])
-        .args(["-H", "unix:///var/run/docker.sock"])
-        .args(["-H", "unix:///nonexistent/docker.sock"])
-        .timeout(Duration::from_secs(120))
-        .run();
+    let out = doctor_all(
+        &label,
+        &[
+            "-H",
+            "unix:///var/run/docker.sock",
+            "-H",
+            "unix:///nonexistent/docker.sock",
+        ],
+    );
     // An engine that could not be checked makes it nosh's failure, after
     // every other container was.
     out.code_is(125);

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Nosh, RunOutput, docker, docker_ok, static_app_image, static_app_image_with};
+use common::{
+    Nosh, RunOutput, docker, docker_ok, findings, static_app_image, static_app_image_with,
+};
 use serde_json::Value;
 
 const APP: &str = r#"ENTRYPOINT ["/app/demo-app"]"#;
@@ -126,18 +128,7 @@ fn doctor(image: &str, label: &Label, extra: &[&str]) -> RunOutput {
 /// `--format json` of a run, and its exit status.
 fn doctor_json(image: &str, label: &Label, extra: &[&str]) -> (i32, Value) {
     let out = doctor(image, label, &[&["--format", "json"], extra].concat());
-    let v: Value = serde_json::from_str(out.stdout())
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", out.stdout(), out.stderr()));
-    (out.code(), v)
-}
-
-fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
+    (out.code(), out.json())
 }
 
 #[test]
@@ -417,14 +408,7 @@ fn sarif_results_point_at_the_dockerfile_line_the_image_history_names() {
 #[test]
 fn nothing_is_left_in_the_engine_after_a_normal_end() {
     let label = Label::new();
-    let child = Command::new(common::nosh_bin())
-        .args(["doctor", &never_ready_image(), "--run=3s"])
-        .args(label.args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_run(&label, "3s");
     let volumes = label.wait_running();
     assert!(!volumes.is_empty(), "the helper holds the binary's volume");
     let out = child.wait_with_output().unwrap();
@@ -438,16 +422,21 @@ fn nothing_is_left_in_the_engine_after_a_normal_end() {
     label.assert_nothing_left(&volumes, Duration::ZERO);
 }
 
-fn interrupted_run_leaves_nothing(signal: nix::sys::signal::Signal) {
-    let label = Label::new();
-    let child = Command::new(common::nosh_bin())
-        .args(["doctor", &never_ready_image(), "--run=60s"])
+/// A run of the image that never gets ready, in the background.
+fn start_run(label: &Label, duration: &str) -> std::process::Child {
+    Command::new(common::nosh_bin())
+        .args(["doctor", &never_ready_image(), &format!("--run={duration}")])
         .args(label.args())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn interrupted_run_leaves_nothing(signal: nix::sys::signal::Signal) {
+    let label = Label::new();
+    let child = start_run(&label, "60s");
     let volumes = label.wait_running();
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, signal).unwrap();

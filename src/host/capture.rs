@@ -93,13 +93,7 @@ impl Tracker {
     pub async fn remove_helper(&self, engine: &Engine) {
         let id = self.helper.lock().ok().and_then(|mut h| h.take());
         if let Some(id) = id {
-            let options = RemoveContainerOptionsBuilder::new()
-                .force(true)
-                .v(true)
-                .build();
-            if let Err(e) = engine.docker.remove_container(&id, Some(options)).await {
-                engine.log.say(|| format!("remove helper {id}: {e}"));
-            }
+            remove(engine, &id).await;
         }
     }
 
@@ -144,6 +138,8 @@ impl Tracker {
     }
 }
 
+/// Force-removes a container with its anonymous volumes (the helper's
+/// holds the binary; an image's VOLUMEs give the watched one some).
 async fn remove(engine: &Engine, id: &str) {
     let options = RemoveContainerOptionsBuilder::new()
         .force(true)

@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::xml::{attr, text};
-use super::{CHECKS, Document, Finding, Status};
+use super::{Document, Finding, Status, check_ids};
 use crate::builtins::doctor::evidence_lines;
 
 pub fn render(docs: &[Document]) -> String {
@@ -36,18 +36,6 @@ struct Suite {
     failures: usize,
     errors: usize,
     time: f64,
-}
-
-/// The check ids of a report: every catalogued check, then any other id
-/// found, in the order found.
-fn check_ids(d: &Document) -> Vec<String> {
-    let mut ids: Vec<String> = CHECKS.iter().map(|(id, _)| id.to_string()).collect();
-    for f in &d.findings {
-        if !ids.contains(&f.id) {
-            ids.push(f.id.clone());
-        }
-    }
-    ids
 }
 
 fn describe(f: &Finding) -> String {
@@ -177,7 +165,7 @@ fn suite(d: &Document) -> Suite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Finding;
+    use crate::report::{CHECKS, Finding};
 
     #[test]
     fn one_case_per_check_and_errors_fail_with_their_evidence() {

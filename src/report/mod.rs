@@ -86,6 +86,18 @@ pub fn check_title(id: &str) -> &str {
         .map_or("doctor check", |(_, t)| t)
 }
 
+/// The checks of a report: every catalogued one, then any other id its
+/// findings have, in the order found.
+pub fn check_ids(d: &Document) -> Vec<String> {
+    let mut ids: Vec<String> = CHECKS.iter().map(|(id, _)| id.to_string()).collect();
+    for f in &d.findings {
+        if !ids.contains(&f.id) {
+            ids.push(f.id.clone());
+        }
+    }
+    ids
+}
+
 /// One finding, as the toolbox's `doctor --json` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]

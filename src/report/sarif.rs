@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::{CHECKS, Document, Finding, Location, Status, check_title};
+use super::{Document, Finding, Location, Status, check_ids, check_title};
 use crate::builtins::doctor::evidence_lines;
 use crate::escape;
 
@@ -43,16 +43,6 @@ fn level(severity: &str) -> &'static str {
         "warn" => "warning",
         _ => "note",
     }
-}
-
-fn rule_ids(d: &Document) -> Vec<String> {
-    let mut ids: Vec<String> = CHECKS.iter().map(|(id, _)| id.to_string()).collect();
-    for f in &d.findings {
-        if !ids.contains(&f.id) {
-            ids.push(f.id.clone());
-        }
-    }
-    ids
 }
 
 /// A relative path as a URI reference: unreserved characters and `/`
@@ -102,7 +92,7 @@ fn result(d: &Document, index: usize, f: &Finding, rules: &[String]) -> Value {
 }
 
 fn run(d: &Document) -> Value {
-    let ids = rule_ids(d);
+    let ids = check_ids(d);
     let rules: Vec<Value> = ids
         .iter()
         .map(|id| {
@@ -148,6 +138,7 @@ fn run(d: &Document) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::CHECKS;
 
     #[test]
     fn findings_become_results_of_their_rule_at_their_dockerfile_line() {

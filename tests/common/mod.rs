@@ -1273,6 +1273,25 @@ impl RunOutput {
     }
 }
 
+/// The findings of a `doctor --json` document with this id.
+pub fn findings<'a>(doc: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Value> {
+    doc["findings"]
+        .as_array()
+        .expect("a findings list")
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+impl RunOutput {
+    /// stdout as one JSON document; fails with both streams if it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| self.fail(&format!("stdout is not one JSON document: {e}")))
+    }
+}
+
 /// The `Uid:` line of `/proc/PID/status` as four numbers (real, effective,
 /// saved, filesystem).
 pub fn proc_uids(pid: u32) -> Vec<u32> {
