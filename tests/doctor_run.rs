@@ -350,6 +350,28 @@ fn junit_and_sarif_reports_validate_even_with_hostile_text_in_them() {
 }
 
 #[test]
+fn a_running_container_gets_the_same_reports_and_the_same_gate() {
+    let t = common::Container::run(&static_app_image(), &[]);
+    t.wait_port(8443);
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, sarif) = (dir.path().join("r.xml"), dir.path().join("r.sarif"));
+    Nosh::new()
+        .args(["doctor", t.name(), "-o"])
+        .arg(junit.to_str().unwrap())
+        .arg("-o")
+        .arg(sarif.to_str().unwrap())
+        .run()
+        .code_is(1)
+        .stdout_has("ERROR unwritable-path");
+    assert_eq!(junit_errors(&junit), None);
+    assert_eq!(sarif_errors(&sarif), None);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure type=\"unwritable-path\""), "{xml}");
+    assert!(xml.contains(&format!("<testsuite name=\"{}\"", t.name())), "{xml}");
+    t.assert_nothing_left();
+}
+
+#[test]
 fn sarif_results_point_at_the_dockerfile_line_the_image_history_names() {
     let base = static_app_image_with("gate-base", &["WORKDIR /app"]);
     let dir = tempfile::tempdir().unwrap();
