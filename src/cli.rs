@@ -262,6 +262,12 @@ pub struct RunOptions {
     #[arg(long, value_name = "PROGRAM", requires = "run")]
     pub entrypoint: Option<String>,
 
+    /// A security option as docker run takes it (seccomp=PROFILE.json,
+    /// apparmor=PROFILE, no-new-privileges); a seccomp profile is read
+    /// from its file, as the docker CLI does.
+    #[arg(long = "security-opt", value_name = "OPTION", requires = "run")]
+    pub security_opt: Vec<String>,
+
     /// Add a label to the containers made: KEY=VALUE.
     #[arg(
         short = 'l',

@@ -367,7 +367,10 @@ fn a_running_container_gets_the_same_reports_and_the_same_gate() {
     assert_eq!(sarif_errors(&sarif), None);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<failure type=\"unwritable-path\""), "{xml}");
-    assert!(xml.contains(&format!("<testsuite name=\"{}\"", t.name())), "{xml}");
+    assert!(
+        xml.contains(&format!("<testsuite name=\"{}\"", t.name())),
+        "{xml}"
+    );
     t.assert_nothing_left();
 }
 
@@ -485,6 +488,35 @@ fn ctrl_c_of_the_client_removes_the_container_and_the_helper() {
 #[test]
 fn a_killed_client_leaves_nothing_in_the_engine() {
     interrupted_run_leaves_nothing(nix::sys::signal::Signal::SIGKILL);
+}
+
+#[test]
+fn a_seccomp_profile_that_refuses_ptrace_gets_an_untraced_start_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("no-ptrace.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let label = Label::new();
+    let opt = format!("seccomp={}", profile.display());
+    let (code, v) = doctor_json(
+        &static_app_image(),
+        &label,
+        &["--run", "--security-opt", &opt],
+    );
+    // The start is judged all the same, from the app's own words.
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        v["run"]["trace_missing"]
+            .as_str()
+            .is_some_and(|t| t.contains("refused to trace")),
+        "{v:#}"
+    );
+    assert_eq!(v["run"]["ending"], "ready", "{v:#}");
+    assert!(!findings(&v, "unwritable-path").is_empty(), "{v:#}");
+    assert!(label.containers().is_empty());
 }
 
 #[test]

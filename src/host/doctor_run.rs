@@ -62,6 +62,30 @@ pub struct Plan {
     pub labels: HashMap<String, String>,
     /// Named volumes of `-v`: created by the engine if missing.
     pub named_volumes: Vec<String>,
+    /// `--security-opt`, a seccomp profile's file read in.
+    pub security_opt: Vec<String>,
+}
+
+/// `--security-opt` as the engine takes it: the docker CLI sends a seccomp
+/// profile's content, not its file name.
+fn security_options(opts: &RunOptions) -> Result<Vec<String>, HostError> {
+    opts.security_opt
+        .iter()
+        .map(|o| match o.split_once('=') {
+            Some(("seccomp", file))
+                if file != "unconfined" && !file.trim_start().starts_with('{') =>
+            {
+                std::fs::read_to_string(file)
+                    .map(|profile| format!("seccomp={profile}"))
+                    .map_err(|e| {
+                        HostError::BadRunOption(format!(
+                            "--security-opt {o}: cannot read the seccomp profile: {e}"
+                        ))
+                    })
+            }
+            _ => Ok(o.clone()),
+        })
+        .collect()
 }
 
 /// `-e KEY=VALUE`, `-e KEY` (this process's value, or nothing, as docker),
@@ -232,6 +256,7 @@ pub fn plan(target: &Target, args: &DoctorArgs) -> Result<Plan, HostError> {
         tmpfs,
         labels,
         named_volumes,
+        security_opt: security_options(opts)?,
     })
 }
 
@@ -280,6 +305,7 @@ pub fn config(
         .as_deref()
         .is_none_or(|n| n != "host" && !n.starts_with("container:"));
     let mut host = HostConfig {
+        security_opt: Some(plan.security_opt.clone()).filter(|o| !o.is_empty()),
         volumes_from: Some(vec![format!("{helper}:ro")]),
         binds: Some(args.docker_run.volumes.clone()).filter(|v| !v.is_empty()),
         tmpfs: Some(plan.tmpfs.clone()).filter(|t| !t.is_empty()),
@@ -291,7 +317,10 @@ pub fn config(
     if args.prod_like {
         host.readonly_rootfs = Some(true);
         host.cap_drop = Some(vec!["ALL".into()]);
-        host.security_opt = Some(vec!["no-new-privileges".into()]);
+        let opts = host.security_opt.get_or_insert_with(Vec::new);
+        if !opts.iter().any(|o| o.starts_with("no-new-privileges")) {
+            opts.push("no-new-privileges".into());
+        }
         if own_netns {
             host.sysctls = Some(HashMap::from([(
                 PORT_START_SYSCTL.to_string(),

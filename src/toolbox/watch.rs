@@ -49,6 +49,8 @@ use crate::watched::{CallCounter, Ending, LogTail, Watched};
 
 /// How often the listening ports are looked at, at most.
 const PORT_POLL: Duration = Duration::from_millis(50);
+/// How often the app's output is read, at most (its pipes hold 1 MiB).
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
 /// What the host asks for (see `nosh watch --help`).
 #[derive(Debug, Clone, clap::Args)]
@@ -97,11 +99,16 @@ fn run(args: &WatchArgs) -> Result<(), String> {
     // 1.
     let (out_read, out_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
-    let mut cmd = Command::new(&args.command[0]);
-    cmd.args(&args.command[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out_write))
-        .stderr(Stdio::from(err_write));
+    // A command of its own for each try: a refused trace leaves its
+    // PTRACE_TRACEME on the first.
+    let command = || -> io::Result<Command> {
+        let mut cmd = Command::new(&args.command[0]);
+        cmd.args(&args.command[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out_write.try_clone()?))
+            .stderr(Stdio::from(err_write.try_clone()?));
+        Ok(cmd)
+    };
     let mut calls = CallCounter::default();
     let mut watch = Watch {
         outputs: vec![File::from(out_read), File::from(err_read)],
@@ -109,13 +116,14 @@ fn run(args: &WatchArgs) -> Result<(), String> {
         deadline,
         awaited,
         last_poll: None,
+        last_drain: None,
         ready: false,
     };
     let mut watched = Watched {
         awaited: args.ports.clone(),
         ..Watched::default()
     };
-    let tracer = match Tracer::start(&mut cmd) {
+    let tracer = match command().and_then(|mut cmd| Tracer::start(&mut cmd)) {
         Ok(t) => Some(t),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
             // Tracing refused (a seccomp profile without ptrace): start it
@@ -127,13 +135,14 @@ fn run(args: &WatchArgs) -> Result<(), String> {
     };
     let child = match tracer {
         Some(_) => None,
-        None => match cmd.spawn() {
+        None => match command().and_then(|mut cmd| cmd.spawn()) {
             Ok(c) => Some(c),
             Err(e) => return not_started(args, &info, watched, &e, started),
         },
     };
-    // The parent's copies of the pipes' write ends: the app holds its own.
-    drop(cmd);
+    // The parent's copies of the pipes' write ends: the app holds its own,
+    // and the pipes end when it and its children are gone.
+    drop((out_write, err_write));
     for f in &watch.outputs {
         let _ = fcntl(f, FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
         // Room for a chatty start while calls are decoded (best effort).
@@ -199,6 +208,7 @@ struct Watch {
     /// (port, udp).
     awaited: Vec<(u16, bool)>,
     last_poll: Option<Instant>,
+    last_drain: Option<Instant>,
     ready: bool,
 }
 
@@ -207,7 +217,11 @@ impl Watch {
     /// app's output, and says whether to stop (the time is up, or every
     /// awaited port listens).
     fn poll(&mut self) -> Option<End> {
-        drain(&mut self.outputs, &mut self.log);
+        // Between the events of a busy app, not after each one.
+        if self.last_drain.is_none_or(|t| t.elapsed() >= DRAIN_EVERY) {
+            self.last_drain = Some(Instant::now());
+            drain(&mut self.outputs, &mut self.log);
+        }
         if Instant::now() >= self.deadline {
             return Some(End::TimedOut);
         }
