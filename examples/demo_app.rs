@@ -9,7 +9,8 @@
 //!
 //! Flags (each also read from the environment variable in brackets):
 //!   --port N       TCP port to serve "ok" over HTTP on [DEMO_PORT], default 8443
-//!   --log PATH     log file to append to [DEMO_LOG], default /var/log/demo/app.log
+//!   --log PATH     log file to append to [DEMO_LOG], default /var/log/demo/app.log;
+//!                  - logs to stdout
 //!   --data PATH    a file to keep open for reading and writing [DEMO_DATA]
 //!   --child        start one child process that only sleeps [DEMO_CHILD=1]
 //!   --udp          also bind a UDP socket on the same port [DEMO_UDP=1]
@@ -113,19 +114,25 @@ fn parse_port(s: &str) -> Result<u16, String> {
 fn serve(config: &Config) -> Result<(), String> {
     // 1. The log file. A root-owned /var/log/demo makes this fail for uid
     //    65532, which is the point: report it the way real apps do and go on.
-    let log: Log = match OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&config.log)
-    {
+    let opened = if config.log == "-" {
+        Err(None)
+    } else {
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&config.log)
+            .map_err(Some)
+    };
+    let log: Log = match opened {
         Ok(file) => Arc::new(Mutex::new(Box::new(file))),
-        Err(e) => {
+        Err(Some(e)) => {
             eprintln!(
                 "demo-app: cannot open log file {}: {e}; logging to stdout",
                 config.log
             );
             Arc::new(Mutex::new(Box::new(io::stdout())))
         }
+        Err(None) => Arc::new(Mutex::new(Box::new(io::stdout()))),
     };
 
     // 2. A data file held open for the life of the process, so that it shows

@@ -28,6 +28,7 @@ DEPS=(
     "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
     "strings binutils strings builtin compared with strings"
     "strace strace trace's decoding compared with strace"
+    "xmllint libxml2-utils doctor's JUnit reports checked against their schema"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(
@@ -55,6 +56,14 @@ done
 for line in "${FILE_DEPS[@]}"; do
     read -r path pkg _ <<< "$line"
     [[ -e $path ]] || add "$pkg"
+done
+# Python modules of Debian's python3 (the tests run /usr/bin/python3).
+PYTHON_DEPS=(
+    "jsonschema python3-jsonschema doctor's SARIF reports checked against their schema"
+)
+for line in "${PYTHON_DEPS[@]}"; do
+    read -r module pkg _ <<< "$line"
+    /usr/bin/python3 -c "import $module" > /dev/null 2>&1 || add "$pkg"
 done
 
 if ((${#missing[@]} + ${#missing_recommends[@]} == 0)); then

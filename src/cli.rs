@@ -55,12 +55,18 @@ pub enum Command {
     /// `nosh TARGET -c 'doctor --help'` lists every check. FIPS-only
     /// algorithms are not checked: nothing outside the app says which ones
     /// it will use.
-    Doctor(DoctorArgs),
+    Doctor(Box<DoctorArgs>),
     /// Reach ports inside a running container from the host, bound to
     /// 127.0.0.1 there or never published: each connection is carried into
     /// the container's network by a sidecar running as the app's user.
     /// Ctrl-C ends it.
     PortForward(PortForwardArgs),
+    /// The in-container half of `nosh doctor IMAGE --run`: start COMMAND
+    /// traced as this container's app, watch its start, run the checks and
+    /// print them as JSON (started by the host half as PID 1 of a
+    /// throwaway container).
+    #[command(hide = true)]
+    Watch(crate::toolbox::watch::WatchArgs),
     /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `nosh man | man -l -`.
@@ -107,17 +113,52 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
+#[command(
+    after_help = "Examples:\n  nosh doctor claims-api                       a running or stopped container\n  nosh doctor claims:1.4 --run --prod-like     start the image as hardened production does\n  nosh doctor claims:1.4 --run=20s -e MODE=prod -p 8080:8080 -- --port 8080\n  nosh doctor claims:1.4 --run --prod-like --format junit --output report.xml\n  nosh doctor --all                            every running container, one table\n  nosh doctor --all -H ssh://a -H ssh://b      several engines, with a HOST column\n\nExit status: 0 clean, 1 errors found (with --fail-on warning: warnings too), 125 nosh failed."
+)]
 pub struct DoctorArgs {
-    #[command(flatten)]
-    pub engine: EngineArgs,
+    /// Engine socket or URL (unix:///var/run/docker.sock, tcp://host:2375,
+    /// ssh://user@host); with --all it may be given several times.
+    /// Defaults to $DOCKER_HOST, then the docker CLI's context, then the
+    /// local socket.
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
 
-    /// One JSON document: {"target", "findings": [{id, severity, message, evidence, fix}]}.
+    /// The docker CLI context to use; with --all it may be given several
+    /// times (hosts and contexts together).
+    #[arg(long = "context", value_name = "NAME")]
+    pub contexts: Vec<String>,
+
+    /// Log engine calls on stderr.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// One JSON document: {"target", "findings": [{id, severity, message,
+    /// evidence, fix}]} (--run adds "run"; --all gives {"containers": [...]}).
+    /// The same as --format json.
     #[arg(long)]
     pub json: bool,
 
+    /// Report format: text, json, junit (JUnit XML) or sarif (SARIF
+    /// 2.1.0). Given several times, the Nth goes to the Nth --output; one
+    /// left over goes to stdout.
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
+    pub formats: Vec<crate::report::Format>,
+
+    /// Write a report to FILE (several allowed; - is stdout). Its format is
+    /// the matching --format, else its name's (.xml JUnit, .sarif SARIF,
+    /// .json JSON, else text); the terminal still gets text.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub outputs: Vec<String>,
+
+    /// What fails the gate (exit 1): errors, or warnings too.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t)]
+    pub fail_on: crate::report::FailOn,
+
     /// Judge as Kubernetes runs hardened workloads: unprivileged ports from
-    /// 1024, read-only root filesystem, all capabilities dropped.
+    /// 1024, read-only root filesystem, all capabilities dropped. With
+    /// --run the container is started so (and no-new-privileges).
     #[arg(long)]
     pub prod_like: bool,
 
@@ -126,16 +167,152 @@ pub struct DoctorArgs {
     pub toolbox_image: Option<String>,
 
     /// Attach directly, without a sidecar (root on the target's host).
-    #[arg(long, conflicts_with = "toolbox_image")]
+    #[arg(long, conflicts_with_all = ["toolbox_image", "run", "all"])]
     pub direct: bool,
 
     /// containerd's socket, for containerd:// and pod:// targets.
     #[arg(long, value_name = "PATH")]
     pub containerd_address: Option<String>,
 
-    /// Container name, id or unique id prefix, or (attached directly)
-    /// pid://PID, containerd://[NS/]ID, pod://NAMESPACE/POD[/CONTAINER].
-    pub target: String,
+    /// TARGET is an image: start a throwaway container of it with its own
+    /// entrypoint, command, user, environment and working directory (and
+    /// the docker run options given), watch the start under trace until
+    /// every exposed port listens, the app exits, or DURATION passes
+    /// (default 10s; 500ms, 30s, 2m), judge what was seen, remove it all.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "10s",
+        value_parser = parse_duration,
+        conflicts_with = "all"
+    )]
+    pub run: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub docker_run: RunOptions,
+
+    /// The Dockerfile the image was built from, for the line of each
+    /// finding in SARIF and text reports (default ./Dockerfile if present).
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<std::path::PathBuf>,
+
+    /// Every running container of the engine (or of the containerd
+    /// namespace TARGET names: containerd://NS/), in parallel; one table,
+    /// the worst exit status.
+    #[arg(long)]
+    pub all: bool,
+
+    /// With --all: how many containers are checked at once (default: the
+    /// number of CPUs).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// With --all: only containers matching, as `docker ps --filter`
+    /// takes it (label=KEY[=VALUE], name=NAME, ancestor=IMAGE...).
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+
+    /// Container name, id or unique id prefix, an image (with --run), or
+    /// (attached directly) pid://PID, containerd://[NS/]ID,
+    /// pod://NAMESPACE/POD[/CONTAINER]; with --all, containerd://NS/.
+    #[arg(required_unless_present = "all")]
+    pub target: Option<String>,
+
+    /// With --run: the command and its arguments, in place of the image's
+    /// CMD (after `--`, as docker run takes them after the image).
+    #[arg(last = true, value_name = "COMMAND", requires = "run")]
+    pub command: Vec<String>,
+}
+
+/// The `docker run` options `doctor --run` takes, with docker's meaning.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunOptions {
+    /// Set an environment variable (KEY=VALUE, or KEY to pass this one's).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", requires = "run")]
+    pub env: Vec<String>,
+
+    /// Read environment variables from a file (KEY=VALUE lines).
+    #[arg(long = "env-file", value_name = "FILE", requires = "run")]
+    pub env_files: Vec<std::path::PathBuf>,
+
+    /// Bind mount or volume: SOURCE:DEST[:OPTIONS].
+    #[arg(
+        short = 'v',
+        long = "volume",
+        value_name = "SRC:DEST[:OPTS]",
+        requires = "run"
+    )]
+    pub volumes: Vec<String>,
+
+    /// Mount a tmpfs: DEST[:OPTIONS].
+    #[arg(long = "tmpfs", value_name = "DEST[:OPTS]", requires = "run")]
+    pub tmpfs: Vec<String>,
+
+    /// Publish a port: [IP:][HOST:]CONTAINER[/PROTO].
+    #[arg(short = 'p', long = "publish", value_name = "PORTS", requires = "run")]
+    pub publish: Vec<String>,
+
+    /// Connect to this network (bridge, host, none, a network's name,
+    /// container:NAME).
+    #[arg(
+        long = "network",
+        alias = "net",
+        value_name = "NETWORK",
+        requires = "run"
+    )]
+    pub network: Option<String>,
+
+    /// Run as USER[:GROUP] instead of the image's USER.
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "USER[:GROUP]",
+        requires = "run"
+    )]
+    pub user: Option<String>,
+
+    /// Replace the image's ENTRYPOINT (its CMD goes too, as with docker run).
+    #[arg(long, value_name = "PROGRAM", requires = "run")]
+    pub entrypoint: Option<String>,
+
+    /// A security option as docker run takes it (seccomp=PROFILE.json,
+    /// apparmor=PROFILE, no-new-privileges); a seccomp profile is read
+    /// from its file, as the docker CLI does.
+    #[arg(long = "security-opt", value_name = "OPTION", requires = "run")]
+    pub security_opt: Vec<String>,
+
+    /// Add a label to the containers made: KEY=VALUE.
+    #[arg(
+        short = 'l',
+        long = "label",
+        value_name = "KEY=VALUE",
+        requires = "run"
+    )]
+    pub labels: Vec<String>,
+}
+
+/// A duration as `--run=` takes it: `10s`, `500ms`, `2m`, or seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 10s, 500ms or 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("{text:?} is not a duration like 10s, 500ms or 2m")),
+    };
+    if !(0.0..=86_400.0).contains(&secs) || secs == 0.0 {
+        return Err(format!("{text:?}: give a duration between 1ms and 24h"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// How to reach the engine.
@@ -377,6 +554,71 @@ mod tests {
         assert_eq!(cli.attach.target.as_deref(), Some("app:1"));
         let cli = Cli::try_parse_from(["nosh", "--replica", "--rw", "app"]).unwrap();
         assert!(cli.attach.replica && cli.attach.rw);
+    }
+
+    #[test]
+    fn doctor_run_takes_docker_run_options_and_a_duration() {
+        let cli = Cli::try_parse_from([
+            "nosh",
+            "doctor",
+            "app:1",
+            "--run=2.5s",
+            "--prod-like",
+            "-e",
+            "A=1",
+            "-v",
+            "/d:/d:ro",
+            "-p",
+            "8080:80",
+            "--format",
+            "junit",
+            "-o",
+            "r.xml",
+            "--",
+            "/app",
+            "--port",
+            "80",
+        ])
+        .unwrap();
+        let Some(Command::Doctor(d)) = cli.command else {
+            panic!("not doctor")
+        };
+        assert_eq!(d.run, Some(std::time::Duration::from_millis(2500)));
+        assert_eq!(d.docker_run.env, ["A=1"]);
+        assert_eq!(d.docker_run.volumes, ["/d:/d:ro"]);
+        assert_eq!(d.command, ["/app", "--port", "80"]);
+        assert_eq!(d.outputs, ["r.xml"]);
+        let cli = Cli::try_parse_from(["nosh", "doctor", "app:1", "--run"]).unwrap();
+        let Some(Command::Doctor(d)) = cli.command else {
+            panic!("not doctor")
+        };
+        assert_eq!(d.run, Some(std::time::Duration::from_secs(10)));
+        // docker run options mean nothing without --run.
+        assert!(Cli::try_parse_from(["nosh", "doctor", "app", "-e", "A=1"]).is_err());
+        assert!(Cli::try_parse_from(["nosh", "doctor", "--all", "--run"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "nosh",
+                "doctor",
+                "--all",
+                "-H",
+                "unix:///a",
+                "-H",
+                "ssh://b"
+            ])
+            .is_ok()
+        );
+        assert!(Cli::try_parse_from(["nosh", "doctor"]).is_err());
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration("2m"),
+            Ok(std::time::Duration::from_secs(120))
+        );
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod privileged;
 pub mod procinfo;
 pub mod procnet;
 pub mod program;
+pub mod report;
 pub mod shell;
 pub mod sys;
 pub mod target;
@@ -36,6 +37,7 @@ pub mod targetfile;
 pub mod toolbox;
 pub mod trace;
 pub mod users;
+pub mod watched;
 
 /// Exit status for nosh's own failures, as `docker run` uses it.
 pub const EXIT_NOSH_FAILED: u8 = 125;

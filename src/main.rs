@@ -65,8 +65,9 @@ fn main() -> ExitCode {
         Some(Command::Attach(args)) => nosh::host::attach(args),
         Some(Command::Gc(engine)) => nosh::host::gc(engine),
         Some(Command::Ls(engine)) => nosh::host::ls(engine),
-        Some(Command::Doctor(args)) => nosh::host::doctor(args),
+        Some(Command::Doctor(args)) => nosh::host::doctor(*args),
         Some(Command::PortForward(args)) => nosh::host::port_forward(args),
+        Some(Command::Watch(args)) => nosh::toolbox::watch::main(args),
         Some(Command::Completions(args)) => {
             install::to_stdout(|out| install::completions(args.shell, out))
         }

@@ -240,6 +240,65 @@ fn containerd_target_by_id_prefix_or_nerdctl_name_gets_the_app_uid_and_its_spec(
 }
 
 #[test]
+fn doctor_all_checks_every_running_container_of_a_containerd_namespace() {
+    let c = Containerd::start();
+    let ns = "nosh-all";
+    let image = c.import(ns, &static_app_image());
+    let healthy: Vec<String> = (0..2).map(|_| unique("web")).collect();
+    for id in &healthy {
+        c.run(
+            ns,
+            &image,
+            id,
+            &[],
+            &["/app/demo-app", "--port", "8443", "--log", "-"],
+        );
+    }
+    // Its default command logs into root-owned /var/log/demo.
+    let broken = unique("broken");
+    c.run(ns, &image, &broken, &[], &[]);
+    // Not running: no row.
+    let created = unique("created");
+    c.ctr_ok(ns, &["containers", "create", &image, &created]);
+    let out = Nosh::new()
+        .args(["doctor", "--all", "--containerd-address"])
+        .arg(c.sock().to_str().unwrap())
+        .arg(format!("containerd://{ns}/"))
+        .run();
+    out.code_is(1);
+    let lines: Vec<&str> = out.stdout().lines().collect();
+    assert!(lines[0].starts_with("CONTAINER"), "{}", out.stdout());
+    assert_eq!(
+        lines.len(),
+        5,
+        "three rows, the header, the totals:\n{}",
+        out.stdout()
+    );
+    let row = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{}", out.stdout()))
+            .to_string()
+    };
+    for id in &healthy {
+        assert!(row(id).ends_with(" -"), "{}", out.stdout());
+    }
+    assert!(
+        row(&broken).ends_with("unwritable-path"),
+        "{}",
+        out.stdout()
+    );
+    assert!(!out.stdout().contains(&created));
+    // A namespace is named with its slash, or without; never an id.
+    Nosh::new()
+        .args(["doctor", "--all", "containerd://nosh-all/x"])
+        .run()
+        .code_is(125)
+        .stderr_has("--all takes containerd://NAMESPACE/");
+}
+
+#[test]
 fn containerd_errors_are_one_sentence_and_a_hint() {
     let c = Containerd::start();
     let image = c.import("nosh-test", &static_app_image());

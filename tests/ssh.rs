@@ -292,3 +292,31 @@ fn an_unreachable_ssh_engine_is_one_sentence_with_ssh_s_reason_and_125() {
         .code_is(125)
         .stderr_has("unsupported engine address");
 }
+
+#[test]
+fn doctor_all_checks_a_local_and_an_ssh_engine_in_one_table_with_a_host_column() {
+    let sshd = Sshd::start();
+    let label = format!("gate-ssh={}", common::unique_suffix());
+    let t = Container::run(&static_app_image(), &["--label", &label]);
+    t.wait_port(8443);
+    // The same engine, reached twice: over its socket and over ssh.
+    let out = sshd
+        .nosh()
+        .args(["doctor", "--all", "--filter", &format!("label={label}")])
+        .args(["-H", "unix:///var/run/docker.sock", "-H", &sshd.url()])
+        .run();
+    out.code_is(1);
+    let lines: Vec<&str> = out.stdout().lines().collect();
+    assert!(lines[0].starts_with("HOST"), "{}", out.stdout());
+    for host in ["unix:///var/run/docker.sock", &sshd.url()] {
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{host} ")))
+            .unwrap_or_else(|| panic!("no row for {host}:\n{}", out.stdout()));
+        assert!(
+            row.contains(t.name()) && row.ends_with("unwritable-path"),
+            "{row}"
+        );
+    }
+    t.assert_nothing_left();
+}

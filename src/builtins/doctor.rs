@@ -1,7 +1,7 @@
 //! `doctor [--json] [--prod-like]`: the hardened-image migration checklist.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use clap::Parser;
@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Builtin, bind_check, entrypoint, http};
-use crate::escape;
 use crate::libs;
 use crate::perm::{self, Access, Who};
 use crate::procinfo::{self, CAP_NET_BIND_SERVICE};
@@ -17,6 +16,7 @@ use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 use crate::target::{explain_exit, explain_last_exit};
+use crate::watched::{FailedCall, Watched};
 
 /// Check the target against what hardened, nonroot images require: root
 /// user, privileged ports, unwritable paths (fixes derived from the
@@ -84,8 +84,9 @@ impl Report {
 }
 
 /// The processes of the app: everything in the namespace except this shell
-/// and what it started.
-fn app_pids(ctx: &Ctx) -> BTreeSet<i32> {
+/// and what it started; on a watched start, the app's first process and
+/// its descendants (the app is the watcher's child there).
+fn app_pids(ctx: &Ctx, watched: Option<&Watched>) -> BTreeSet<i32> {
     let me = std::process::id() as i32;
     let rows: Vec<(i32, i32)> = ctx
         .proc
@@ -94,19 +95,28 @@ fn app_pids(ctx: &Ctx) -> BTreeSet<i32> {
         .into_iter()
         .filter_map(|p| ctx.proc.stat(p).ok().map(|s| (p, s.ppid)))
         .collect();
-    let mut ours: BTreeSet<i32> = BTreeSet::from([me]);
-    // Descendants of the shell (a fixed point: pids are few).
-    loop {
-        let before = ours.len();
-        for (p, pp) in &rows {
-            if ours.contains(pp) {
-                ours.insert(*p);
+    let descendants = |root: i32| {
+        let mut tree: BTreeSet<i32> = BTreeSet::from([root]);
+        // A fixed point: pids are few.
+        loop {
+            let before = tree.len();
+            for (p, pp) in &rows {
+                if tree.contains(pp) {
+                    tree.insert(*p);
+                }
+            }
+            if tree.len() == before {
+                return tree;
             }
         }
-        if ours.len() == before {
-            break;
-        }
+    };
+    if let Some(w) = watched {
+        return descendants(w.app_pid)
+            .into_iter()
+            .filter(|p| rows.iter().any(|(q, _)| q == p))
+            .collect();
     }
+    let ours = descendants(me);
     rows.into_iter()
         .map(|(p, _)| p)
         .filter(|p| !ours.contains(p))
@@ -398,17 +408,33 @@ fn cause_of_127(
     (explain_exit(127).unwrap_or_default().to_string(), None)
 }
 
+/// The checks on `ctx`'s target. `watched` is what `nosh doctor IMAGE
+/// --run` saw while the app started (its failed calls, exit code and
+/// output); the builtin passes `None` for a target that runs already.
+pub fn findings(ctx: &Ctx, prod_like: bool, watched: Option<&Watched>) -> Vec<Finding> {
+    Doctor {
+        json: true,
+        prod_like,
+    }
+    .examine(ctx, watched)
+    .findings
+}
+
 impl Doctor {
-    fn examine(&self, ctx: &Ctx) -> Report {
+    fn examine(&self, ctx: &Ctx, watched: Option<&Watched>) -> Report {
         let mut r = Report {
             findings: Vec::new(),
         };
         let info = ctx.info.clone();
         let pid = ctx.target_pid;
         let status = ctx.proc.status(pid).ok();
-        let app_uid = status.as_ref().map(|s| s.uid[1]);
-        let pids = app_pids(ctx);
         let who = Who::current();
+        // A watched app that already exited ran as the watcher does.
+        let app_uid = status
+            .as_ref()
+            .map(|s| s.uid[1])
+            .or(watched.map(|_| who.uid));
+        let pids = app_pids(ctx, watched);
 
         // runs-as-root
         if app_uid == Some(0) {
@@ -452,16 +478,48 @@ impl Doctor {
                 ports.entry(p).or_insert_with(|| format!("exposed ({e})"));
             }
         }
+        // A bind the kernel refused during a watched start is the port's
+        // best evidence: the call and its errno.
+        let refused: BTreeMap<u16, &FailedCall> = watched
+            .map(|w| w.failed_binds().into_iter().collect())
+            .unwrap_or_default();
+        for port in refused.keys() {
+            ports.insert(*port, "bound by the app".into());
+        }
         for (port, how) in &ports {
-            if *port >= 1024 || app_uid == Some(0) && !self.prod_like {
-                continue;
-            }
-            let evidence = json!({"port": port, "source": how, "uid": app_uid, "ip_unprivileged_port_start": start, "cap_net_bind_service": has_bind_cap});
             let fix = format!(
                 "listen on a port >= 1024 (e.g. {}) and publish it as {port} (docker run -p {port}:{}; a Kubernetes Service targetPort)",
                 8000 + port,
                 8000 + port
             );
+            if let Some(call) = refused.get(port) {
+                let uid = app_uid.unwrap_or(who.uid);
+                let addr = call.address.clone().unwrap_or_default();
+                let evidence = json!({"port": port, "address": addr, "errno": call.errno, "call": call.line, "uid": uid, "ip_unprivileged_port_start": start, "cap_net_bind_service": has_bind_cap});
+                let said = format!(
+                    "the app could not bind port {port} ({addr}): {} ({})",
+                    call.errno, call.error
+                );
+                if matches!(call.errno.as_str(), "EACCES" | "EPERM") && u32::from(*port) < 1024 {
+                    r.add("privileged-port", "error", format!("{said}: the port is below net.ipv4.ip_unprivileged_port_start={start} and uid {uid} has no CAP_NET_BIND_SERVICE"), evidence, fix);
+                } else {
+                    let fix = match call.errno.as_str() {
+                        "EADDRINUSE" => format!(
+                            "another process of the container holds port {port} already: give each listener a port of its own"
+                        ),
+                        "EADDRNOTAVAIL" => format!(
+                            "{addr} is no address of the container: listen on 0.0.0.0 (or ::) and let the engine publish the port"
+                        ),
+                        _ => "see the errno in bind(2)".to_string(),
+                    };
+                    r.add("bind-failed", "error", said, evidence, fix);
+                }
+                continue;
+            }
+            if *port >= 1024 || app_uid == Some(0) && !self.prod_like {
+                continue;
+            }
+            let evidence = json!({"port": port, "source": how, "uid": app_uid, "ip_unprivileged_port_start": start, "cap_net_bind_service": has_bind_cap});
             if u32::from(*port) < effective_start && !has_bind_cap {
                 let msg = if self.prod_like && u32::from(*port) >= start {
                     format!(
@@ -491,6 +549,19 @@ impl Doctor {
             candidates
                 .entry(p)
                 .or_insert((format!("log: {}", line.trim()), true));
+        }
+        // Writes the kernel refused during a watched start.
+        for c in watched.iter().flat_map(|w| &w.failed_calls) {
+            if let Some(p) = c.path.as_ref().filter(|p| {
+                c.denied_write()
+                    && !["/proc/", "/sys/", "/dev/"]
+                        .iter()
+                        .any(|d| p.starts_with(d))
+            }) {
+                candidates
+                    .entry(p.clone())
+                    .or_insert((format!("trace: {}", c.line), true));
+            }
         }
         let env: Vec<String> = ctx
             .proc
@@ -918,7 +989,14 @@ impl Doctor {
             } else {
                 "warn"
             };
-            r.add("crash-loop", severity, format!("the container {}: {why}", crate::target::last_run(&info)), json!({"restart_count": info.restart_count, "restart_policy": info.restart_policy, "exit_code": exit_known.then_some(info.exit_code), "exit_code_source": info.exit_code_source, "oom_killed": info.oom_killed, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
+            let summary = match watched {
+                Some(_) => format!(
+                    "the app exited with code {} during its start: {why}",
+                    info.exit_code
+                ),
+                None => format!("the container {}: {why}", crate::target::last_run(&info)),
+            };
+            r.add("crash-loop", severity, summary, json!({"restart_count": info.restart_count, "restart_policy": info.restart_policy, "exit_code": exit_known.then_some(info.exit_code), "exit_code_source": info.exit_code_source, "oom_killed": info.oom_killed, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
         }
 
         // readonly-rootfs
@@ -974,7 +1052,7 @@ impl Doctor {
 /// The evidence of a finding as a person reads it: the deciding path with
 /// its owner and mode, and the log line that showed the failure; else the
 /// plain facts as `key value` pairs. One or two lines; `--json` has it all.
-fn evidence_lines(e: &Value) -> Vec<String> {
+pub fn evidence_lines(e: &Value) -> Vec<String> {
     const MAX: usize = 200;
     let cut = |s: String| -> String {
         if s.chars().count() > MAX {
@@ -997,15 +1075,15 @@ fn evidence_lines(e: &Value) -> Vec<String> {
             ));
         }
     }
-    let from_source = e
-        .get("source")
-        .and_then(Value::as_str)
-        .and_then(|s| s.strip_prefix("log: "));
+    let source = e.get("source").and_then(Value::as_str);
+    let from_source = source.and_then(|s| s.strip_prefix("log: "));
     let log = ["log", "last_log_line"]
         .iter()
         .find_map(|k| e.get(*k).and_then(Value::as_str))
         .or(from_source);
-    if let Some(l) = log {
+    if let Some(call) = source.filter(|s| s.starts_with("trace: ")) {
+        lines.push(call.to_string());
+    } else if let Some(l) = log {
         lines.push(format!("log: {}", l.trim()));
     }
     if lines.is_empty() {
@@ -1039,7 +1117,7 @@ fn evidence_lines(e: &Value) -> Vec<String> {
 impl Builtin for Doctor {
     const NAME: &'static str = "doctor";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
-        let report = self.examine(ctx);
+        let report = self.examine(ctx, None);
         let errors = report
             .findings
             .iter()
@@ -1053,44 +1131,14 @@ impl Builtin for Doctor {
             )?;
             return Ok(status);
         }
-        writeln!(
-            io.out,
-            "doctor: {}{}{}",
-            escape::field(ctx.info.display_name().as_bytes()),
-            if ctx.info.image.is_empty() {
-                String::new()
-            } else {
-                format!(" (image {})", escape::field(ctx.info.image.as_bytes()))
-            },
-            if self.prod_like {
-                ", judged as Kubernetes would run it"
-            } else {
-                ""
-            }
-        )?;
-        for sev in ["error", "warn", "info"] {
-            for f in report.findings.iter().filter(|f| f.severity == sev) {
-                writeln!(
-                    io.out,
-                    "{:<5} {:<22} {}",
-                    sev.to_uppercase(),
-                    f.id,
-                    escape::field(f.message.as_bytes())
-                )?;
-                for line in evidence_lines(&f.evidence) {
-                    writeln!(io.out, "      evidence: {}", escape::field(line.as_bytes()))?;
-                }
-                if !f.fix.is_empty() {
-                    writeln!(io.out, "      fix: {}", escape::field(f.fix.as_bytes()))?;
-                }
-            }
-        }
-        let warns = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == "warn")
-            .count();
-        writeln!(io.out, "{errors} error(s), {warns} warning(s)")?;
+        let doc = crate::report::Document {
+            target: ctx.info.display_name().to_string(),
+            image: ctx.info.image.clone(),
+            prod_like: self.prod_like,
+            findings: report.findings.iter().map(Into::into).collect(),
+            ..Default::default()
+        };
+        crate::report::text::write(&mut io.out, &doc)?;
         Ok(status)
     }
 }

@@ -13,7 +13,7 @@ mod connect;
 mod cut;
 mod date;
 mod df;
-mod doctor;
+pub mod doctor;
 mod du;
 mod echo;
 mod entrypoint;

@@ -123,6 +123,25 @@ pub enum HostError {
     #[error("container {0} is not running: port-forward reaches a running container's network")]
     ForwardNotRunning(String),
 
+    #[error("{0}")]
+    BadRunOption(String),
+
+    #[error("{0}")]
+    BadReport(String),
+
+    #[error("cannot write the report to {path}")]
+    WriteReport {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("doctor checks one engine for one target; {0} were given")]
+    TooManyEngines(usize),
+
+    #[error("the watched start gave no report: {0}")]
+    WatchFailed(String),
+
     /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
     #[error(transparent)]
     Context(#[from] super::context::ContextError),
@@ -167,6 +186,11 @@ impl HostError {
                 "run with -v to see the engine calls; `nosh gc` removes leftovers".into()
             }
             HostError::Context(e) => return e.hint(),
+            HostError::BadRunOption(_) => "the options of --run mean what they mean to docker run (see nosh doctor --help)".into(),
+            HostError::BadReport(_) => "e.g. --format junit --output report.xml (text stays on the terminal)".into(),
+            HostError::WriteReport { .. } => "check that the directory exists and is writable".into(),
+            HostError::TooManyEngines(_) => "give one -H or --context, or check every engine's containers with --all".into(),
+            HostError::WatchFailed(_) => "run with --verbose to see the engine calls; `nosh gc` removes leftovers".into(),
             HostError::Stream(_) => "the engine connection dropped (dockerd restarted, or a proxy closed it); the sidecar ends when its client is gone, and `nosh gc` removes any leftover".into(),
             HostError::Engine { .. } | HostError::Terminal(_) => return None,
             HostError::BadForward(_) => {

@@ -17,15 +17,22 @@
 //! - [`terminal`]: raw mode, window size, stdin;
 //! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
 //! - [`sessions`]: `nosh ls` and `nosh gc`;
+//! - [`doctor_report`]: `nosh doctor` and its reports; [`doctor_run`] the
+//!   watched start of an image (`--run`), [`doctor_all`] every container
+//!   (`--all`), [`capture`] the containers whose output they read;
 //! - [`error`]: every failure as a sentence and a hint.
 //!
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
 
+pub mod capture;
 pub mod containerd;
 pub mod containerd_api;
 pub mod context;
 pub mod direct;
+pub mod doctor_all;
+pub mod doctor_report;
+pub mod doctor_run;
 pub mod engine;
 pub mod error;
 pub mod forward;
@@ -374,25 +381,11 @@ async fn attach_session(
 /// under it.
 const ATTEMPTS: u32 = 3;
 
-/// `nosh doctor TARGET`: the checklist, run non-interactively in a sidecar.
+/// `nosh doctor`: the checklist on a container, on an image's watched
+/// start (`--run`) or on every container (`--all`), as text, JSON, JUnit
+/// or SARIF.
 pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
-    let mut command = String::from("doctor");
-    if args.json {
-        command.push_str(" --json");
-    }
-    if args.prod_like {
-        command.push_str(" --prod-like");
-    }
-    attach(AttachArgs {
-        engine: args.engine,
-        target: Some(args.target),
-        command: Some(command),
-        no_tty: true,
-        toolbox_image: args.toolbox_image,
-        direct: args.direct,
-        containerd_address: args.containerd_address,
-        ..AttachArgs::default()
-    })
+    doctor_report::main(args)
 }
 
 /// After a session that failed or was killed by a signal: say so if the

@@ -90,6 +90,12 @@ pub fn is_nosh(c: &ContainerSummary, made: &Made) -> bool {
     match label(c, LABEL_SESSION) {
         "sidecar" => made.toolbox.contains(image) && command.starts_with("/nosh toolbox"),
         "helper" => made.toolbox.contains(image),
+        // `doctor --run`: the image itself, nosh as its PID 1.
+        super::doctor_run::SESSION => {
+            !image.is_empty()
+                && image == label(c, LABEL_TARGET)
+                && command.starts_with(&format!("{}/nosh watch", super::image::BINARY_DIR))
+        }
         "replica" => {
             (made.replica.contains(image) || (!image.is_empty() && image == label(c, LABEL_TARGET)))
                 && command.starts_with(&format!("{}/nosh toolbox", super::image::BINARY_DIR))
@@ -211,7 +217,12 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
     for c in all.iter().filter(|c| label(c, LABEL_SESSION) != "helper") {
         let id = c.id.clone().unwrap_or_default();
         let target = label(c, LABEL_TARGET);
-        let replica = label(c, LABEL_SESSION) == "replica";
+        // A replica's original, and the image of a `doctor --run`, are not
+        // running by design.
+        let replica = matches!(
+            label(c, LABEL_SESSION),
+            "replica" | super::doctor_run::SESSION
+        );
         let why = if !is_running(c) {
             // A young sidecar or replica may be between its create and its
             // start: only a stale one was left by a client that died.
@@ -236,7 +247,12 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
     }
     let debugged: HashSet<&str> = all
         .iter()
-        .filter(|c| label(c, LABEL_SESSION) == "replica" && is_running(c))
+        .filter(|c| {
+            matches!(
+                label(c, LABEL_SESSION),
+                "replica" | super::doctor_run::SESSION
+            ) && is_running(c)
+        })
         .map(|c| label(c, LABEL_TARGET))
         .collect();
     // 2.

@@ -23,6 +23,7 @@ pub mod forward;
 pub mod identity;
 pub mod join;
 pub mod reaper;
+pub mod watch;
 
 use std::error::Error;
 use std::os::fd::OwnedFd;

@@ -485,7 +485,7 @@ fn signature(name: &str, args: &[u64; 6]) -> (Vec<Arg>, Ret, Need) {
 /// One decoded system call. The same struct is a line of text and, with
 /// `--json`, one JSON object; a failed one is what [`super::session`]
 /// hands to doctor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub pid: i32,
     pub syscall: String,

@@ -163,7 +163,7 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn unique_suffix() -> String {
+pub fn unique_suffix() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -477,46 +477,55 @@ pub fn static_app_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let app = fs::read(demo_app_bin()).expect("read demo-app");
-            let mut fs = Rootfs::new();
-            add_users(&mut fs);
-            fs.file(
-                "etc/secret.txt",
-                b"s3cr3t: only root may read this\n",
-                0,
-                0,
-                0o600,
+            static_app_image_with(
+                "static-app",
+                &[
+                    "USER 65532:65532",
+                    "WORKDIR /app",
+                    "EXPOSE 8443/tcp",
+                    r#"ENTRYPOINT ["/app/demo-app"]"#,
+                    r#"CMD ["--port", "8443", "--log", "/var/log/demo/app.log"]"#,
+                ],
             )
-            .dir("app", 0, 0, 0o755)
-            .file("app/demo-app", &app, 0, 0, 0o755)
-            .file(
-                "app/data.txt",
-                b"id,amount\n1,100\n2,250\n",
-                NONROOT,
-                NONROOT,
-                0o644,
-            )
-            .file(
-                &format!("app/{ESCAPE_FILE_NAME}"),
-                b"a file whose name holds an escape sequence\n",
-                0,
-                0,
-                0o644,
-            )
-            .dir("var/log/demo", 0, 0, 0o755);
-            let tar = fs.into_tar();
-            let changes = [
-                "USER 65532:65532",
-                "WORKDIR /app",
-                PATH_ENV,
-                "EXPOSE 8443/tcp",
-                r#"ENTRYPOINT ["/app/demo-app"]"#,
-                r#"CMD ["--port", "8443", "--log", "/var/log/demo/app.log"]"#,
-            ];
-            let key = short_hash(&[&tar, changes.join("\n").as_bytes()]);
-            ensure_image("static-app", &key, &changes, || tar)
         })
         .clone()
+}
+
+/// The files of [`static_app_image`] as `nosh-fixture-NAME`, with these
+/// Dockerfile-style `changes` (and `PATH`) instead of its own.
+pub fn static_app_image_with(name: &str, changes: &[&str]) -> String {
+    let app = fs::read(demo_app_bin()).expect("read demo-app");
+    let mut fs = Rootfs::new();
+    add_users(&mut fs);
+    fs.file(
+        "etc/secret.txt",
+        b"s3cr3t: only root may read this\n",
+        0,
+        0,
+        0o600,
+    )
+    .dir("app", 0, 0, 0o755)
+    .file("app/demo-app", &app, 0, 0, 0o755)
+    .file(
+        "app/data.txt",
+        b"id,amount\n1,100\n2,250\n",
+        NONROOT,
+        NONROOT,
+        0o644,
+    )
+    .file(
+        &format!("app/{ESCAPE_FILE_NAME}"),
+        b"a file whose name holds an escape sequence\n",
+        0,
+        0,
+        0o644,
+    )
+    .dir("var/log/demo", 0, 0, 0o755);
+    let tar = fs.into_tar();
+    let mut all = vec![PATH_ENV];
+    all.extend_from_slice(changes);
+    let key = short_hash(&[&tar, all.join("\n").as_bytes()]);
+    ensure_image(name, &key, &all, || tar)
 }
 
 // ---------------------------------------------------------------------------
@@ -1294,6 +1303,25 @@ impl RunOutput {
             self.fail(&format!("stderr lacks {needle:?}"));
         }
         self
+    }
+}
+
+/// The findings of a `doctor --json` document with this id.
+pub fn findings<'a>(doc: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Value> {
+    doc["findings"]
+        .as_array()
+        .expect("a findings list")
+        .iter()
+        .filter(|f| f["id"] == id)
+        .collect()
+}
+
+impl RunOutput {
+    /// stdout as one JSON document; fails with both streams if it is not.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| self.fail(&format!("stdout is not one JSON document: {e}")))
     }
 }
 
