@@ -97,7 +97,7 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
 
-    /// One JSON document: {"target", "findings": [{id, severity, message, evidence, fix}]}.
+    /// One JSON document: {"target", "findings": [{id, severity, subject, message, evidence, fix}]}.
     #[arg(long)]
     pub json: bool,
 
@@ -105,6 +105,12 @@ pub struct DoctorArgs {
     /// 1024, read-only root filesystem, all capabilities dropped.
     #[arg(long)]
     pub prod_like: bool,
+
+    /// For a container that exited: do not start its entrypoint under trace
+    /// in the replica (it runs there, never in the container, for at most
+    /// 5 s, to see the calls that fail).
+    #[arg(long)]
+    pub no_start: bool,
 
     /// Use this prebuilt toolbox image instead of importing this binary.
     #[arg(long, value_name = "REF")]

@@ -258,6 +258,7 @@ async fn attach_session(
     // Only doctor reads the log; a plain `-c` stays one round trip shorter.
     if !target.is_image && command.as_deref().is_none_or(|c| c.contains("doctor")) {
         target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
+        target.info.changes = target::changes(&engine, &target.info.id).await;
     }
     let image = match binary {
         None => {
@@ -329,6 +330,9 @@ pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
     }
     if args.prod_like {
         command.push_str(" --prod-like");
+    }
+    if args.no_start {
+        command.push_str(" --no-start");
     }
     attach(AttachArgs {
         engine: args.engine,
