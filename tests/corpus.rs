@@ -168,7 +168,7 @@ fn nginx_with_its_logs_given_fails_next_on_its_pid_file_and_gets_a_directory_of_
     assert_eq!(f["evidence"]["path"], "/run/nginx.pid", "{f:#}");
     assert!(fix_of(f).contains(FIX_NGINX_PID), "{f:#}");
     assert!(fix_of(f).contains(FIX_NGINX_PID_FILE), "{f:#}");
-    // The same path gets the same fix from `why`.
+    // The same path gets the same fix from `why` and `entrypoint --test`.
     let out = Nosh::new()
         .arg(c.name())
         .c("why /run/nginx.pid write")
@@ -176,6 +176,10 @@ fn nginx_with_its_logs_given_fails_next_on_its_pid_file_and_gets_a_directory_of_
     out.code_is(1)
         .stdout_has(FIX_NGINX_PID)
         .stdout_lacks("chown 65532:65532 /run ");
+    let out = Nosh::new().arg(c.name()).c("entrypoint --test").run();
+    out.code_is(1)
+        .stdout_has("unwritable-path: the app needs to write /run/nginx.pid")
+        .stdout_has(FIX_NGINX_PID);
 }
 
 #[test]
