@@ -42,7 +42,8 @@ use crate::target::explain_exit;
 /// (its last log lines, its exit code, the calls that failed) is the
 /// error, and crash-loop names it (evidence.cause). In a replica, the
 /// entrypoint is started once under trace to see those calls (at most 5
-/// s, in the replica, never in the target; --no-start skips it).
+/// s, in the replica, never in the target; --no-start skips it): the app
+/// does run, so what it does at start, a network call, it does again.
 ///
 /// One finding per id and subject (a path, a port, a library, a
 /// capability).
@@ -1028,6 +1029,10 @@ mod tests {
             "missing-tzdata",
             "workdir-not-writable",
             "script-needs-shell",
+            "needs-capability",
+            "missing-file",
+            "unreadable-path",
+            "--no-start",
             "fips-algorithm",
         ] {
             assert!(help.contains(id), "{id} not in:\n{help}");

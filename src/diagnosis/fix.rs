@@ -279,46 +279,40 @@ fn write(v: &Verdict, cx: &Context, readonly: bool) -> Fix {
         (nearest, false)
     } else if nearest != wanted && !is_system_dir(&wanted) {
         (wanted, true)
-    } else if wanted == cx.workdir || wanted == "/" {
-        fix.directory = Some("/app/data".into());
-        fix.steps.push(format!(
-            "give the app a WORKDIR it owns: {} and WORKDIR /app/data (or point the app's own data-directory option there)",
-            create_for_app("/app/data", uid, gid)
-        ));
-        if readonly {
-            fix.steps.push(format!(
-                "with a read-only root, mount a tmpfs there: {}",
-                tmpfs("/app/data", uid, gid)
-            ));
-        }
-        return with_log_first(fix, log);
-    } else if kind == Kind::Dir || is_system_dir(&own_dir_for(path)) {
-        fix.directory = Some("/app/data".into());
-        fix.steps.push(format!(
-            "point the app at a directory it owns instead of {wanted}: {} (its own data-directory option)",
-            create_for_app("/app/data", uid, gid)
-        ));
-        if readonly {
-            fix.steps.push(format!(
-                "with a read-only root, mount a tmpfs there: {}",
-                tmpfs("/app/data", uid, gid)
-            ));
-        }
-        return with_log_first(fix, log);
     } else {
-        let own = own_dir_for(path);
-        fix.directory = Some(own.clone());
-        let file = format!("{own}/{}", path.rsplit('/').next().unwrap_or(path));
-        fix.steps.push(format!(
-            "give the app a directory of its own instead of writing in {wanted}: {} and point the app's file there ({file})",
-            create_for_app(&own, uid, gid)
-        ));
+        // A new directory of the app's own, created for it (and, on a
+        // read-only root, a tmpfs there).
+        let (own, step) = if wanted == cx.workdir || wanted == "/" {
+            let own = "/app/data".to_string();
+            let step = format!(
+                "give the app a WORKDIR it owns: {} and WORKDIR /app/data (or point the app's own data-directory option there)",
+                create_for_app(&own, uid, gid)
+            );
+            (own, step)
+        } else if kind == Kind::Dir || is_system_dir(&own_dir_for(path)) {
+            let own = "/app/data".to_string();
+            let step = format!(
+                "point the app at a directory it owns instead of {wanted}: {} (its own data-directory option)",
+                create_for_app(&own, uid, gid)
+            );
+            (own, step)
+        } else {
+            let own = own_dir_for(path);
+            let file = format!("{own}/{}", path.rsplit('/').next().unwrap_or(path));
+            let step = format!(
+                "give the app a directory of its own instead of writing in {wanted}: {} and point the app's file there ({file})",
+                create_for_app(&own, uid, gid)
+            );
+            (own, step)
+        };
+        fix.steps.push(step);
         if readonly {
             fix.steps.push(format!(
                 "with a read-only root, mount a tmpfs there: {}",
                 tmpfs(&own, uid, gid)
             ));
         }
+        fix.directory = Some(own);
         return with_log_first(fix, log);
     };
     fix.directory = Some(dir.clone());

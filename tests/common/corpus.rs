@@ -24,81 +24,6 @@ use super::{
     GROUP, NONROOT, PASSWD, Rootfs, cache_dir, debs, docker, ensure_image, short_hash, unpack_deb,
 };
 
-/// Every package of the corpus, downloaded at once.
-const PACKAGES: &[&str] = &[
-    // the C library and the libraries most services share
-    "libc6",
-    "libgcc-s1",
-    "libstdc++6",
-    "libcrypt1",
-    "libpcre2-8-0",
-    "libssl3",
-    "zlib1g",
-    "libexpat1",
-    "libffi8",
-    "libsystemd0",
-    "libcap2",
-    "libgcrypt20",
-    "libgpg-error0",
-    "liblz4-1",
-    "liblzma5",
-    "libzstd1",
-    "libselinux1",
-    // nginx
-    "nginx",
-    "nginx-common",
-    // haproxy
-    "haproxy",
-    "liblua5.3-0",
-    "libopentracing-c-wrapper0",
-    "libopentracing1",
-    // unbound
-    "unbound",
-    "libevent-2.1-7",
-    "libnghttp2-14",
-    "libprotobuf-c1",
-    "libpython3.11",
-    // postgresql (and dash, for initdb in the build stage only)
-    "postgresql-15",
-    "libpq5",
-    "libxml2",
-    "libicu72",
-    "libpam0g",
-    "libaudit1",
-    "libcap-ng0",
-    "libgssapi-krb5-2",
-    "libkrb5-3",
-    "libk5crypto3",
-    "libkrb5support0",
-    "libcom-err2",
-    "libkeyutils1",
-    "libldap-2.5-0",
-    "libsasl2-2",
-    "libsasl2-modules-db",
-    "libdb5.3",
-    "libgnutls30",
-    "libp11-kit0",
-    "libidn2-0",
-    "libunistring2",
-    "libtasn1-6",
-    "libnettle8",
-    "libhogweed6",
-    "libgmp10",
-    "dash",
-    // curl
-    "curl",
-    "libcurl4",
-    "libbrotli1",
-    "libpsl5",
-    "librtmp1",
-    "libssh2-1",
-    // python with its standard library, and tzdata
-    "python3.11-minimal",
-    "libpython3.11-minimal",
-    "libpython3.11-stdlib",
-    "tzdata",
-];
-
 const BASE_LIBS: &[&str] = &[
     "libc6",
     "libgcc-s1",
@@ -138,10 +63,32 @@ const KRB_LDAP_LIBS: &[&str] = &[
     "libgmp10",
 ];
 
+/// Every package of the corpus, downloaded at once: the groups below.
+fn all_packages() -> Vec<&'static str> {
+    let mut all: Vec<&str> = [
+        BASE_LIBS,
+        SYSTEMD_LIBS,
+        KRB_LDAP_LIBS,
+        NGINX,
+        HAPROXY,
+        UNBOUND,
+        POSTGRES,
+        &["dash"],
+        CURL,
+        PYTHON,
+        &["tzdata"],
+    ]
+    .concat();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// The .deb files of `packages`, from the corpus download.
 fn pick(packages: &[&[&str]]) -> Vec<PathBuf> {
-    let key = short_hash(&[PACKAGES.join("\n").as_bytes()]);
-    let all = debs(&format!("debs-corpus-{key}"), PACKAGES);
+    let every = all_packages();
+    let key = short_hash(&[every.join("\n").as_bytes()]);
+    let all = debs(&format!("debs-corpus-{key}"), &every);
     let mut out = Vec::new();
     for name in packages.iter().flat_map(|p| p.iter()) {
         let deb = all
@@ -435,6 +382,14 @@ const HAPROXY: &[&str] = &[
     "libopentracing1",
     "libstdc++6",
 ];
+const UNBOUND: &[&str] = &[
+    "unbound",
+    "libevent-2.1-7",
+    "libnghttp2-14",
+    "libprotobuf-c1",
+    "libpython3.11",
+    "libexpat1",
+];
 const HAPROXY_ENTRY: &str =
     r#"ENTRYPOINT ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg"]"#;
 
@@ -494,18 +449,7 @@ pub fn haproxy(fixes: usize) -> String {
 pub fn unbound() -> String {
     image(&Spec {
         name: "unbound",
-        packages: &[
-            &[
-                "unbound",
-                "libevent-2.1-7",
-                "libnghttp2-14",
-                "libprotobuf-c1",
-                "libpython3.11",
-                "libexpat1",
-            ],
-            BASE_LIBS,
-            SYSTEMD_LIBS,
-        ],
+        packages: &[UNBOUND, BASE_LIBS, SYSTEMD_LIBS],
         passwd: "unbound:x:101:101::/var/lib/unbound:/usr/sbin/nologin\n",
         group: "unbound:x:101:\n",
         owned: &[("run/unbound", NONROOT, NONROOT, 0o755)],
@@ -696,6 +640,14 @@ pub fn curl_job() -> String {
     })
 }
 
+const PYTHON: &[&str] = &[
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "libexpat1",
+    "libffi8",
+];
+
 /// A report scheduler that prints the next run in its time zone (`TZ`,
 /// through Python's zoneinfo).
 pub const REPORT_APP: &str = r#""""report-scheduler: runs a report every night in the team's time zone."""
@@ -715,17 +667,10 @@ while True:
 /// Python 3.11 with its standard library (zoneinfo among it) running
 /// [`REPORT_APP`]; with `tzdata` the zone files are there.
 pub fn python_report(tzdata: bool) -> String {
-    let python: &[&str] = &[
-        "python3.11-minimal",
-        "libpython3.11-minimal",
-        "libpython3.11-stdlib",
-        "libexpat1",
-        "libffi8",
-    ];
     let packages: Vec<&[&str]> = if tzdata {
-        vec![python, BASE_LIBS, &["tzdata"]]
+        vec![PYTHON, BASE_LIBS, &["tzdata"]]
     } else {
-        vec![python, BASE_LIBS]
+        vec![PYTHON, BASE_LIBS]
     };
     image(&Spec {
         name: if tzdata {
