@@ -223,6 +223,24 @@ fn nginx_with_every_fix_serves_read_only_with_no_capabilities_and_no_error() {
 }
 
 #[test]
+fn nginx_on_a_read_only_root_without_its_tmpfs_gets_one_over_its_own_directory() {
+    // Real cause: --read-only and nothing writable where nginx makes its
+    // temp directories: mkdir fails with EROFS.
+    let c = exited(
+        &corpus::nginx(3, true),
+        &["--read-only", "--cap-drop", "ALL"],
+    );
+    assert!(c.logs().contains("Read-only file system"), "{}", c.logs());
+    let (_, v) = doctor(&c, &[]);
+    let f = the_cause(&v, "unwritable-path", "/var/lib/nginx");
+    assert_eq!(f["evidence"]["errno"], "EROFS", "{f:#}");
+    assert!(
+        fix_of(f).starts_with("docker run --tmpfs /var/lib/nginx:uid=65532,gid=65532"),
+        "{f:#}"
+    );
+}
+
+#[test]
 fn a_docker_entrypoint_script_for_a_missing_shell_is_the_cause_of_the_exit() {
     // Real cause: ENTRYPOINT is a #!/bin/sh script and the image has no
     // /bin/sh; nginx itself would run.
@@ -412,8 +430,11 @@ fn a_python_service_looking_up_its_time_zone_without_tzdata_crashes_on_missing_t
 #[test]
 fn the_python_service_with_tzdata_runs_read_only_with_no_capabilities_and_no_error() {
     let c = read_only(&corpus::python_report(true), &[], &[]);
-    thread::sleep(Duration::from_millis(500));
-    assert!(c.logs().contains("next run at"), "{}", c.logs());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.logs().contains("next run at") {
+        assert!(Instant::now() < deadline, "{}", c.logs());
+        thread::sleep(Duration::from_millis(100));
+    }
     healthy(&c);
 }
 

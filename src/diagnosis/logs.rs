@@ -295,8 +295,9 @@ fn privileged(line: &str) -> Option<&'static str> {
     if !failed {
         return None;
     }
-    const CALLS: [(&str, &str); 12] = [
+    const CALLS: [(&str, &str); 13] = [
         ("chroot", "chroot"),
+        ("chown", "chown"),
         ("setgroups", "setgroups"),
         ("initgroups", "setgroups"),
         ("setresuid", "setuid"),
@@ -521,6 +522,10 @@ mod tests {
         assert_eq!(
             sig("[ALERT]    (8) : [/usr/sbin/haproxy.main()] Cannot chroot(/var/lib/haproxy)."),
             Some(Signature::Privileged("chroot"))
+        );
+        assert_eq!(
+            sig("chown: changing ownership of '/data': Operation not permitted"),
+            Some(Signature::Privileged("chown"))
         );
         assert_eq!(
             sig(
