@@ -458,7 +458,7 @@ fn curl_calling_an_https_api_without_a_ca_bundle_exits_77_on_missing_ca_bundle()
     // `why` on the missing bundle gives the same fix, never an empty /etc/ssl.
     let out = Nosh::new()
         .arg(c.name())
-        .c("why /etc/ssl/certs/ca-certificates.crt read")
+        .c("why /etc/ssl/certs/ca-certificates.crt")
         .run();
     out.stdout_has("COPY --from=build /etc/ssl/certs/ca-certificates.crt")
         .stdout_lacks("mkdir")

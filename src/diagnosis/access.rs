@@ -20,7 +20,7 @@ pub struct Seen<'a> {
 
 /// Directories whose files an app reads and never creates: a missing
 /// path there is a file the image lacks.
-fn read_only_tree(path: &str) -> bool {
+pub fn read_only_tree(path: &str) -> bool {
     [
         "/usr/", "/etc/", "/lib/", "/lib64/", "/bin/", "/sbin/", "/opt/",
     ]

@@ -22,6 +22,11 @@ use crate::shell::Ctx;
 /// The walk of `perm::check` with the fixes of the one engine: what `why`
 /// and `entrypoint` show.
 pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdict {
+    // A missing path under /etc or /usr is a file to read that the image
+    // lacks (a CA bundle, a zone), not one to create.
+    let abs = ctx.abs(path);
+    let missing = std::fs::symlink_metadata(ctx.resolve(&abs)).is_err();
+    let access = access.or((missing && access::read_only_tree(&abs)).then_some(Access::Read));
     let mut v = perm::check(ctx, path, access, who);
     if !v.allowed {
         let workdir = Some(ctx.info.working_dir.as_str())
