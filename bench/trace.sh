@@ -3,6 +3,9 @@
 # plain, under Debian's `strace -f -qq -Z` and under `trace --` in a nosh
 # toolbox (start-up included), in the same run. Printed: each slowdown
 # against the plain run, and nosh's slowdown against strace's (goal <= 1.5).
+# Then trace's memory: its peak RSS over PATHS failed opens of distinct
+# 4 KiB paths against the same number of opens of one path (goal <= 1.5:
+# the summary is bounded, what the target names does not grow the shell).
 #
 #   NOSH=path/to/nosh bench/trace.sh   (default: $NOSH_BIN, else the static-dev build)
 #   Needs gcc (with static libc) and strace (apt-get install strace).
@@ -41,6 +44,29 @@ int main(void) {
 }
 C
 gcc -static -O2 -o "$DIR/loop" "$DIR/loop.c"
+cat >"$DIR/paths.c" <<'C'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+/* paths N distinct|same: N failed opens of 4 KiB paths. */
+int main(int argc, char **argv) {
+    static char p[4096];
+    long n = atol(argv[1]);
+    int distinct = strcmp(argv[2], "distinct") == 0;
+    memset(p, 'a', sizeof p - 1);
+    memcpy(p, "/nonexistent/", 13);
+    for (long i = 0; i < n; i++) {
+        char k[24];
+        int len = snprintf(k, sizeof k, "%020ld", distinct ? i : 0);
+        memcpy(p + 13, k, len);
+        open(p, O_RDONLY);
+    }
+    return 0;
+}
+C
+gcc -static -O2 -o "$DIR/paths" "$DIR/paths.c"
 
 # 2. A process to open the toolbox on: any process of the app's uid.
 setpriv --reuid 65532 --regid 65532 --clear-groups sleep 100000 &
@@ -75,3 +101,24 @@ printf '  strace -f -qq -Z   %6d ms  %6sx slower      (runs: %s)\n' "$m1" "$(rat
 printf '  nosh trace --      %6d ms  %6sx slower      (runs: %s)\n' "$m2" "$(ratio "$m2" "$m0")" "${T2% }"
 printf '  nosh slowdown / strace slowdown: %s (goal <= 1.5)\n' \
     "$(awk "BEGIN { printf \"%.2f\", ($m2 / $m0) / ($m1 / $m0) }")"
+
+# 3. Memory: the peak RSS (VmHWM, sampled every 20 ms) of the toolbox
+#    tracing PATHS failed opens, distinct paths against one path.
+PATHS=${PATHS:-20000}
+peak_kib() {
+    "$NOSH" toolbox --pid "$TARGET" -c "trace -- $DIR/paths $PATHS $1" >/dev/null 2>&1 &
+    local pid=$! peak=0 kib
+    while kill -0 "$pid" 2>/dev/null; do
+        kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        [[ -n $kib ]] && (( kib > peak )) && peak=$kib
+        sleep 0.02
+    done
+    wait "$pid" || true
+    echo "$peak"
+}
+same=$(peak_kib same)
+distinct=$(peak_kib distinct)
+(( same > 0 )) || same=1
+echo "trace's peak RSS over $PATHS failed opens of 4 KiB paths"
+printf '  one path            %6d KiB\n' "$same"
+printf '  distinct paths      %6d KiB  %6sx      (goal <= 1.5)\n' "$distinct" "$(ratio "$distinct" "$same")"

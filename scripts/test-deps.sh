@@ -27,6 +27,7 @@ DEPS=(
     "xxd xxd xxd builtin compared with xxd"
     "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
     "strings binutils strings builtin compared with strings"
+    "strace strace trace's decoding compared with strace"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(

@@ -39,6 +39,11 @@ pub enum Command {
     /// The in-sidecar entry: join process PID's namespaces, drop to its
     /// identity and run the shell. Runs in any container that shares the
     /// target's PID namespace (Docker sidecar, `kubectl debug --target`).
+    ///
+    /// Every process of the target can read this command line. Arguments
+    /// may come instead as a JSON list in $NOSH_TOOLBOX_ARGS
+    /// (`["-c","http -H ..."]`, added after those given here), which the
+    /// target cannot read; nosh itself passes them that way.
     Toolbox(ToolboxArgs),
     /// Remove sidecars left behind by sessions whose target or client is gone.
     Gc(EngineArgs),
@@ -70,6 +75,16 @@ pub enum Command {
 pub struct PortForwardArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    /// Each connection's sidecar, as a session's.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Most connections carried at once, over every forward; one more is
+    /// closed at once and logged in one line. Each holds a sidecar.
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 
     /// Use this prebuilt toolbox image instead of importing this binary.
     #[arg(long, value_name = "REF")]
@@ -193,15 +208,8 @@ pub struct AttachArgs {
     #[arg(long)]
     pub rw: bool,
 
-    /// Most processes and threads the sidecar may hold (0: no limit).
-    /// Default 1024.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
-    pub pids_limit: Option<i64>,
-
-    /// Most memory the sidecar may use: bytes, or with a k, m or g suffix
-    /// (0: no limit). Default 1g.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub memory: Option<i64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 
     /// Attach directly, without a sidecar: join the target's namespaces
     /// from this process (root on the target's host; the local engine is
@@ -224,6 +232,20 @@ pub struct AttachArgs {
     /// A command and its arguments to run instead of a shell (after `--`).
     #[arg(last = true, value_name = "CMD ARGS")]
     pub args: Vec<String>,
+}
+
+/// What each sidecar may use: a hostile target can make it work hard.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LimitArgs {
+    /// Most processes and threads the sidecar may hold (0: no limit).
+    /// Default 1024.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    pub pids_limit: Option<i64>,
+
+    /// Most memory the sidecar may use: bytes, or with a k, m or g suffix
+    /// (0: no limit). Default 1g.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<i64>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -349,8 +371,8 @@ mod tests {
         assert!(parse_size("99999999999g").is_err());
         let cli =
             Cli::try_parse_from(["nosh", "--pids-limit", "64", "--memory", "256m", "app"]).unwrap();
-        assert_eq!(cli.attach.pids_limit, Some(64));
-        assert_eq!(cli.attach.memory, Some(256 << 20));
+        assert_eq!(cli.attach.limits.pids_limit, Some(64));
+        assert_eq!(cli.attach.limits.memory, Some(256 << 20));
         assert!(Cli::try_parse_from(["nosh", "--pids-limit", "-3", "app"]).is_err());
     }
 

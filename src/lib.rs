@@ -26,6 +26,7 @@ pub mod libs;
 pub mod mountinfo;
 pub mod perm;
 pub mod plugin;
+pub mod privileged;
 pub mod procinfo;
 pub mod procnet;
 pub mod program;

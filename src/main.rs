@@ -25,6 +25,19 @@ fn main() -> ExitCode {
         nosh::host::context::set_plugin_globals(call.globals.clone());
     }
 
+    // The host half hands the toolbox its arguments in the environment,
+    // out of the target's sight.
+    if args.get(1).is_some_and(|a| a == "toolbox") {
+        // SAFETY: no thread has been started yet.
+        match unsafe { nosh::toolbox::take_host_args() } {
+            Ok(more) => args.extend(more.into_iter().map(OsString::from)),
+            Err(e) => {
+                eprintln!("nosh: {e}");
+                return ExitCode::from(nosh::EXIT_NOSH_FAILED);
+            }
+        }
+    }
+
     let mut command = Cli::command().color(color::clap_choice(color::init(&mut args)));
     if as_plugin.is_some() {
         command = command.bin_name("docker nosh");

@@ -270,57 +270,64 @@ pub fn die_with_parent(cmd: &mut std::process::Command) {
     }
 }
 
-extern "C" fn on_tick(_: libc::c_int) {}
+static TICKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// A SIGALRM every `period`, delivered without `SA_RESTART`, so that a
-/// blocking `waitpid` returns EINTR and its caller can look at the clock,
-/// Ctrl-C and the session (`trace` waits this way). Dropping it stops the
-/// timer and puts the previous handler back.
-pub struct Ticker {
-    old: nix::sys::signal::SigAction,
+extern "C" fn on_tick(_: libc::c_int) {
+    TICKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn set_interval(period: std::time::Duration) -> Result<(), SysError> {
-    let tv = libc::timeval {
-        tv_sec: period.as_secs() as libc::time_t,
-        tv_usec: period.subsec_micros() as libc::suseconds_t,
-    };
-    let it = libc::itimerval {
-        it_interval: tv,
-        it_value: tv,
-    };
-    // SAFETY: `it` is a valid itimerval that outlives the call; the old
-    // value is not asked for (null).
-    let rc = unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
-    Errno::result(rc)
-        .map(drop)
-        .map_err(call("set an interval timer"))
+/// The empty SIGALRM handler, installed once and kept: two tickers on two
+/// threads must never put the default action (which ends the process) back
+/// while the other's timer still fires.
+fn install_tick_handler() -> Result<(), SysError> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    static INSTALLED: std::sync::OnceLock<Result<(), Errno>> = std::sync::OnceLock::new();
+    let action = SigAction::new(
+        SigHandler::Handler(on_tick),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only adds to an atomic, which is async-signal-safe.
+    INSTALLED
+        .get_or_init(|| unsafe { sigaction(Signal::SIGALRM, &action) }.map(drop))
+        .map_err(call("install a SIGALRM handler"))
+}
+
+/// A SIGALRM every `period` to the thread that starts it (a POSIX timer
+/// with `SIGEV_THREAD_ID`), delivered without `SA_RESTART`, so that a
+/// blocking `waitpid` on that thread returns EINTR and its caller can look
+/// at the clock, Ctrl-C and the session (`trace` waits this way, on a
+/// thread of its own). Dropping it deletes the timer.
+pub struct Ticker {
+    _timer: nix::sys::timer::Timer,
 }
 
 impl Ticker {
     pub fn start(period: std::time::Duration) -> Result<Ticker, SysError> {
-        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-        let action = SigAction::new(
-            SigHandler::Handler(on_tick),
-            SaFlags::empty(),
-            SigSet::empty(),
-        );
-        // SAFETY: the handler does nothing, which is async-signal-safe.
-        let old = unsafe { sigaction(Signal::SIGALRM, &action) }
-            .map_err(call("install a SIGALRM handler"))?;
-        let ticker = Ticker { old };
-        set_interval(period)?;
-        Ok(ticker)
+        use nix::sys::signal::{SigEvent, SigevNotify, Signal};
+        use nix::sys::time::TimeSpec;
+        use nix::sys::timer::{Expiration, Timer, TimerSetTimeFlags};
+        install_tick_handler()?;
+        let event = SigEvent::new(SigevNotify::SigevThreadId {
+            signal: Signal::SIGALRM,
+            thread_id: nix::unistd::gettid().as_raw(),
+            si_value: 0,
+        });
+        let mut timer = Timer::new(nix::time::ClockId::CLOCK_MONOTONIC, event)
+            .map_err(call("create a timer"))?;
+        timer
+            .set(
+                Expiration::Interval(TimeSpec::from_duration(period)),
+                TimerSetTimeFlags::empty(),
+            )
+            .map_err(call("start a timer"))?;
+        Ok(Ticker { _timer: timer })
     }
-}
 
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        // The timer first: a last tick still finds the empty handler.
-        let _ = set_interval(std::time::Duration::ZERO);
-        // SAFETY: restores the handler that was installed before `start`.
-        let _ =
-            unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGALRM, &self.old) };
+    /// How many ticks (of any ticker) have fired so far: a loop that never
+    /// blocks long enough for EINTR still sees the time go by.
+    pub fn ticks() -> u64 {
+        TICKS.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -9,6 +9,32 @@ use serde::{Deserialize, Serialize};
 /// The environment variable that carries the [`TargetInfo`] JSON to the toolbox.
 pub const TARGET_INFO_ENV: &str = "NOSH_TARGET_INFO";
 
+/// The environment variable that carries the toolbox's arguments, a JSON
+/// list of strings. The host half never puts them on the toolbox's command
+/// line: every process of the target can read `/proc/PID/cmdline`, and the
+/// `-c` text may hold what the operator keeps from the app (a token in an
+/// `http -H`). The environment of the toolbox is closed to the target
+/// (not dumpable, and before that, capabilities the target lacks).
+pub const TOOLBOX_ARGS_ENV: &str = "NOSH_TOOLBOX_ARGS";
+
+/// Every variable the host half sets for the toolbox. None of them is the
+/// app's: the toolbox takes them out of its own environment, the shell's
+/// variables leave them out (in a replica, PID 1 is the toolbox and its
+/// `/proc/1/environ` still holds them), and a replica never takes the
+/// original's (a hostile image could set them).
+pub const HOST_ENV: [&str; 4] = [
+    TOOLBOX_ARGS_ENV,
+    TARGET_INFO_ENV,
+    crate::escape::STDOUT_TERMINAL_ENV,
+    crate::escape::STDERR_TERMINAL_ENV,
+];
+
+/// Whether `entry` (`KEY=VALUE`) sets one of [`HOST_ENV`].
+pub fn is_host_env(entry: &str) -> bool {
+    let key = entry.split_once('=').map_or(entry, |(k, _)| k);
+    HOST_ENV.contains(&key)
+}
+
 /// The target's configuration as the engine reports it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -33,8 +59,26 @@ pub struct TargetInfo {
     pub exposed_ports: Vec<String>,
     /// `RestartCount`.
     pub restart_count: i64,
-    /// `State.ExitCode` of the last run.
+    /// The exit code of the container's last finished run: `State.ExitCode`
+    /// of a container that is not running; for a running one the engine
+    /// reset it to 0 at the restart, so nosh learns it by waiting for the
+    /// run's end or from the engine's `die` event ([`TargetInfo::exit_code_source`]).
     pub exit_code: i64,
+    /// Where `exit_code` comes from: `state` (the engine's record of a
+    /// container that is not running), `wait` (nosh saw the run end),
+    /// `event` (the engine's `die` event of the last run), or empty when no
+    /// run has finished or its code is no longer known.
+    pub exit_code_source: String,
+    /// `State.OOMKilled`: the kernel's OOM killer ended the last run (the
+    /// engine keeps it across a restart until the next exit).
+    pub oom_killed: bool,
+    /// `HostConfig.RestartPolicy`: `always`, `unless-stopped`,
+    /// `on-failure` or `on-failure:N`; empty for none.
+    pub restart_policy: String,
+    /// `Config.Hostname`: the engine gives the app `HOSTNAME` from it.
+    pub hostname: String,
+    /// `Config.Tty`: the engine gives the app `TERM=xterm` when set.
+    pub tty: bool,
     /// `State.Status`: running, exited, restarting...
     pub state: String,
     /// `State.Error`.
@@ -68,6 +112,9 @@ pub struct TargetInfo {
 pub const MAX_INFO_JSON: usize = 112 * 1024;
 /// Each plain string field (name, image, user, error...).
 const FIELD_BUDGET: usize = 4 * 1024;
+/// Fields the engine keeps short (a hostname is at most 64 bytes to the
+/// kernel, a restart policy a word and a number).
+const SHORT_FIELD_BUDGET: usize = 256;
 /// Entrypoint and Cmd together, and each of their arguments.
 const ARGV_BUDGET: usize = 24 * 1024;
 /// The environment, and each of its entries.
@@ -198,6 +245,15 @@ impl TargetInfo {
                 cut.push(format!("{what}: shortened"));
             }
         }
+        for (what, field) in [
+            ("hostname", &mut b.hostname),
+            ("restart policy", &mut b.restart_policy),
+            ("exit code source", &mut b.exit_code_source),
+        ] {
+            if cut_to(field, SHORT_FIELD_BUDGET) {
+                cut.push(format!("{what}: shortened"));
+            }
+        }
         let mut argv_left = ARGV_BUDGET;
         for (what, field) in [("Entrypoint", &mut b.entrypoint), ("Cmd", &mut b.cmd)] {
             if let Some(list) = field {
@@ -256,31 +312,92 @@ impl TargetInfo {
     }
 }
 
-/// What an exit status usually means for a container's main process.
+/// The PATH the engine gives a container whose image and configuration
+/// set none (moby's `DefaultPathEnv`): the app always has one.
+pub const ENGINE_DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a container's exit code means. Below 126 it is the app's own
+/// status, whatever a shell would mean by it; 126 and 127 come from the
+/// runtime's exec, 128 from the engine failing to start the process, and
+/// 128 + n from the kernel's signal n.
 pub fn explain_exit(code: i64) -> Option<&'static str> {
     Some(match code {
         0 => return None,
-        1 => "the app reported an error (exit 1): its own output says why",
-        2 => "usage error (exit 2): the command line or configuration was rejected",
+        1 => "the app's own error status; its last log lines say why",
+        2 => {
+            "the app's own error status, whatever a shell means by 2: the app chose it (for a configuration or a data directory it refuses, an option it rejects); its last log lines say why"
+        }
         126 => {
-            "126: the command was found but could not be executed (no exec permission, a noexec mount, or a wrong ELF architecture)"
+            "the command was found but could not be executed (no exec permission for the container's user, a noexec mount, or a binary for another architecture)"
         }
         127 => {
-            "127: the command was not found (a missing binary, a missing shell for a shell-form CMD, or a missing ELF interpreter or shebang interpreter)"
+            "the command was not found (a missing binary, a missing shell for a shell-form CMD, or a missing ELF interpreter or shebang interpreter)"
         }
-        128 => "128: invalid exit argument",
-        130 => "130: interrupted (SIGINT)",
-        134 => "134: aborted (SIGABRT), often an assertion or a runtime panic",
+        128 => "the engine could not start the command (State.Error says why)",
+        129 => "hung up (SIGHUP)",
+        130 => "interrupted (SIGINT)",
+        131 => "quit (SIGQUIT), a request for a core dump",
+        132 => "illegal instruction (SIGILL), often a binary built for a newer CPU",
+        134 => "aborted (SIGABRT), often an assertion or a runtime panic",
+        135 => "bus error (SIGBUS), often a memory-mapped file cut short or a full /dev/shm",
+        136 => "arithmetic exception (SIGFPE)",
         137 => {
-            "137: killed with SIGKILL: the OOM killer (check `cgroup` for oom_kill) or `docker kill`/a stop timeout"
+            "killed with SIGKILL: the kernel's OOM killer (State.OOMKilled says so), `docker kill`, or a stop that outlasted its timeout"
         }
         139 => {
-            "139: segmentation fault (SIGSEGV), often a binary built for another libc or a missing library"
+            "segmentation fault (SIGSEGV), often a binary built for another libc or a missing library"
         }
-        143 => "143: terminated by SIGTERM (`docker stop`)",
-        c if c > 128 && c < 160 => "killed by a signal (128 + signal number)",
-        _ => "the app exited with an error status",
+        141 => "wrote to a closed pipe or socket (SIGPIPE)",
+        143 => "terminated by SIGTERM (`docker stop`, or an orchestrator stopping it)",
+        c if c > 128 && c < 160 => "killed by a signal (128 + its number)",
+        c if !(0..=255).contains(&c) => "not an exit status the engine records",
+        _ => "the app's own error status; its last log lines say why",
     })
+}
+
+/// [`explain_exit`] for the container's last run, with what the engine
+/// knows beyond the code: the OOM killer's part.
+pub fn explain_last_exit(info: &TargetInfo) -> Option<String> {
+    if info.oom_killed {
+        let code = match info.exit_code {
+            137 => String::new(),
+            c => format!(" (exit code {c}: the app's answer to a killed process)"),
+        };
+        return Some(format!(
+            "the kernel's OOM killer ended it (State.OOMKilled): the container reached its memory limit{code}"
+        ));
+    }
+    if info.exit_code == 137 {
+        return Some(
+            "killed with SIGKILL, not by the OOM killer (State.OOMKilled is false): `docker kill`, a stop that outlasted its timeout, or the host killing it".into(),
+        );
+    }
+    explain_exit(info.exit_code).map(str::to_string)
+}
+
+/// Whether the exit code of the container's last run is known.
+pub fn last_exit_known(info: &TargetInfo) -> bool {
+    !info.exit_code_source.is_empty()
+}
+
+/// How the container's last run ended, in words: "restarted 3 times; last
+/// exit code 2", "exited (exit code 1)", "restarted 1 time; the exit code of
+/// its last run is no longer known".
+pub fn last_run(info: &TargetInfo) -> String {
+    let restarted = match info.restart_count {
+        0 => None,
+        1 => Some("restarted 1 time".to_string()),
+        n => Some(format!("restarted {n} times")),
+    };
+    match (restarted, last_exit_known(info)) {
+        (Some(r), true) => format!("{r}; last exit code {}", info.exit_code),
+        (Some(r), false) => {
+            format!("{r}; the exit code of its last run is no longer known")
+        }
+        (None, true) => format!("exited (exit code {})", info.exit_code),
+        (None, false) => "has not exited".into(),
+    }
 }
 
 #[cfg(test)]
@@ -304,6 +421,7 @@ mod tests {
             changes: (0..1000)
                 .map(|i| format!("A /var/lib/app/{i}{}", "\x1b".repeat(100)))
                 .collect(),
+            hostname: "h".repeat(100_000),
             ..Default::default()
         };
         let b = info.bounded();
@@ -321,6 +439,11 @@ mod tests {
         assert!(last.starts_with("39\u{7}") && info.log_tail[39].starts_with(last.as_str()));
         assert!(b.cut.iter().any(|c| c.starts_with("Env: ")), "{:?}", b.cut);
         assert!(b.cut.iter().any(|c| c == "error: shortened"), "{:?}", b.cut);
+        assert!(
+            b.cut.iter().any(|c| c == "hostname: shortened"),
+            "{:?}",
+            b.cut
+        );
     }
 
     #[test]
@@ -358,5 +481,56 @@ mod tests {
         assert!(explain_exit(127).unwrap().contains("not found"));
         assert!(explain_exit(137).unwrap().contains("OOM"));
         assert!(explain_exit(0).is_none());
+    }
+
+    #[test]
+    fn exit_codes_are_explained_as_a_containers_not_a_shells() {
+        let two = explain_exit(2).unwrap();
+        assert!(two.contains("the app's own error status"), "{two}");
+        assert!(!two.contains("usage error"), "{two}");
+        assert!(explain_exit(128).unwrap().contains("could not start"));
+        assert!(explain_exit(139).unwrap().contains("SIGSEGV"));
+        assert!(explain_exit(143).unwrap().contains("SIGTERM"));
+        assert!(explain_exit(138).unwrap().contains("128 + its number"));
+        assert!(explain_exit(-1).unwrap().contains("not an exit status"));
+    }
+
+    #[test]
+    fn a_sigkill_is_blamed_on_the_oom_killer_only_when_the_engine_says_so() {
+        let mut info = TargetInfo {
+            exit_code: 137,
+            exit_code_source: "state".into(),
+            ..Default::default()
+        };
+        let plain = explain_last_exit(&info).unwrap();
+        assert!(plain.contains("not by the OOM killer"), "{plain}");
+        info.oom_killed = true;
+        let oom = explain_last_exit(&info).unwrap();
+        assert!(oom.contains("OOM killer ended it"), "{oom}");
+        info.exit_code = 1;
+        let child = explain_last_exit(&info).unwrap();
+        assert!(
+            child.contains("OOM killer") && child.contains("exit code 1"),
+            "{child}"
+        );
+    }
+
+    #[test]
+    fn the_last_run_is_told_without_restarted_0_times() {
+        let mut info = TargetInfo {
+            exit_code: 2,
+            exit_code_source: "state".into(),
+            ..Default::default()
+        };
+        assert_eq!(last_run(&info), "exited (exit code 2)");
+        info.restart_count = 1;
+        assert_eq!(last_run(&info), "restarted 1 time; last exit code 2");
+        info.restart_count = 4;
+        assert_eq!(last_run(&info), "restarted 4 times; last exit code 2");
+        info.exit_code_source.clear();
+        assert_eq!(
+            last_run(&info),
+            "restarted 4 times; the exit code of its last run is no longer known"
+        );
     }
 }

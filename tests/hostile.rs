@@ -28,6 +28,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "support/pty.rs"]
+mod pty;
 
 use common::{
     Container, NONROOT, Nosh, Rootfs, RunOutput, docker_ok, ensure_image, require_engine,
@@ -692,6 +694,45 @@ fn without_a_tty_what_reaches_the_clients_terminal_is_still_escaped() {
         .c("cat /hostile/names/esc*")
         .run();
     piped.success().stdout_has(TITLE);
+}
+
+/// What `less` and `more` put on a terminal from files whose contents hold
+/// an OSC title sequence (and whose names a C1 CSI): shown escaped, with
+/// no raw ESC, CSI or BEL.
+#[track_caller]
+fn assert_pager_output_escaped(how: &str, screen: &str) {
+    for (raw, what) in [('\x1b', "ESC"), ('\u{9b}', "CSI"), ('\x07', "BEL")] {
+        assert!(
+            !screen.contains(raw),
+            "{how}: a raw {what} reached the terminal:\n{screen:?}"
+        );
+    }
+    let shown = format!("x marks {TITLE_SHOWN} the spot");
+    assert_eq!(
+        screen.matches(&shown).count(),
+        3,
+        "{how}: each pager should have shown the file escaped:\n{screen}"
+    );
+}
+
+#[test]
+fn less_escapes_whatever_reaches_a_terminal_paging_or_not() {
+    require_engine();
+    let t = hostile_target();
+    let command = "less /hostile/names/esc*; cat /hostile/names/csi* | less; \
+                   more /hostile/names/esc*";
+    // Stdout a terminal, stdin not, as `script -qc "nosh T -c 'less F'
+    // < /dev/null"`: no keys to page with, the file is shown whole.
+    let screen = on_a_terminal(&["--user", "65532", t.name(), "-c", command]);
+    assert_pager_output_escaped("stdin from /dev/null", &screen);
+    // The whole client on a terminal, the session without a TTY (`-T`):
+    // the sidecar's stdin and stdout are pipes, its output the terminal's.
+    let mut cmd = Command::new(common::nosh_bin());
+    cmd.args(["-T", "--user", "65532", t.name(), "-c", command]);
+    let mut pty = pty::Pty::spawn(cmd, 100, 30);
+    let status = pty.wait(Duration::from_secs(60));
+    assert!(status.success(), "{status}: {}", pty.screen());
+    assert_pager_output_escaped("-T on a terminal", &pty.screen());
 }
 
 #[test]

@@ -2,13 +2,16 @@
 //! HTTP server listens on 127.0.0.1 only (unreachable from the host without
 //! the forward), reached through the forward with 50 connections at once
 //! and a 100 MB answer checked by its sha256; Ctrl-C and SIGKILL of the
-//! client leave no sidecar behind.
+//! client leave no sidecar behind. Each connection's forwarder runs as the
+//! app (also beside a `--pid host` target), within a session sidecar's
+//! limits, and no more than `--max-connections` are carried at once.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Container, Rootfs, docker_ok, ensure_image, nosh_bin, short_hash};
@@ -116,22 +119,41 @@ fn expected_big_sha256() -> Vec<u8> {
     hash.finalize().to_vec()
 }
 
-/// A running `nosh port-forward`, and the local address it printed.
+/// A running `nosh port-forward`, the local address it printed, and what
+/// it has said on stderr so far.
 struct Forward {
     child: Child,
     local: SocketAddr,
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Forward {
     fn start(target: &Container, spec: &str) -> Forward {
+        Self::start_with(target, &[], spec)
+    }
+
+    /// `nosh port-forward OPTIONS TARGET SPEC`.
+    fn start_with(target: &Container, options: &[&str], spec: &str) -> Forward {
         let mut child = Command::new(nosh_bin())
-            .args(["port-forward", target.name(), spec])
+            .arg("port-forward")
+            .args(options)
+            .args([target.name(), spec])
             .env_remove("DOCKER_HOST")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawning nosh port-forward");
+        // Kept for the test, and shown as the test's own stderr.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let said = stderr.clone();
+        let from = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(from).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                said.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -143,7 +165,21 @@ impl Forward {
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         assert!(line.contains("-> 127.0.0.1:8080"), "{line}");
-        Forward { child, local }
+        Forward {
+            child,
+            local,
+            stderr,
+        }
+    }
+
+    /// Ctrl-C, and a clean end.
+    fn stop(mut self) {
+        self.signal(nix::sys::signal::Signal::SIGINT);
+        assert_eq!(self.wait().code(), Some(0), "{}", self.stderr());
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     fn signal(&self, sig: nix::sys::signal::Signal) {
@@ -253,26 +289,9 @@ fn a_killed_forward_leaves_no_sidecar_behind() {
     let t = target();
     let mut fwd = Forward::start(&t, "0:8080");
     // A connection held open: its sidecar lives until the client ends it.
-    let mut held = TcpStream::connect(fwd.local).unwrap();
-    held.write_all(b"GET /slow").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while t.sidecars().is_empty() {
-        assert!(Instant::now() < deadline, "no sidecar for the connection");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The connection is made as the app's user, with no capability left
-    // (the process starts as root: wait for its drop, which comes before
-    // the connect).
-    let forwarder = forwarder_of(&t);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while common::proc_uids(forwarder) != [common::NONROOT; 4] {
-        assert!(
-            Instant::now() < deadline,
-            "the forwarder never dropped to the app's uid: {:?}",
-            common::proc_uids(forwarder)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The connection is made as the app's user, with no capability left.
+    let (held, forwarder) = hold_a_connection(&fwd, &t);
+    wait_for_the_drop_to(forwarder, common::NONROOT);
     let status = std::fs::read_to_string(format!("/proc/{forwarder}/status")).unwrap();
     for set in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         let line = status.lines().find(|l| l.starts_with(set)).unwrap();
@@ -284,28 +303,162 @@ fn a_killed_forward_leaves_no_sidecar_behind() {
     drop(held);
 }
 
-/// The host pid of the `--forward` toolbox in the target's PID namespace.
+/// The host pid of the forwarder of the one connection `target` has: its
+/// sidecar's process.
 fn forwarder_of(target: &Container) -> u32 {
-    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", target.host_pid())).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let same_ns =
-                std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == Some(ns.clone());
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if same_ns && String::from_utf8_lossy(&cmdline).contains("--forward") {
+        if let [id] = target.running_sidecars().as_slice() {
+            let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", id]);
+            if let Ok(pid @ 1..) = pid.parse::<u32>() {
                 return pid;
             }
         }
         assert!(
             Instant::now() < deadline,
-            "no --forward process in the target"
+            "no single running forward sidecar: {:?}",
+            target.running_sidecars()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits up to 10 s until the forwarder `pid` has dropped to `uid` (it
+/// starts as root, and drops before it connects); panics with its uids.
+fn wait_for_the_drop_to(pid: u32, uid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::proc_uids(pid) != [uid; 4] {
+        assert!(
+            Instant::now() < deadline,
+            "the forwarder never dropped to uid {uid}: {:?}",
+            common::proc_uids(pid)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A connection held open (a request never finished), and its forwarder.
+fn hold_a_connection(fwd: &Forward, target: &Container) -> (TcpStream, u32) {
+    let mut held = TcpStream::connect(fwd.local).unwrap();
+    held.write_all(b"GET /slow").unwrap();
+    (held, forwarder_of(target))
+}
+
+#[test]
+fn the_forwarder_of_a_host_pid_target_is_its_app_not_the_hosts_root() {
+    // Sharing the host's PID namespace, PID 1 of the forward sidecar's
+    // namespace is the host's init, root: the app is the container's own
+    // process, uid 65532.
+    let t = Container::run(&server_image(), &["--pid", "host"]);
+    t.wait_running();
+    let fwd = Forward::start(&t, "0:8080");
+    let (held, forwarder) = hold_a_connection(&fwd, &t);
+    wait_for_the_drop_to(forwarder, common::NONROOT);
+    // Nothing but the program and its subcommand on its command line,
+    // which every process of the host can read here.
+    let cmdline = std::fs::read(format!("/proc/{forwarder}/cmdline")).unwrap();
+    assert_eq!(cmdline, b"/nosh\0toolbox\0");
+    drop(held);
+    let (head, body) = get(fwd.local, "/as-the-app");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(String::from_utf8_lossy(&body), "hello /as-the-app\n");
+    fwd.stop();
+    t.assert_nothing_left();
+}
+
+#[test]
+fn forward_sidecars_hold_a_session_sidecars_limits() {
+    let t = target();
+    for (options, pids, memory) in [
+        (&[][..], 1024, 1u64 << 30),
+        (
+            &["--pids-limit", "64", "--memory", "256m"][..],
+            64,
+            256 << 20,
+        ),
+    ] {
+        let fwd = Forward::start_with(&t, options, "0:8080");
+        let (held, _) = hold_a_connection(&fwd, &t);
+        let id = t.running_sidecars().remove(0);
+        let h: serde_json::Value =
+            serde_json::from_str(&docker_ok(&["inspect", "-f", "{{json .HostConfig}}", &id]))
+                .unwrap();
+        assert_eq!(h["PidsLimit"], pids, "{options:?}: {h}");
+        assert_eq!(h["Memory"], memory, "{options:?}: {h}");
+        drop(held);
+        fwd.stop();
+        t.assert_nothing_left();
+    }
+}
+
+#[test]
+fn connections_beyond_the_cap_are_closed_and_each_is_logged_in_one_line() {
+    let t = target();
+    const CAP: usize = 3;
+    let fwd = Forward::start_with(&t, &["--max-connections", &CAP.to_string()], "0:8080");
+    // CAP idle connections, each with its sidecar.
+    let mut held = Vec::new();
+    for n in 1..=CAP {
+        let mut s = TcpStream::connect(fwd.local).unwrap();
+        s.write_all(b"GET /idle").unwrap();
+        held.push(s);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while t.running_sidecars().len() < n {
+            assert!(Instant::now() < deadline, "no sidecar for connection {n}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // One more is closed unanswered, and said so.
+    let mut extra = TcpStream::connect(fwd.local).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = extra.write_all(b"GET /one-too-many HTTP/1.1\r\n\r\n");
+    let mut answer = Vec::new();
+    let read = extra.read_to_end(&mut answer);
+    assert!(
+        matches!(read, Ok(0)) || read.is_err() && answer.is_empty(),
+        "the connection over the cap was answered: {read:?} {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fwd.stderr().contains("closed the connection") {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal logged: {}",
+            fwd.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(t.sidecars().len(), CAP, "{:?}", t.sidecars());
+    let refusals: Vec<String> = fwd
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("closed the connection"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(
+        refusals[0].contains(&format!("{CAP} connections are open")),
+        "{}",
+        refusals[0]
+    );
+    // A slot freed is a slot taken again.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.sidecars().len() >= CAP {
+        assert!(
+            Instant::now() < deadline,
+            "the ended connection's sidecar stayed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (head, body) = get(fwd.local, "/again");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(String::from_utf8_lossy(&body), "hello /again\n");
+    drop(held);
+    fwd.stop();
+    t.assert_nothing_left();
 }
 
 #[test]

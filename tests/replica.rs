@@ -167,15 +167,7 @@ fn a_container_that_gave_up_restarting_keeps_its_restart_count() {
         &["-e", "CRASH_ON_LOG_ERROR=1", "--restart", "on-failure:2"],
     );
     // Restarted twice (after 100 and 200 ms of backoff), then left exited.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.inspect("{{.RestartCount}} {{.State.Status}}") != "2 exited" {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            c.inspect("{{.RestartCount}} {{.State.Status}}")
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    c.wait_inspect("{{.RestartCount}} {{.State.Status}}", "2 exited");
     let before = fingerprint(&c);
     Nosh::new()
         .arg(c.name())

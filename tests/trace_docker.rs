@@ -4,6 +4,12 @@
 //! app must run on: no thread stopped, no tracer, its port answering.
 
 mod common;
+#[path = "support/pty.rs"]
+mod pty;
+#[path = "support/trace.rs"]
+mod trace;
+#[path = "support/unshare.rs"]
+mod unshare;
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
@@ -45,22 +51,7 @@ fn threads_state(pid: u32) -> Vec<(char, i32)> {
 
 /// Every thread runs on, untraced and not stopped, and the app answers.
 fn assert_app_runs_on(c: &Container) {
-    let pid = c.host_pid();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let states = threads_state(pid);
-        if states
-            .iter()
-            .all(|(s, t)| *t == 0 && !matches!(s, 't' | 'T'))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "threads of {pid} left as {states:?} (state, TracerPid)"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    assert_untraced_not_stopped(c);
     assert!(
         http_get(c.wait_port(8443)).ends_with("ok\n"),
         "the app no longer answers"
@@ -213,4 +204,168 @@ fn a_seccomp_profile_without_ptrace_is_named_as_the_reason() {
         .stderr_has("trace: the kernel refused to trace pid 1 (Operation not permitted); this shell runs under a seccomp filter")
         .stderr_has("must allow ptrace");
     assert_app_runs_on(&c);
+}
+
+/// A container running `trace-app MODE` as 65532 (FROM scratch, no shell).
+fn trace_app_container(mode: &str, args: &[&str]) -> Container {
+    let image = common::static_program_image("trace-app", trace::trace_app());
+    let c = Container::run_cmd(&image, args, &[mode]);
+    c.wait_running();
+    c
+}
+
+/// Every thread of the container's app is neither stopped nor traced.
+fn assert_untraced_not_stopped(c: &Container) {
+    let pid = c.host_pid();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let states = threads_state(pid);
+        if states
+            .iter()
+            .all(|(s, t)| *t == 0 && !matches!(s, 't' | 'T'))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "threads of {pid} left as {states:?} (state, TracerPid)"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The app of a `vfork` container, asleep in the kernel in vfork (its
+/// child pauses and never execs).
+fn vforked_app() -> Container {
+    let c = trace_app_container("vfork", &[]);
+    let pid = c.host_pid();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while threads_state(pid) != [('D', 0)] {
+        assert!(Instant::now() < deadline, "the app never sat in vfork");
+        thread::sleep(Duration::from_millis(50));
+    }
+    c
+}
+
+/// Waits (≤ 30 s) until a thread of `pid` is traced; returns when.
+fn traced_at(pid: u32) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !threads_state(pid).iter().any(|(_, t)| *t != 0) {
+        assert!(Instant::now() < deadline, "the app never got traced");
+        thread::sleep(Duration::from_millis(20));
+    }
+    Instant::now()
+}
+
+#[test]
+fn a_sidecar_trace_ends_at_its_timeout_though_a_thread_never_stops() {
+    let c = vforked_app();
+    let pid = c.host_pid();
+    let mut client = Command::new(nosh_bin())
+        .args([c.name(), "-c", "trace -p 1 --timeout 2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let attached = traced_at(pid);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = client.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = client.kill();
+            let _ = client.wait();
+            panic!("a 2 s trace still ran 30 s later");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let took = attached.elapsed();
+    let out = client.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "{err}");
+    assert!(
+        took < Duration::from_secs(2 + 3),
+        "a 2 s trace took {took:?} from attaching to the end of the session"
+    );
+    assert!(
+        err.contains("trace: timed out; detached from pid 1"),
+        "{err}"
+    );
+    assert!(err.contains("never stopped to be detached"), "{err}");
+    assert_untraced_not_stopped(&c);
+    assert_eq!(threads_state(pid), [('D', 0)], "no longer in its vfork");
+}
+
+#[test]
+fn ctrl_c_on_the_terminal_ends_a_sidecar_trace_whose_thread_never_stops() {
+    let c = vforked_app();
+    let pid = c.host_pid();
+    let mut cmd = Command::new(nosh_bin());
+    cmd.args(["-t", c.name(), "-c", "trace -p 1"]);
+    let mut term = pty::Pty::spawn(cmd, 120, 30);
+    traced_at(pid);
+    let took = trace::press_ctrl_c(&mut term);
+    assert!(
+        took < Duration::from_secs(3),
+        "Ctrl-C took {took:?} to end the session"
+    );
+    assert_untraced_not_stopped(&c);
+    assert_eq!(threads_state(pid), [('D', 0)], "no longer in its vfork");
+}
+
+#[test]
+fn a_sidecar_tracing_an_app_that_opens_ever_new_paths_stays_small() {
+    // 12,000 distinct 4 KiB paths: kept one by one, about 80 MiB.
+    const CALLS: u64 = 12_000;
+    let c = trace_app_container("paths", &[]);
+    let client = Command::new(nosh_bin())
+        .args([c.name(), "-c", "trace -p 1 --timeout 100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    traced_at(c.host_pid());
+    let sidecar = c.running_sidecars().pop().expect("a running sidecar");
+    let sidecar_pid: i32 = common::docker_ok(&["inspect", "--format", "{{.State.Pid}}", &sidecar])
+        .parse()
+        .unwrap();
+    let flood = trace::follow_flood(
+        client,
+        CALLS,
+        48 * 1024,
+        &|| unshare::tree_rss_kib(sidecar_pid),
+        // Ctrl-C, as the toolbox gets it on a terminal.
+        &|| {
+            common::docker_ok(&["kill", "--signal", "INT", &sidecar]);
+        },
+    );
+    flood.check_interrupted_with_a_folded_summary(CALLS);
+    assert_untraced_not_stopped(&c);
+}
+
+#[test]
+fn a_sidecar_trace_names_the_capability_a_privileged_call_lacked() {
+    // Ports below 1024 privileged, as Kubernetes and host networking keep
+    // them (Docker's own default is 0).
+    let c = trace_app_container(
+        "vfork",
+        &["--sysctl", "net.ipv4.ip_unprivileged_port_start=1024"],
+    );
+    let out = Nosh::new()
+        .arg(c.name())
+        .c("trace -- /app/trace-app privileged")
+        .run();
+    out.success()
+        .stdout_has("chroot(\"/\") = -1 EPERM (Operation not permitted)\n    -> needs CAP_SYS_CHROOT (an EPERM no chown fixes): ")
+        .stdout_has("setuid(0) = -1 EPERM (Operation not permitted)\n    -> needs CAP_SETUID ")
+        .stdout_has("setgroups(0, NULL) = -1 EPERM (Operation not permitted)\n    -> needs CAP_SETGID ")
+        .stdout_has("chown(\"/app\", 0, 0) = -1 EPERM (Operation not permitted)\n    -> needs CAP_CHOWN ")
+        .stdout_has("bind(3, 0.0.0.0:80, 16) = -1 EACCES (Permission denied)\n    -> needs CAP_NET_BIND_SERVICE (an EACCES no chown fixes): listen on an unprivileged port")
+        .stdout_has("S_IFCHR|0600, makedev(0x1, 0x3)) = -1 EPERM (Operation not permitted)\n    -> needs CAP_MKNOD ")
+        .stdout_has("; or grant it with --cap-add SYS_CHROOT\n")
+        .stdout_lacks("-> why");
+    assert_untraced_not_stopped(&c);
 }

@@ -112,9 +112,21 @@ print("end", flush=True)
 
 /// Starts [`POLLER`] in `target` and waits until it polls.
 fn start_poller(target: &Container) -> (Child, mpsc::Receiver<String>) {
+    start_poller_with(target, &[], POLLER)
+}
+
+/// Starts the Python `script` in `target` with `docker exec OPTIONS` (its
+/// stdin a pipe, for `-i`) and waits until it prints "polling".
+fn start_poller_with(
+    target: &Container,
+    options: &[&str],
+    script: &str,
+) -> (Child, mpsc::Receiver<String>) {
     let mut poller = Command::new("docker")
-        .args(["exec", target.name(), "/usr/bin/python3.11", "-c", POLLER])
-        .stdin(Stdio::null())
+        .arg("exec")
+        .args(options)
+        .args([target.name(), "/usr/bin/python3.11", "-c", script])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -124,12 +136,31 @@ fn start_poller(target: &Container) -> (Child, mpsc::Receiver<String>) {
     (poller, lines)
 }
 
+/// The poller's report, up to its "end", and the count it gives on the
+/// line that starts with `counted`.
+fn poller_report(
+    mut poller: Child,
+    lines: &mpsc::Receiver<String>,
+    counted: &str,
+) -> (String, usize) {
+    let mut report = Vec::new();
+    wait_for(lines, "end", &mut report);
+    let _ = poller.wait();
+    let report = report.join("\n");
+    let count = report
+        .lines()
+        .find_map(|l| l.strip_prefix(counted))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    (report, count)
+}
+
 /// A whole session on `target` (a terminal session when `tty`) with the
 /// poller running in the target from before it starts to after it ends:
 /// the poller must have found the toolbox, opened nothing of it, and
 /// nothing it wrote may reach the session's output.
 fn assert_the_target_cannot_reach_the_shell(target: &Container, tty: bool, uid: &str) {
-    let (mut poller, poller_lines) = start_poller(target);
+    let (poller, poller_lines) = start_poller(target);
     let mode = if tty { "-t" } else { "-T" };
     let mut nosh = session(&[mode, target.name()]);
     let mut stdin = nosh.stdin.take().expect("nosh stdin");
@@ -155,15 +186,7 @@ fn assert_the_target_cannot_reach_the_shell(target: &Container, tty: bool, uid: 
     assert!(status.success(), "nosh: {status}\n{out}\n{stderr}");
     assert!(out.contains(&format!("uid={uid}")), "{out}");
 
-    let mut report = Vec::new();
-    wait_for(&poller_lines, "end", &mut report);
-    let _ = poller.wait();
-    let report = report.join("\n");
-    let seen: usize = report
-        .lines()
-        .find_map(|l| l.strip_prefix("seen "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let (report, seen) = poller_report(poller, &poller_lines, "seen ");
     assert!(seen >= 1, "the poller never saw the toolbox: {report}");
     assert!(
         !report.contains("opened"),
@@ -492,5 +515,140 @@ fn a_target_that_could_trace_the_toolbox_is_warned_about_in_one_line() {
                 );
             }
         }
+    }
+}
+
+// ------------------------------------- 4. the operator's words, unread
+
+/// Runs inside the target as `nobody` (`docker exec -i -u 65534`) until its
+/// stdin closes: every 5 ms it reads the command line of every process,
+/// keeps those of toolboxes (`.../nosh toolbox ...`) and every one that
+/// holds one of `$NEEDLES` (comma-separated; in the environment, so that
+/// this poller's own command line holds none). Then it prints how many
+/// toolboxes it saw, their distinct command lines, and each leak.
+const CMDLINE_POLLER: &str = r#"
+import os, select, time
+needles = [n.encode() for n in os.environ["NEEDLES"].split(",")]
+me = str(os.getpid())
+toolboxes, leaks = {}, set()
+print("polling", flush=True)
+while not (select.select([0], [], [], 0)[0] and not os.read(0, 64)):
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or d == me:
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        argv = raw.split(b"\0")
+        if len(argv) > 1 and argv[0].endswith(b"nosh") and argv[1] == b"toolbox":
+            toolboxes[d] = raw
+        for n in needles:
+            if n in raw:
+                leaks.add((d, raw))
+    time.sleep(0.005)
+print("toolboxes", len(toolboxes), flush=True)
+for raw in sorted(set(toolboxes.values())):
+    print("cmdline", repr(raw), flush=True)
+for d, raw in sorted(leaks):
+    print("leak", d, repr(raw), flush=True)
+print("end", flush=True)
+"#;
+
+/// A secret no process could have by chance.
+fn secret(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("SECRET-{what}-{}-{nanos:x}", std::process::id())
+}
+
+#[test]
+fn nothing_the_operator_types_is_on_a_command_line_the_target_can_read() {
+    require_engine();
+    // The container's own configuration travels to the toolbox too (the
+    // `doctor` evidence): an environment secret the poller, as another
+    // uid, cannot read from the app's /proc/1/environ.
+    let in_config = secret("CONFIG");
+    let t = Container::run(
+        &python_app_image(),
+        &["-e", &format!("API_TOKEN={in_config}")],
+    );
+    t.wait_running();
+    let typed = secret("TYPED");
+    let needles = format!("NEEDLES={typed},{in_config},doctor");
+    let (mut poller, lines) = start_poller_with(
+        &t,
+        &["-i", "-u", "65534:65534", "-e", &needles],
+        CMDLINE_POLLER,
+    );
+
+    // A session whose command holds a token, alive for two seconds...
+    let out = Nosh::new()
+        .args(["-T", t.name()])
+        .c(&format!("echo {typed}; sleep 2"))
+        .run();
+    out.success().stdout_has(&typed);
+    // ... and the checklist, which reads the container's configuration.
+    let doctor = Nosh::new()
+        .args(["doctor", "--json", "--prod-like", t.name()])
+        .run();
+    let findings: serde_json::Value = serde_json::from_str(doctor.stdout())
+        .unwrap_or_else(|e| panic!("doctor did not run ({e}): {}", doctor.stderr()));
+    assert!(findings["findings"].is_array(), "{findings}");
+
+    drop(poller.stdin.take());
+    let (report, seen) = poller_report(poller, &lines, "toolboxes ");
+    assert!(
+        seen >= 2,
+        "the poller did not see both toolboxes:\n{report}"
+    );
+    assert!(!report.contains("leak"), "the target read it:\n{report}");
+    let cmdlines: Vec<&str> = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("cmdline "))
+        .collect();
+    assert_eq!(cmdlines, [r"b'/nosh\x00toolbox\x00'"], "{report}");
+}
+
+#[test]
+fn a_replicas_toolbox_shows_no_argument_and_run_inherits_no_word_of_the_host() {
+    require_engine();
+    let t = Container::run(&python_app_image(), &[]);
+    t.wait_running();
+    let typed = secret("REPLICA");
+    // The program run lists every command line in the replica (the
+    // toolbox is its PID 1) and every NOSH_ variable it was given.
+    let list = "import os; \
+        print('cmdlines', sorted(open('/proc/'+p+'/cmdline','rb').read() \
+        for p in os.listdir('/proc') if p.isdigit())); \
+        print('vars', sorted(k for k in os.environ if k.startswith('NOSH')))";
+    // As the app, and as root: only root (with no capabilities) may read
+    // the toolbox's own /proc/1/environ, where the shell takes its
+    // variables from, and the host half's words are still in it.
+    for identity in [&[][..], &["--root"][..]] {
+        let out = Nosh::new()
+            .args(["-T", "--replica"])
+            .args(identity)
+            .arg(t.name())
+            .c(&format!(
+                "echo {typed}; run /usr/bin/python3.11 -c \"{list}\""
+            ))
+            .run();
+        out.success().stdout_has(&typed);
+        let listed: Vec<&str> = out
+            .stdout()
+            .lines()
+            .filter(|l| l.starts_with("cmdlines") || l.starts_with("vars"))
+            .collect();
+        assert_eq!(listed.len(), 2, "{identity:?}: {}", out.stdout());
+        assert!(!listed[0].contains(&typed), "{identity:?}: {}", listed[0]);
+        assert!(
+            listed[0].contains(r"b'/.nosh/nosh\x00toolbox\x00'"),
+            "{identity:?}: {}",
+            listed[0]
+        );
+        assert_eq!(listed[1], "vars []", "{identity:?}");
     }
 }

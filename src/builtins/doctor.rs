@@ -21,7 +21,7 @@ use crate::procinfo::{self, CAP_NET_BIND_SERVICE};
 use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
-use crate::target::explain_exit;
+use crate::target::{explain_exit, explain_last_exit};
 
 /// Check the target against what hardened, nonroot images require: root
 /// user, privileged ports, unwritable paths (fixes derived from the
@@ -184,7 +184,7 @@ impl Doctor {
                     .iter()
                     .any(|c| c.severity == "error");
             (may_start && startable)
-                .then(|| start::run(entrypoint::command(ctx, argv), START_TIMEOUT))
+                .then(|| start::run(entrypoint::command(ctx, argv).cmd, START_TIMEOUT))
                 .flatten()
         });
         let mut r = Report::default();
@@ -778,12 +778,21 @@ fn crash(
     if !f.crashed {
         return;
     }
-    let generic = explain_exit(info.exit_code).unwrap_or("it exited");
+    // How the container's last run ended, as the engine recorded it (the
+    // host half learns the code of a restarted container's last run even
+    // while it runs again). A non-zero or OOM-killed end is an error
+    // whatever the phase of the loop.
+    let exit_known = crate::target::last_exit_known(info);
+    let failed = exit_known && (info.exit_code != 0 || info.oom_killed);
+    let generic = if exit_known {
+        explain_last_exit(info).unwrap_or_else(|| "it exited".into())
+    } else {
+        "the engine resets the exit code when it restarts the container".into()
+    };
     let last_log = f.log().iter().rev().find(|l| !l.trim().is_empty()).cloned();
-    // Exit 126 and 127 come before the app's first word: the program, its
-    // interpreter or a library is what is missing.
     // A command that cannot start (no shell for the script, a missing
-    // interpreter or library) comes before the app's first word.
+    // interpreter) comes before the app's first word; so does a missing
+    // library for exit 127.
     let cannot_start = r
         .findings
         .iter()
@@ -799,20 +808,10 @@ fn crash(
         })
         .map(|c| (c.id, c.subject.clone()));
     let found = cannot_start.or_else(|| cause::find(f, r)).or_else(|| {
-        [126, 127].contains(&info.exit_code).then_some(())?;
+        (exit_known && info.exit_code == 127).then_some(())?;
         r.findings
             .iter()
-            .find(|c| {
-                c.severity == "error"
-                    && [
-                        "missing-library",
-                        "shell-form-entrypoint",
-                        "script-needs-shell",
-                        "missing-interpreter",
-                        "entrypoint",
-                    ]
-                    .contains(&c.id)
-            })
+            .find(|c| c.severity == "error" && c.id == "missing-library")
             .map(|c| (c.id, c.subject.clone()))
     });
     let found = found.or_else(|| {
@@ -831,7 +830,7 @@ fn crash(
         .and_then(|(id, subject)| r.get(id, subject))
         .map(|c| (c.id, c.subject.clone(), c.message.clone()));
     let version_line = last_line_with(f.log(), "' not found (required by ");
-    let (why, fix) = if info.exit_code == 127 {
+    let (why, fix) = if exit_known && info.exit_code == 127 {
         cause_of_127(f.log(), entry_checks, libraries)
     } else if let Some(line) = version_line {
         (
@@ -847,7 +846,7 @@ fn crash(
             Some(format!("see the {id} finding")),
         )
     } else {
-        (generic.to_string(), None)
+        (generic.clone(), None)
     };
     let cause_id = cause.as_ref().map(|c| c.0);
     let cause_subject = cause.as_ref().map(|c| c.1.clone());
@@ -855,7 +854,12 @@ fn crash(
         .start
         .as_ref()
         .map(|s| json!({"exit": s.exit, "failed": s.failed.iter().take(16).collect::<Vec<_>>()}));
-    r.add("crash-loop", if info.exit_code != 0 || info.state == "restarting" { "error" } else { "warn" }, "", format!("the container restarted {} times; last exit code {}: {why}", info.restart_count, info.exit_code), json!({"restart_count": info.restart_count, "exit_code": info.exit_code, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic, "cause": cause_id, "cause_subject": cause_subject, "traced_start": start}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
+    let severity = if failed || info.state == "restarting" {
+        "error"
+    } else {
+        "warn"
+    };
+    r.add("crash-loop", severity, "", format!("the container {}: {why}", crate::target::last_run(info)), json!({"restart_count": info.restart_count, "restart_policy": info.restart_policy, "exit_code": exit_known.then_some(info.exit_code), "exit_code_source": info.exit_code_source, "oom_killed": info.oom_killed, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic, "cause": cause_id, "cause_subject": cause_subject, "traced_start": start}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
 }
 
 /// The evidence of a finding as a person reads it: the deciding path with

@@ -24,9 +24,16 @@ use crate::target::explain_exit;
 /// exec permission for this identity, the ELF interpreter or shebang
 /// interpreter present, a shell-form command in an image without a shell.
 ///
-/// --test runs the configured command in the foreground as this identity
-/// and explains a failure; --test --trace runs it under `trace`, following
-/// its forks, to show the system calls that fail.
+/// --test runs the configured command in the foreground as this identity,
+/// as the engine would start it: the container's Env over the engine's
+/// PATH and HOSTNAME (TERM=xterm with a TTY), HOME from the passwd entry
+/// of the uid (else /) unless the Env sets it, in the container's working
+/// directory. Its output (stdout and stderr, in the order it wrote them)
+/// comes first, on stdout (the first 64 KiB as they come, then the last
+/// 256 KiB); then how it ended, with the exit code the
+/// engine would record (128 + n for signal n), and why. --test --trace
+/// runs it under `trace`, following its forks, to show the system calls
+/// that fail.
 ///
 /// The libraries of a dynamically linked program are resolved as the
 /// target's loader would (rpath, LD_LIBRARY_PATH, runpath, ld.so.cache,
@@ -90,13 +97,63 @@ pub fn configured_argv(ctx: &Ctx) -> Vec<String> {
     argv
 }
 
-/// PATH as the image configures it (Docker's default when unset).
+/// PATH as the container configures it (the engine's default when unset).
 pub fn image_path(ctx: &Ctx) -> String {
     ctx.info
         .env
         .iter()
         .find_map(|e| e.strip_prefix("PATH=").map(str::to_string))
-        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())
+        .unwrap_or_else(|| crate::target::ENGINE_DEFAULT_PATH.into())
+}
+
+/// The environment the engine gives the container's process for `uid`,
+/// built as moby's `CreateDaemonEnvironment` and runc build it: PATH (the
+/// engine's default) and HOSTNAME (the container's), TERM=xterm with a
+/// TTY, then the container's Env replacing or adding (an entry without
+/// `=` removes the variable); HOME from the passwd entry of `uid`, else
+/// `/`, when the Env leaves it unset or empty.
+pub fn engine_env(ctx: &Ctx, uid: u32) -> Vec<(String, String)> {
+    let hostname = if ctx.info.hostname.is_empty() {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        ctx.info.hostname.clone()
+    };
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), crate::target::ENGINE_DEFAULT_PATH.into()),
+        ("HOSTNAME".into(), hostname),
+    ];
+    if ctx.info.tty {
+        env.push(("TERM".into(), "xterm".into()));
+    }
+    for entry in &ctx.info.env {
+        match entry.split_once('=') {
+            Some((key, value)) => match env.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value.to_string(),
+                None => env.push((key.to_string(), value.to_string())),
+            },
+            None => env.retain(|(k, _)| k != entry),
+        }
+    }
+    let home = ctx
+        .users
+        .user_by_uid(uid)
+        .map(|u| u.home.clone())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into());
+    match env.iter_mut().find(|(k, _)| k == "HOME") {
+        Some(slot) if slot.1.is_empty() => slot.1 = home,
+        Some(_) => {}
+        None => env.push(("HOME".into(), home)),
+    }
+    env
+}
+
+/// A command line as a shell would read it back, each word quoted as
+/// needed, control characters escaped for the terminal.
+pub fn shown_argv(argv: &[String]) -> String {
+    escape::field(crate::cli::shell_join(argv).as_bytes()).into_owned()
 }
 
 /// Resolve a program name the way execvp would, in the target.
@@ -186,7 +243,7 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
                 message: format!(
                     "the command runs {} ({}) but the image has no shell: exit 127, `exec: \"{}\": executable file not found`",
                     escape::field(arg0.as_bytes()),
-                    escape::field(argv.join(" ").as_bytes()),
+                    shown_argv(argv),
                     escape::field(arg0.as_bytes())
                 ),
                 fix: Some(format!(
@@ -343,9 +400,9 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
 }
 
 /// The configured command `argv` (not empty) as the engine would start
-/// it: argv[0] resolved through the image's PATH, the image's environment
-/// and working directory, stdin empty, stdout and stderr piped.
-pub fn command(ctx: &Ctx, argv: &[String]) -> Command {
+/// it: argv[0] resolved through the image's PATH, the environment the
+/// engine gives ([`engine_env`]) and the working directory, stdin empty.
+pub fn command(ctx: &Ctx, argv: &[String]) -> Launch {
     let workdir = if ctx.info.working_dir.is_empty() {
         "/".to_string()
     } else {
@@ -353,16 +410,22 @@ pub fn command(ctx: &Ctx, argv: &[String]) -> Command {
     };
     let program =
         resolve(ctx, &argv[0], &image_path(ctx), &workdir).unwrap_or_else(|| argv[0].clone());
+    let env = engine_env(ctx, nix::unistd::getuid().as_raw());
     let mut cmd = Command::new(ctx.resolve(&program));
     cmd.arg0(&argv[0])
         .args(&argv[1..])
         .env_clear()
-        .envs(ctx.info.env.iter().filter_map(|e| e.split_once('=')))
+        .envs(env.clone())
         .current_dir(ctx.resolve(&workdir))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
+        .stdin(Stdio::null());
+    Launch { cmd, workdir, env }
+}
+
+/// The configured command ready to start, where and with what.
+pub struct Launch {
+    pub cmd: Command,
+    pub workdir: String,
+    pub env: Vec<(String, String)>,
 }
 
 impl Entrypoint {
@@ -372,7 +435,7 @@ impl Entrypoint {
             writeln!(
                 io.out,
                 "entrypoint --test: {} would not start",
-                escape::field(argv.join(" ").as_bytes())
+                shown_argv(argv)
             )?;
             writeln!(io.out, "  cause: {}", c.message)?;
             if let Some(f) = &c.fix {
@@ -380,76 +443,47 @@ impl Entrypoint {
             }
             return Ok(if c.id == "not-executable" { 126 } else { 127 });
         }
+        let Launch { cmd, workdir, env } = command(ctx, argv);
+        let uid = nix::unistd::getuid();
+        let home = env
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map_or("/", |(_, v)| v.as_str());
         writeln!(
             io.out,
-            "entrypoint --test: running {} as uid {}",
-            escape::field(argv.join(" ").as_bytes()),
-            nix::unistd::getuid()
+            "entrypoint --test: running {} as uid {uid}",
+            shown_argv(argv)
         )?;
-        let mut cmd = command(ctx, argv);
+        writeln!(
+            io.out,
+            "  in {}, HOME={}, {} environment variables as the engine sets them",
+            escape::field(workdir.as_bytes()),
+            escape::field(home.as_bytes()),
+            env.len()
+        )?;
         if self.trace {
             return self.traced(io, cmd);
         }
-        crate::sys::die_with_parent(&mut cmd);
-        // Its own process group, so that what it starts (a script's
-        // background job holding our pipes open) ends with the test.
-        cmd.process_group(0);
-        let mut child = cmd.spawn()?;
-        let group = nix::unistd::Pid::from_raw(child.id() as i32);
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
-        let started = Instant::now();
-        let limit = Duration::from_secs(self.timeout);
-        // Stream both outputs while keeping a copy to explain a failure.
-        let (seen_out, seen_err, status) = std::thread::scope(|s| {
-            // What was read before an error still counts.
-            let t_out = s.spawn(move || keep_tail(&mut out));
-            let t_err = s.spawn(move || keep_tail(&mut err));
-            let status = loop {
-                match child.try_wait() {
-                    Ok(Some(st)) => break Some(st),
-                    Ok(None) if started.elapsed() >= limit || crate::shell::interrupted() => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break None;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                    Err(_) => break None,
-                }
-            };
-            // Whatever the command left running in its group goes too (the
-            // group is gone already when it left nothing: ESRCH).
-            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-            (
-                t_out.join().unwrap_or_default(),
-                t_err.join().unwrap_or_default(),
-                status,
-            )
-        });
-        let tty = io.out.is_terminal();
-        for (data, sink) in [(&seen_out, &mut io.out), (&seen_err, &mut io.err)] {
-            if tty {
-                sink.write_all(escape::text(data).as_bytes())?;
-            } else {
-                sink.write_all(data)?;
-            }
-        }
-        let Some(status) = status else {
+        let Some((seen, status)) = self.run_shown(io, cmd)? else {
             return self.still_running(io);
         };
-        let code = status
-            .code()
-            .map_or_else(|| 128 + i64::from(status.signal().unwrap_or(0)), i64::from);
+        let code = engine_exit_code(status);
         if code == 0 {
             writeln!(io.out, "entrypoint --test: exited 0")?;
             return Ok(0);
         }
-        writeln!(io.out, "entrypoint --test: exited {code}")?;
+        match status.signal() {
+            Some(sig) => writeln!(
+                io.out,
+                "entrypoint --test: exited {code} (killed by {}; the engine records {code})",
+                signal_name(sig)
+            )?,
+            None => writeln!(io.out, "entrypoint --test: exited {code}")?,
+        }
         if let Some(why) = explain_exit(code) {
             writeln!(io.out, "  {why}")?;
         }
-        let text =
-            String::from_utf8_lossy(&seen_err).into_owned() + &String::from_utf8_lossy(&seen_out);
+        let text = String::from_utf8_lossy(&seen);
         // What the command's own last words say failed, with the fixes
         // doctor gives for the same paths.
         let lines: Vec<String> = text
@@ -488,6 +522,174 @@ impl Entrypoint {
         }
         Ok(code.clamp(1, 255) as i32)
     }
+
+    /// Starts `cmd` in a process group of its own (what it starts goes with
+    /// it, as everything in a container goes with its PID 1) and shows its
+    /// stdout and stderr on ours as they come, through one pipe so that
+    /// their order is the command's; keeps the last [`KEEP`] bytes to
+    /// explain a failure. `None` when it was still running at the timeout
+    /// (or Ctrl-C) and was stopped.
+    fn run_shown(
+        &self,
+        io: &mut Io,
+        mut cmd: Command,
+    ) -> io::Result<Option<(Vec<u8>, std::process::ExitStatus)>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        cmd.stdout(Stdio::from(write_end.try_clone()?))
+            .stderr(Stdio::from(write_end));
+        crate::sys::die_with_parent(&mut cmd);
+        cmd.process_group(0);
+        let mut child = cmd.spawn()?;
+        // Our copies of the write end go, so the pipe ends with its writers.
+        drop(cmd);
+        let group = nix::unistd::Pid::from_raw(child.id() as i32);
+        let mut reader = std::fs::File::from(read_end);
+        let mut shown = Shown::new(io.out.is_terminal());
+        let mut kept = Tail::default();
+        let started = Instant::now();
+        let limit = Duration::from_secs(self.timeout);
+        let mut status: Option<Option<std::process::ExitStatus>> = None;
+        // Once it has ended: how long its leftovers (a daemon outside its
+        // group) may keep the pipe open.
+        let mut drain_until = None;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+            let ready = match poll(&mut fds, PollTimeout::from(50u16)) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if ready {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        kept.push(&buf[..n]);
+                        shown.write(&mut io.out, &buf[..n])?;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match status {
+                None => {
+                    let ended = match child.try_wait()? {
+                        Some(st) => Some(Some(st)),
+                        None if started.elapsed() >= limit || crate::shell::interrupted() => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            Some(None)
+                        }
+                        None => None,
+                    };
+                    if let Some(ended) = ended {
+                        status = Some(ended);
+                        // What it left running in its group goes too (ESRCH
+                        // when it left nothing).
+                        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                        drain_until = Some(Instant::now() + Duration::from_secs(1));
+                    }
+                }
+                Some(_) if drain_until.is_some_and(|d| Instant::now() >= d) => break,
+                Some(_) => {}
+            }
+        }
+        shown.finish(&mut io.out)?;
+        // The pipe may end before the command does (it closed both).
+        let status = match status {
+            Some(status) => status,
+            None => Some(child.wait()?),
+        };
+        Ok(status.map(|st| (kept.into_bytes(), st)))
+    }
+}
+
+/// The exit code the engine records for a process that ended with
+/// `status`: its own code, or 128 + n when signal n killed it.
+fn engine_exit_code(status: std::process::ExitStatus) -> i64 {
+    status
+        .code()
+        .map_or_else(|| 128 + i64::from(status.signal().unwrap_or(0)), i64::from)
+}
+
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_string())
+}
+
+/// A command's output on its way to our stdout: its first [`LIVE`] bytes
+/// as they come, then only its last [`KEEP`], shown when it ends (a
+/// command that floods its output must not flood the terminal). Raw into a
+/// pipe or file; on a terminal, line by line with control characters
+/// escaped (a line is cut after 4 KiB so that one without an end still
+/// shows).
+struct Shown {
+    terminal: bool,
+    line: Vec<u8>,
+    live_left: usize,
+    last: Option<u8>,
+    rest: Tail,
+}
+
+/// How much of a command's output `entrypoint --test` shows as it comes.
+const LIVE: usize = 64 * 1024;
+
+impl Shown {
+    const LINE_MAX: usize = 4096;
+
+    fn new(terminal: bool) -> Shown {
+        Shown {
+            terminal,
+            line: Vec::new(),
+            live_left: LIVE,
+            last: None,
+            rest: Tail::default(),
+        }
+    }
+
+    fn write(&mut self, out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+        let live = bytes.len().min(self.live_left);
+        self.live_left -= live;
+        self.rest.push(&bytes[live..]);
+        self.emit(out, &bytes[..live])
+    }
+
+    fn emit(&mut self, out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+        if let Some(&b) = bytes.last() {
+            self.last = Some(b);
+        }
+        if !self.terminal {
+            out.write_all(bytes)?;
+            return out.flush();
+        }
+        for &b in bytes {
+            self.line.push(b);
+            if b == b'\n' || self.line.len() >= Self::LINE_MAX {
+                out.write_all(escape::text(&self.line).as_bytes())?;
+                self.line.clear();
+            }
+        }
+        out.flush()
+    }
+
+    /// Shows what came after the live part (after a note of what was
+    /// left out), and the last line if it had no end.
+    fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        let rest = std::mem::take(&mut self.rest);
+        if rest.dropped > 0 && self.last.is_some_and(|b| b != b'\n') {
+            self.emit(out, b"\n")?;
+        }
+        self.emit(out, &rest.into_bytes())?;
+        if !self.line.is_empty() {
+            out.write_all(escape::text(&self.line).as_bytes())?;
+            out.write_all(b"\n")?;
+            self.line.clear();
+        }
+        out.flush()
+    }
 }
 
 impl Entrypoint {
@@ -511,7 +713,7 @@ impl Entrypoint {
             json: false,
             timeout: Some(Duration::from_secs(self.timeout)),
         };
-        let Some(code) = super::trace::run_started(io, &mut cmd, &opts)? else {
+        let Some(code) = super::trace::run_started(io, cmd, &opts)? else {
             return self.still_running(io);
         };
         writeln!(io.out, "entrypoint --test: exited {code}")?;
@@ -650,29 +852,35 @@ impl Builtin for Entrypoint {
 /// not fill the sidecar's memory.
 const KEEP: usize = 256 * 1024;
 
-/// Reads `from` to its end, keeping its last [`KEEP`] bytes (after a line
-/// saying how much came before, when anything was dropped).
-fn keep_tail(from: &mut impl Read) -> Vec<u8> {
-    let mut kept: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
-    let mut dropped = 0u64;
-    let mut buf = [0u8; 16 * 1024];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        kept.extend(&buf[..n]);
-        if kept.len() > KEEP {
-            let over = kept.len() - KEEP;
-            kept.drain(..over);
-            dropped += over as u64;
+/// The last [`KEEP`] bytes of an output, and how many came before.
+#[derive(Default)]
+struct Tail {
+    kept: std::collections::VecDeque<u8>,
+    dropped: u64,
+}
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        self.kept.extend(bytes);
+        if self.kept.len() > KEEP {
+            let over = self.kept.len() - KEEP;
+            self.kept.drain(..over);
+            self.dropped += over as u64;
         }
     }
-    let mut out = Vec::with_capacity(kept.len() + 64);
-    if dropped > 0 {
-        out.extend_from_slice(format!("[{dropped} earlier bytes not kept]\n").as_bytes());
+
+    /// What was kept, after a line saying how much came before when
+    /// anything was dropped.
+    fn into_bytes(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.kept.len() + 64);
+        if self.dropped > 0 {
+            out.extend_from_slice(
+                format!("[{} earlier bytes not kept]\n", self.dropped).as_bytes(),
+            );
+        }
+        out.extend(self.kept);
+        out
     }
-    out.extend(kept);
-    out
 }
 
 #[cfg(test)]
@@ -681,13 +889,120 @@ mod tests {
 
     #[test]
     fn only_the_end_of_a_flood_is_kept() {
-        let flood = vec![b'x'; KEEP * 3];
-        let mut input = &flood[..];
-        let kept = keep_tail(&mut input);
+        let mut tail = Tail::default();
+        for chunk in vec![b'x'; KEEP * 3].chunks(10_000) {
+            tail.push(chunk);
+        }
+        let kept = tail.into_bytes();
         let note = format!("[{} earlier bytes not kept]\n", KEEP * 2);
         assert!(kept.starts_with(note.as_bytes()));
         assert_eq!(kept.len(), note.len() + KEEP);
-        let mut small = &b"short"[..];
-        assert_eq!(keep_tail(&mut small), b"short");
+        let mut small = Tail::default();
+        small.push(b"short");
+        assert_eq!(small.into_bytes(), b"short");
+    }
+
+    #[test]
+    fn a_flood_shows_its_beginning_live_and_its_end_after_a_note() {
+        let mut shown = Shown::new(false);
+        let mut out = Vec::new();
+        let mut flood = vec![b'a'; LIVE + KEEP * 2];
+        flood.extend_from_slice(b"the end\n");
+        for chunk in flood.chunks(7_000) {
+            shown.write(&mut out, chunk).unwrap();
+        }
+        assert_eq!(out.len(), LIVE);
+        shown.finish(&mut out).unwrap();
+        let note = format!("\n[{} earlier bytes not kept]\n", KEEP + 8);
+        assert_eq!(&out[LIVE..LIVE + note.len()], note.as_bytes());
+        assert!(out.ends_with(b"the end\n"));
+        assert_eq!(out.len(), LIVE + note.len() + KEEP);
+    }
+
+    #[test]
+    fn output_shown_on_a_terminal_is_escaped_line_by_line() {
+        let mut shown = Shown::new(true);
+        let mut out = Vec::new();
+        shown.write(&mut out, b"ok\n\x1b[31mred").unwrap();
+        assert_eq!(out, b"ok\n");
+        shown.write(&mut out, b" still\n").unwrap();
+        shown.write(&mut out, b"no end").unwrap();
+        shown.finish(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b'), "{text:?}");
+        assert!(text.ends_with("red still\nno end\n"), "{text:?}");
+        let mut raw = Vec::new();
+        Shown::new(false).write(&mut raw, b"\x1b[31m").unwrap();
+        assert_eq!(raw, b"\x1b[31m");
+    }
+
+    #[test]
+    fn signals_are_reported_as_the_engine_records_them() {
+        use std::os::unix::process::ExitStatusExt;
+        let segv = std::process::ExitStatus::from_raw(libc::SIGSEGV);
+        assert_eq!(engine_exit_code(segv), 139);
+        let exited = std::process::ExitStatus::from_raw(3 << 8);
+        assert_eq!(engine_exit_code(exited), 3);
+        assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
+        assert_eq!(signal_name(99), "signal 99");
+    }
+
+    #[test]
+    fn the_command_gets_the_environment_the_engine_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(
+            dir.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/sbin/nologin\napp:x:4242:4242::/home/app:/sbin/nologin\n",
+        )
+        .unwrap();
+        let mut ctx = Ctx::for_root(dir.path().to_path_buf());
+        let with_env = |env: &[&str]| crate::target::TargetInfo {
+            hostname: "web-1".into(),
+            tty: true,
+            env: env.iter().map(|e| e.to_string()).collect(),
+            ..Default::default()
+        };
+        ctx.info = std::sync::Arc::new(with_env(&["LANG=C.UTF-8", "TERM", "PATH=/app/bin"]));
+        let pairs = |env: Vec<(String, String)>| -> Vec<String> {
+            env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+        };
+        assert_eq!(
+            pairs(engine_env(&ctx, 4242)),
+            [
+                "PATH=/app/bin",
+                "HOSTNAME=web-1",
+                "LANG=C.UTF-8",
+                "HOME=/home/app"
+            ]
+        );
+        // No passwd entry: HOME=/; the Env's own HOME wins unless empty.
+        ctx.info = std::sync::Arc::new(with_env(&[]));
+        assert_eq!(
+            pairs(engine_env(&ctx, 777)),
+            [
+                &format!("PATH={}", crate::target::ENGINE_DEFAULT_PATH),
+                "HOSTNAME=web-1",
+                "TERM=xterm",
+                "HOME=/"
+            ]
+        );
+        ctx.info = std::sync::Arc::new(with_env(&["HOME=/data"]));
+        assert!(pairs(engine_env(&ctx, 4242)).contains(&"HOME=/data".to_string()));
+        ctx.info = std::sync::Arc::new(with_env(&["HOME="]));
+        assert!(pairs(engine_env(&ctx, 4242)).contains(&"HOME=/home/app".to_string()));
+    }
+
+    #[test]
+    fn argv_is_shown_quoted_and_escaped() {
+        let argv: Vec<String> = ["/usr/bin/python3", "-c", "print('a b')", "\x1b[2J"]
+            .map(String::from)
+            .to_vec();
+        let shown = shown_argv(&argv);
+        assert!(
+            shown.starts_with("/usr/bin/python3 -c 'print('\\''a b'\\'')' "),
+            "{shown}"
+        );
+        assert!(!shown.contains('\x1b'), "{shown}");
     }
 }

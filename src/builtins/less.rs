@@ -6,7 +6,7 @@ use std::os::fd::BorrowedFd;
 
 use clap::Parser;
 
-use super::{Builtin, util};
+use super::{Builtin, cat, util};
 use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Source};
@@ -15,9 +15,10 @@ use crate::shell::io::{Io, Source};
 ///
 /// Keys: space or f shows the next page, Enter or j the next line, q
 /// leaves (so does Ctrl-C). The pager goes forward only and quits at the
-/// end of the input, holding one line at a time. Control characters are
-/// shown escaped. When the output is not a terminal, the input is copied
-/// through unchanged.
+/// end of the input, holding one line at a time. Whenever the output
+/// reaches a terminal, control characters are shown escaped, paging or not
+/// (without a keyboard to read keys from, the input is shown whole). When
+/// the output is not a terminal, the input is copied through unchanged.
 #[derive(Parser)]
 #[command(name = "less", disable_version_flag = true)]
 pub struct Less {
@@ -164,6 +165,14 @@ fn page(input: &mut dyn BufRead, io: &mut Io, ctx: &Ctx) -> io::Result<()> {
     }
 }
 
+/// No paging: the whole input, escaped when the output reaches a terminal
+/// (stdout a terminal while stdin is not, or the client's terminal behind
+/// a session without a TTY), unchanged into a pipe or a file.
+fn show_whole(input: &mut dyn BufRead, io: &mut Io) -> io::Result<()> {
+    let tty = io.out.is_terminal();
+    cat::copy(input, &mut io.out, tty, true).map(|_| ())
+}
+
 impl Builtin for Less {
     const NAME: &'static str = "less";
     fn run(self, io: &mut Io, ctx: &mut Ctx) -> io::Result<i32> {
@@ -194,7 +203,7 @@ impl Builtin for Less {
                 let r = if io.out.is_terminal() && have_keyboard() {
                     page(&mut stdin, io, ctx)
                 } else {
-                    io::copy(&mut stdin, &mut io.out).map(|_| ())
+                    show_whole(&mut stdin, io)
                 };
                 io.stdin = stdin;
                 r?;
@@ -204,7 +213,7 @@ impl Builtin for Less {
         if io.out.is_terminal() && have_keyboard() {
             page(input, io, ctx)?;
         } else {
-            io::copy(input, &mut io.out)?;
+            show_whole(input, io)?;
         }
         Ok(0)
     }

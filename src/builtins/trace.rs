@@ -1,21 +1,21 @@
 //! `trace -p PID` and `trace -- PROGRAM ARGS`.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Parser;
 use nix::unistd::Pid;
-use serde::Serialize;
 
 use super::{Builtin, util, which};
 use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Sink, Source};
-use crate::trace::decode::{self, Event};
-use crate::trace::{End, TraceError, Tracer};
+use crate::trace::ldso::LibrarySearch;
+use crate::trace::session::{self, Outcome, Report, Started, Subject};
+use crate::trace::summary::{MAX_ENTRIES, Summary};
+use crate::trace::{End, TraceError, decode::Event};
 
 /// Show the system calls that fail, decoded: the call, its path or socket
 /// address (ip:port), the flags that matter (O_WRONLY|O_CREAT) and the
@@ -24,7 +24,9 @@ use crate::trace::{End, TraceError, Tracer};
 ///
 /// `trace -p PID` attaches to a running process of the target with all its
 /// threads and the children it starts; Ctrl-C, --timeout or the end of the
-/// session detach it, and it runs on, never left stopped.
+/// session detach it within a second, and it runs on, never left stopped
+/// (a thread asleep in the kernel that never stops is detached by the
+/// kernel as the trace ends).
 /// `trace -- PROGRAM ARGS` starts a program of the target traced, with its
 /// forks; it is killed if still running at the end.
 ///
@@ -34,13 +36,23 @@ use crate::trace::{End, TraceError, Tracer};
 /// said. Routine failures (EINTR, a wait that timed out, EAGAIN of a
 /// non-blocking read or accept) show only with --all.
 ///
+/// Calls read as strace prints them: flags, requests and options by their
+/// constants' names, fds in decimal, errno texts as glibc's. A loader's
+/// search for a library (one failed open per directory) is one line: where
+/// it looked, and where it found it or that it did not.
+///
 /// Each failed path access is followed by the `why PATH ACCESS` to run; a
-/// summary at the end counts the failures per call, path or address, and
-/// errno.
+/// failed privileged call (chroot, setuid, chown, a bind below the
+/// unprivileged ports, mknod, ...) by the capability it lacked instead:
+/// chown does not fix an EPERM. A summary at the end counts the failures
+/// per call, path or address, and errno: the first 256 distinct entries
+/// one by one, the rest in one line.
 ///
 /// JSON (--json): one object per line and per call {pid, syscall, args,
-/// path, address, flags, result, errno, error}, then {summary [{syscall,
-/// target, errno, count}], end}.
+/// path, address, flags, result, errno, error, capability}, per library
+/// search {pid, library, dirs, more_dirs, opens, found, errno, error,
+/// program}, then {summary [{syscall, target, errno, count}], total,
+/// folded, end, pid}.
 #[derive(Parser)]
 #[command(
     name = "trace",
@@ -72,14 +84,6 @@ pub struct Options {
     pub timeout: Option<Duration>,
 }
 
-#[derive(Serialize)]
-struct SummaryRow {
-    syscall: String,
-    target: String,
-    errno: String,
-    count: u64,
-}
-
 /// Quote a path for the shell line the user will copy, escaped for the
 /// terminal.
 fn shell_word(path: &str) -> String {
@@ -102,97 +106,91 @@ fn watch_terminal(io: &Io) -> bool {
     matches!(io.stdin, Source::Stdin(_)) && io::stdin().is_terminal()
 }
 
-/// Follow `tracer` to the end, writing each call shown, then the summary.
-pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End> {
-    let deadline = opts.timeout.map(|t| Instant::now() + t);
-    let all = opts.all;
-    let json = opts.json;
-    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
-    let terminal = watch_terminal(io);
-    let Io { out, err, .. } = io;
-    let mut stop = || {
-        if crate::shell::interrupted() {
-            Some(End::Interrupted)
-        } else if deadline.is_some_and(|d| Instant::now() >= d) {
-            Some(End::TimedOut)
-        } else if terminal && crate::sys::hung_up(std::os::fd::AsFd::as_fd(&io::stdin())) {
-            Some(End::SessionEnded)
-        } else {
-            None
+/// Where the trace's lines go, and what they counted.
+struct Printer<'a> {
+    out: &'a mut Sink,
+    json: bool,
+    summary: Summary,
+}
+
+impl Printer<'_> {
+    fn report(&mut self, r: Report) -> io::Result<()> {
+        self.summary.add_report(&r);
+        if self.json {
+            serde_json::to_writer(&mut *self.out, &r).map_err(io::Error::other)?;
+            return writeln!(self.out);
         }
-    };
-    let show = move |name: &str, errno: Option<i32>| match errno {
-        Some(e) => all || !decode::routine(name, e),
-        None => all,
-    };
-    let mut write_event = |e: Event| -> io::Result<()> {
-        if let Some(errno) = &e.errno {
-            let target = e
-                .absolute
-                .clone()
-                .or_else(|| e.path.clone())
-                .or_else(|| e.address.clone())
-                .unwrap_or_default();
-            *counts
-                .entry((e.syscall.clone(), target, errno.clone()))
-                .or_default() += 1;
+        match r {
+            Report::Call(e) => self.call(&e),
+            Report::Library(l) => self.library(&l),
         }
-        if json {
-            serde_json::to_writer(&mut *out, &e).map_err(io::Error::other)?;
-            return writeln!(out);
+    }
+
+    fn call(&mut self, e: &Event) -> io::Result<()> {
+        writeln!(self.out, "[pid {}] {}", e.pid, e.line())?;
+        if let Some(need) = e.capability.and_then(crate::privileged::by_name) {
+            // Not a path's permission: no chown or chmod helps.
+            return writeln!(
+                self.out,
+                "    -> needs {} (an {} no chown fixes): {}; or grant it with --cap-add {}",
+                need.capability,
+                e.errno.as_deref().unwrap_or("error"),
+                need.instead,
+                need.engine_name()
+            );
         }
-        writeln!(out, "[pid {}] {}", e.pid, e.line())?;
         if e.failed()
             && e.has_path
             && let Some(path) = e.absolute.as_deref().or(e.path.as_deref())
         {
             writeln!(
-                out,
+                self.out,
                 "    -> why {}{}",
                 shell_word(path),
                 e.need.map(|n| format!(" {n}")).unwrap_or_default()
             )?;
         }
         Ok(())
-    };
-    let result = tracer.run(&mut stop, &show, &mut write_event);
-    let threads = tracer.threads();
-    let leader = tracer.leader();
-    let started = tracer.started();
-    tracer.finish();
-    let end = result?;
-    let how = match end {
-        End::Interrupted => "interrupted",
-        End::TimedOut => "timed out",
-        End::SessionEnded => "session ended",
-        End::Exited(_) => "exited",
-    };
-    let mut rows: Vec<SummaryRow> = counts
-        .into_iter()
-        .map(|((syscall, target, errno), count)| SummaryRow {
-            syscall,
-            target,
-            errno,
-            count,
-        })
-        .collect();
-    // The most frequent first; ties in the map's order (call, target).
-    rows.sort_by_key(|r| std::cmp::Reverse(r.count));
-    if json {
-        serde_json::to_writer(
-            &mut *out,
-            &serde_json::json!({"summary": rows, "end": how, "pid": leader.as_raw()}),
-        )
-        .map_err(io::Error::other)?;
-        writeln!(out)?;
-        return Ok(end);
     }
-    let total: u64 = rows.iter().map(|r| r.count).sum();
-    if rows.is_empty() {
-        writeln!(out, "summary: no failed calls")?;
-    } else {
+
+    fn library(&mut self, l: &LibrarySearch) -> io::Result<()> {
+        writeln!(self.out, "[pid {}] {}", l.pid, l.line())?;
+        if l.found.is_none()
+            && let Some(program) = &l.program
+        {
+            writeln!(
+                self.out,
+                "    -> file {} (every library it needs, and where each is found)",
+                shell_word(program)
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The counts, then how the trace ended.
+    fn end(&mut self, outcome: &Outcome) -> io::Result<()> {
+        let rows = self.summary.rows();
+        let folded = self.summary.folded();
+        if self.json {
+            serde_json::to_writer(
+                &mut *self.out,
+                &serde_json::json!({
+                    "summary": rows,
+                    "total": self.summary.total(),
+                    "folded": folded,
+                    "end": outcome.end.how(),
+                    "pid": outcome.leader.as_raw(),
+                }),
+            )
+            .map_err(io::Error::other)?;
+            return writeln!(self.out);
+        }
+        let total = self.summary.total();
+        if total == 0 {
+            return writeln!(self.out, "summary: no failed calls");
+        }
         writeln!(
-            out,
+            self.out,
             "summary: {total} failed call{}",
             if total == 1 { "" } else { "s" }
         )?;
@@ -208,35 +206,117 @@ pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End
             })
             .collect();
         util::write_table(
-            out,
+            self.out,
             Some(&["COUNT", "ERRNO", "CALL", "PATH OR ADDRESS"]),
             &table,
             &[0],
         )?;
+        if folded > 0 {
+            writeln!(
+                self.out,
+                "+ {folded} more failed call{} on other paths and addresses (the summary lists the first {MAX_ENTRIES} distinct ones)",
+                if folded == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
     }
-    match end {
+}
+
+/// What the end of a trace says on stderr.
+fn say_end(err: &mut Sink, outcome: &Outcome) -> io::Result<()> {
+    let leader = outcome.leader;
+    let how = outcome.end.how();
+    match outcome.end {
         // An attached process that exits is the caller's one sentence.
-        End::Exited(_) if !started => {}
+        End::Exited(_) if !outcome.started => {}
         End::Exited(code) => writeln!(err, "trace: pid {leader} exited with status {code}")?,
-        _ if started => writeln!(err, "trace: {how}; stopped pid {leader}")?,
-        _ if threads > 0 => writeln!(
+        End::OutputClosed => {}
+        _ if outcome.started => writeln!(err, "trace: {how}; stopped pid {leader}")?,
+        _ if outcome.threads > 0 => writeln!(
             err,
             "trace: {how}; detached from pid {leader}, which runs on"
         )?,
         _ => writeln!(err, "trace: {how}")?,
     }
-    Ok(end)
+    if !outcome.abandoned.is_empty() && !outcome.started {
+        let tids: Vec<String> = outcome.abandoned.iter().map(Pid::to_string).collect();
+        let n = tids.len();
+        writeln!(
+            err,
+            "trace: thread{} {} never stopped to be detached (asleep in the kernel: a vfork, a hung disk); the kernel detached {} as the trace ended, never stopped",
+            if n == 1 { "" } else { "s" },
+            tids.join(", "),
+            if n == 1 { "it" } else { "them" }
+        )?;
+    }
+    Ok(())
+}
+
+/// Follow `subject` to the end, writing each call shown, then the summary.
+/// A closed output ends the trace quietly (the tracees detached).
+pub fn follow(io: &mut Io, subject: Subject, opts: &Options) -> Result<Outcome, TraceError> {
+    let watch_terminal = watch_terminal(io);
+    let Io { out, err, .. } = io;
+    let mut printer = Printer {
+        out,
+        json: opts.json,
+        summary: Summary::default(),
+    };
+    let what = if opts.all {
+        "all calls"
+    } else {
+        "failed calls"
+    };
+    let options = session::Options {
+        all: opts.all,
+        timeout: opts.timeout,
+        watch_terminal,
+        until: None,
+    };
+    let outcome = session::follow(
+        subject,
+        options,
+        &mut |s: &Started| {
+            if s.started {
+                return Ok(());
+            }
+            writeln!(
+                err,
+                "trace: attached to pid {} ({} thread{}) as uid {}; {what}, Ctrl-C to stop",
+                s.leader,
+                s.threads,
+                if s.threads == 1 { "" } else { "s" },
+                nix::unistd::geteuid(),
+            )
+        },
+        &mut |r| printer.report(r),
+    );
+    let outcome = match outcome {
+        Err(TraceError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Err(TraceError::Output(e));
+        }
+        other => other?,
+    };
+    if outcome.end != End::OutputClosed {
+        printer.end(&outcome).map_err(TraceError::Output)?;
+    }
+    say_end(err, &outcome).map_err(TraceError::Output)?;
+    Ok(outcome)
 }
 
 /// Start `cmd` traced and follow it (`trace --` and `entrypoint --test
 /// --trace`). `None`: still running at the timeout or Ctrl-C, and killed.
-pub fn run_started(io: &mut Io, cmd: &mut Command, opts: &Options) -> io::Result<Option<i32>> {
-    crate::sys::die_with_parent(cmd);
-    let tracer = Tracer::start(cmd)?;
-    Ok(match follow(io, tracer, opts)? {
-        End::Exited(code) => Some(code),
-        _ => None,
-    })
+pub fn run_started(io: &mut Io, cmd: Command, opts: &Options) -> io::Result<Option<i32>> {
+    let mut cmd = cmd;
+    crate::sys::die_with_parent(&mut cmd);
+    match follow(io, Subject::Program(cmd), opts) {
+        Ok(outcome) => Ok(match outcome.end {
+            End::Exited(code) => Some(code),
+            _ => None,
+        }),
+        Err(TraceError::Start(e) | TraceError::Output(e) | TraceError::Follow(e)) => Err(e),
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
 }
 
 impl Trace {
@@ -265,38 +345,28 @@ impl Trace {
             )?;
             return Ok(1);
         }
-        let tracer = match Tracer::attach(Pid::from_raw(pid)) {
-            Ok(t) => t,
-            Err(TraceError::NoProcess(p)) => {
-                writeln!(io.err, "trace: no process {p} in the target (it exited)")?;
-                return Ok(1);
-            }
-            Err(e) => {
-                writeln!(io.err, "trace: {e}")?;
-                return Ok(1);
-            }
-        };
-        writeln!(
-            io.err,
-            "trace: attached to pid {pid} ({} thread{}) as uid {}; {}, Ctrl-C to stop",
-            tracer.threads(),
-            if tracer.threads() == 1 { "" } else { "s" },
-            nix::unistd::geteuid(),
-            if opts.all {
-                "all calls"
-            } else {
-                "failed calls"
-            }
-        )?;
-        match follow(io, tracer, opts)? {
-            End::Exited(code) => {
+        match follow(io, Subject::Pid(Pid::from_raw(pid)), opts) {
+            Ok(Outcome {
+                end: End::Exited(code),
+                ..
+            }) => {
                 writeln!(
                     io.err,
                     "trace: pid {pid} exited during the trace (status {code})"
                 )?;
                 Ok(1)
             }
-            _ => Ok(0),
+            Ok(_) => Ok(0),
+            Err(TraceError::NoProcess(p)) => {
+                writeln!(io.err, "trace: no process {p} in the target (it exited)")?;
+                Ok(1)
+            }
+            Err(TraceError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(0),
+            Err(TraceError::Output(e)) => Err(e),
+            Err(e) => {
+                writeln!(io.err, "trace: {e}")?;
+                Ok(1)
+            }
         }
     }
 
@@ -326,7 +396,7 @@ impl Trace {
         } else {
             io.out.stdio()?
         });
-        match run_started(io, &mut cmd, opts) {
+        match run_started(io, cmd, opts) {
             Ok(Some(code)) => Ok(code.clamp(0, 255)),
             Ok(None) => Ok(130),
             Err(e) => {

@@ -140,52 +140,37 @@ const KILL: Need = Need {
     directives: &[],
 };
 
-/// What a failed call needs, for the calls only a capability allows:
-/// `None` for an EPERM/EACCES that a capability does not explain (a
-/// permission bit, a seccomp filter). Binding a low port is the
-/// privileged-port finding's.
-pub fn needed(syscall: &str, errno: &str, args: &[String]) -> Option<Need> {
-    if errno != "EPERM" && errno != "EACCES" {
-        return None;
-    }
-    let eperm = errno == "EPERM";
-    Some(match syscall {
-        "chroot" => CHROOT,
-        "setuid" | "setreuid" | "setresuid" | "setfsuid" | "setgid" | "setregid" | "setresgid"
-        | "setfsgid" | "setgroups"
-            if eperm =>
-        {
-            SWITCH_USER
-        }
-        "chown" | "fchown" | "lchown" | "fchownat" if eperm => CHOWN,
-        "mknod" | "mknodat" if eperm => MKNOD,
-        "setpriority" | "sched_setscheduler" | "sched_setparam" | "sched_setattr" | "nice"
-        | "ioprio_set" => NICE,
-        "mlock" | "mlock2" | "mlockall" if eperm => LOCK,
-        "setrlimit" | "prlimit64" if eperm => RESOURCE,
-        "mount" | "umount2" | "pivot_root" | "unshare" | "setns" | "sethostname"
-        | "setdomainname"
-            if eperm =>
-        {
-            ADMIN
-        }
-        "settimeofday" | "clock_settime" | "adjtimex" | "clock_adjtime" if eperm => TIME,
-        "socket"
-            if args
-                .iter()
-                .any(|a| a.contains("SOCK_RAW") || a.contains("AF_PACKET")) =>
-        {
-            RAW
-        }
-        "capset" if eperm => SETPCAP,
-        "kill" | "tgkill" if eperm => KILL,
+/// What asks for `capability` (as [`crate::privileged`] names the one a
+/// failed call lacked): a user switch is one subject, CAP_SETUID and
+/// CAP_SETGID together. Binding a low port is the privileged-port
+/// finding's.
+pub fn for_capability(capability: &str) -> Option<Need> {
+    Some(match capability {
+        "CAP_SYS_CHROOT" => CHROOT,
+        "CAP_SETUID" | "CAP_SETGID" => SWITCH_USER,
+        "CAP_CHOWN" => CHOWN,
+        "CAP_MKNOD" => MKNOD,
+        "CAP_SYS_NICE" => NICE,
+        "CAP_IPC_LOCK" => LOCK,
+        "CAP_SYS_RESOURCE" => RESOURCE,
+        "CAP_SYS_ADMIN" => ADMIN,
+        "CAP_SYS_TIME" => TIME,
+        "CAP_NET_RAW" => RAW,
+        "CAP_SETPCAP" => SETPCAP,
+        "CAP_KILL" => KILL,
         _ => return None,
     })
 }
 
-/// The need behind a call a log line names (`Cannot chroot(...)`).
+/// The need behind a call a log line names failing (`Cannot
+/// chroot(...)`): what the call lacks when it fails with EPERM.
 pub fn needed_by_name(call: &str) -> Option<Need> {
-    needed(call, "EPERM", &[])
+    let call_facts = crate::privileged::Call {
+        port_start: crate::privileged::unprivileged_port_start(),
+        ..Default::default()
+    };
+    crate::privileged::needed(call, libc::EPERM, &call_facts)
+        .and_then(|n| for_capability(n.capability))
 }
 
 /// The need behind a user or group the configuration switches to.
@@ -320,27 +305,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn privileged_calls_name_their_capability() {
-        assert_eq!(
-            needed("chroot", "EPERM", &[]).unwrap().capability,
-            "CAP_SYS_CHROOT"
-        );
-        assert_eq!(
-            needed("setgroups", "EPERM", &[]).unwrap().capability,
-            "CAP_SETUID, CAP_SETGID"
-        );
-        assert_eq!(
-            needed("setresgid", "EPERM", &[]).unwrap().capability,
-            "CAP_SETUID, CAP_SETGID"
-        );
-        assert_eq!(
-            needed("fchown", "EPERM", &[]).unwrap().capability,
-            "CAP_CHOWN"
-        );
-        // A permission bit, not a capability.
-        assert!(needed("openat", "EACCES", &[]).is_none());
-        assert!(needed("chown", "EACCES", &[]).is_none());
-        assert!(needed("chroot", "ENOENT", &[]).is_none());
+    fn privileged_calls_named_in_a_log_name_their_capability() {
+        let cap = |call: &str| needed_by_name(call).map(|n| n.capability);
+        assert_eq!(cap("chroot"), Some("CAP_SYS_CHROOT"));
+        assert_eq!(cap("setgroups"), Some("CAP_SETUID, CAP_SETGID"));
+        assert_eq!(cap("setuid"), Some("CAP_SETUID, CAP_SETGID"));
+        assert_eq!(cap("chown"), Some("CAP_CHOWN"));
+        assert_eq!(cap("openat"), None);
+        assert!(for_capability("CAP_NET_BIND_SERVICE").is_none());
     }
 
     #[test]
@@ -452,7 +424,7 @@ pub fn check(f: &Facts, r: &mut Report) {
     let root = f.who.uid == 0;
     if let Some(s) = f.start.as_ref().filter(|_| !root) {
         for c in &s.failed {
-            if let Some(need) = needed(&c.syscall, &c.errno, &c.args) {
+            if let Some(need) = c.capability.and_then(for_capability) {
                 let a = add(&mut asked, need);
                 if a.calls.len() < 8 {
                     a.calls.push(c.line());

@@ -30,7 +30,7 @@ pub fn find(f: &Facts, r: &Report) -> Option<(&'static str, String)> {
         .iter()
         .rev()
         .filter(|_| f.who.uid != 0)
-        .filter_map(|c| caps::needed(&c.syscall, &c.errno, &c.args))
+        .filter_map(|c| c.capability.and_then(caps::for_capability))
         .find(|need| r.get("needs-capability", need.capability).is_some())
         .map(|need| ("needs-capability", need.capability.to_string()))
 }

@@ -56,12 +56,11 @@ impl Facts<'_> {
     }
 }
 
-/// Whether the target's last state is a failure: it exited non-zero, or
-/// the engine restarts it.
+/// Whether the target's last run is a failure: it ended non-zero or
+/// OOM-killed (as the engine recorded it), or the engine restarts it.
 pub fn crashed(info: &TargetInfo) -> bool {
-    info.restart_count > 0
-        || info.state == "restarting"
-        || (info.state != "running" && !info.state.is_empty() && info.exit_code != 0)
+    let failed = crate::target::last_exit_known(info) && (info.exit_code != 0 || info.oom_killed);
+    info.restart_count > 0 || info.state == "restarting" || failed
 }
 
 /// The processes of the app: everything in the namespace except this shell
@@ -113,7 +112,7 @@ pub fn gather<'a>(ctx: &'a Ctx, start: impl FnOnce(&[String]) -> Option<Start>) 
         .map(|e| {
             e.iter()
                 .map(|x| String::from_utf8_lossy(x).into_owned())
-                .filter(|x| !x.starts_with(crate::target::TARGET_INFO_ENV))
+                .filter(|x| !crate::target::is_host_env(x))
                 .collect()
         })
         .unwrap_or_else(|_| info.env.clone());

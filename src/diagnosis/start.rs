@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::trace::End;
 use crate::trace::decode::{self, Event};
-use crate::trace::{End, Tracer};
+use crate::trace::session::{Options, Report, Subject, follow};
 
 /// A failed call, with how often it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,8 +23,9 @@ pub struct Failed {
     /// The path (absolute when the tracer could tell) or address.
     pub target: String,
     pub errno: String,
-    #[serde(skip)]
-    pub args: Vec<String>,
+    /// The capability a privileged call lacked ([`crate::privileged`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<&'static str>,
     /// The open flags, for an open.
     #[serde(skip)]
     pub flags: Option<String>,
@@ -97,6 +99,22 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)
 }
 
+/// The calls that open or create a path.
+fn opens(e: &Event) -> bool {
+    matches!(
+        e.syscall.as_str(),
+        "open"
+            | "openat"
+            | "openat2"
+            | "creat"
+            | "mkdir"
+            | "mkdirat"
+            | "rename"
+            | "renameat"
+            | "renameat2"
+    )
+}
+
 fn writes(e: &Event) -> bool {
     match e.syscall.as_str() {
         "open" | "openat" | "openat2" => e.flags.as_deref().is_some_and(|f| {
@@ -121,43 +139,22 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
         .stdout(Stdio::from(write_end))
         .stderr(Stdio::from(err_end));
     crate::sys::die_with_parent(&mut cmd);
-    let tracer = Tracer::start(&mut cmd).ok();
-    // The write ends live in `cmd`: without dropping it, the reader never
-    // sees the end of the output.
-    drop(cmd);
-    let mut tracer = tracer?;
+    // The write ends live in `cmd`, which the trace drops when it ends:
+    // then the reader sees the end of the output.
     let reader = std::thread::spawn(move || keep_tail(std::fs::File::from(read_end)));
-
-    let deadline = Instant::now() + timeout;
-    let mut stop = || {
-        if crate::shell::interrupted() {
-            Some(End::Interrupted)
-        } else if Instant::now() >= deadline {
-            Some(End::TimedOut)
-        } else {
-            None
-        }
-    };
-    let show = |name: &str, errno: Option<i32>| match errno {
-        Some(e) => !decode::routine(name, e),
-        None => matches!(
-            name,
-            "open"
-                | "openat"
-                | "openat2"
-                | "creat"
-                | "mkdir"
-                | "mkdirat"
-                | "rename"
-                | "renameat"
-                | "renameat2"
-        ),
+    let opts = Options {
+        // Successful opens too: the config files read, the paths written.
+        all: true,
+        timeout: Some(timeout),
+        watch_terminal: false,
+        until: None,
     };
     let mut failed: BTreeMap<(String, String, String), Failed> = BTreeMap::new();
     let mut opened: Vec<String> = Vec::new();
     let mut written: Vec<String> = Vec::new();
     let mut order = 0usize;
-    let mut collect = |e: Event| -> std::io::Result<()> {
+    let mut collect = |r: Report| -> std::io::Result<()> {
+        let Report::Call(e) = r else { return Ok(()) };
         let target = e
             .absolute
             .clone()
@@ -165,6 +162,7 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
             .or_else(|| e.address.clone())
             .unwrap_or_default();
         match &e.errno {
+            Some(_) if decode::routine(&e.syscall, (-e.result) as i32) => {}
             Some(errno) => {
                 let key = (e.syscall.clone(), target.clone(), errno.clone());
                 if let Some(f) = failed.get_mut(&key) {
@@ -177,7 +175,7 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
                             syscall: e.syscall.clone(),
                             target,
                             errno: errno.clone(),
-                            args: e.args.clone(),
+                            capability: e.capability,
                             flags: e.flags.clone(),
                             count: 1,
                             first: order,
@@ -185,7 +183,7 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
                     );
                 }
             }
-            None if target.starts_with('/') => {
+            None if target.starts_with('/') && opens(&e) => {
                 let list = if writes(&e) {
                     &mut written
                 } else {
@@ -199,9 +197,9 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
         }
         Ok(())
     };
-    let end = tracer.run(&mut stop, &show, &mut collect);
-    tracer.finish();
+    let outcome = follow(Subject::Program(cmd), opts, &mut |_| Ok(()), &mut collect);
     let output = reader.join().unwrap_or_default();
+    let outcome = outcome.ok()?;
     let mut failed: Vec<Failed> = failed.into_values().collect();
     failed.sort_by_key(|f| f.first);
     let text = String::from_utf8_lossy(&output);
@@ -211,8 +209,8 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
         .collect();
     let output = lines[lines.len().saturating_sub(40)..].to_vec();
     Some(Start {
-        exit: match end {
-            Ok(End::Exited(code)) => Some(code),
+        exit: match outcome.end {
+            End::Exited(code) => Some(code),
             _ => None,
         },
         failed,
@@ -232,7 +230,7 @@ mod tests {
             syscall: "chroot".into(),
             target: "/var/lib/haproxy".into(),
             errno: "EPERM".into(),
-            args: Vec::new(),
+            capability: Some("CAP_SYS_CHROOT"),
             flags: None,
             count: 1,
             first: 1,

@@ -5,11 +5,15 @@
 //! target and nothing is written to it.
 //!
 //! One sidecar per connection, its stdin and stdout the TCP stream:
-//! `nosh toolbox --pid 1 --forward IP:PORT` (see
-//! [`crate::toolbox::forward`]) sharing the target's network and PID
-//! namespaces, with only the capabilities the drop needs (SETUID, SETGID,
-//! SETPCAP), dropped to the app's identity before it connects. Per
-//! connection:
+//! `nosh toolbox` with the arguments `--forward IP:PORT` and the target's
+//! process as a session's sidecar names it (in the environment, see
+//! [`session::toolbox_args_env`]; [`crate::toolbox::forward`]), sharing the
+//! target's network and PID namespaces, with only the capabilities the drop
+//! needs (SETUID, SETGID, SETPCAP) and a session sidecar's pids and memory
+//! limits, dropped to the app's identity before it connects. At most
+//! `--max-connections` are carried at once: each holds a sidecar, and
+//! whoever can reach the listening port could otherwise make any number.
+//! Per connection:
 //! 1. create the sidecar (auto-remove, no log: the stream is not kept);
 //! 2. attach to it, then start it;
 //! 3. copy the client to its stdin and its stdout to the client; the
@@ -30,10 +34,11 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Semaphore;
 
 use super::engine::Engine;
 use super::error::{HostError, from_create, from_start};
-use super::session::{self, attached_io, session_labels};
+use super::session::{self, Limits, attached_io, session_labels, target_args, toolbox_args_env};
 use super::target::Target;
 use super::watchdog::Watchdog;
 use super::wire::{self, Channel, Demux};
@@ -115,18 +120,26 @@ impl Spec {
     }
 }
 
-/// The sidecar of one forwarded connection.
-pub fn forward_config(target: &Target, image: &str, remote: SocketAddr) -> ContainerCreateBody {
+/// What every connection's sidecar is made of, and how many may live at
+/// once.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub image: String,
+    pub limits: Limits,
+    pub max_connections: usize,
+}
+
+/// The sidecar of one forwarded connection. It finds the app's process,
+/// and so its identity, as a session's sidecar does (`--pid host` and
+/// `--pid container:X` targets included).
+pub fn forward_config(target: &Target, opts: &Options, remote: SocketAddr) -> ContainerCreateBody {
     let joined = format!("container:{}", target.info.id);
+    let mut args = target_args(target);
+    args.extend(["--forward".to_string(), remote.to_string()]);
     ContainerCreateBody {
-        image: Some(image.to_string()),
+        image: Some(opts.image.clone()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        cmd: Some(vec![
-            "--pid".into(),
-            "1".into(),
-            "--forward".into(),
-            remote.to_string(),
-        ]),
+        env: Some(vec![toolbox_args_env(&args)]),
         labels: Some(session_labels(target, "forward")),
         host_config: Some(HostConfig {
             pid_mode: Some(joined.clone()),
@@ -140,7 +153,7 @@ pub fn forward_config(target: &Target, image: &str, remote: SocketAddr) -> Conta
                 typ: Some("none".into()),
                 config: None,
             }),
-            ..Default::default()
+            ..opts.limits.host_config()
         }),
         ..attached_io(false)
     }
@@ -188,7 +201,7 @@ impl Live {
 pub async fn run(
     engine: Arc<Engine>,
     target: Arc<Target>,
-    image: Arc<String>,
+    opts: Arc<Options>,
     specs: &[Spec],
     watchdog: Option<Watchdog>,
 ) -> Result<u8, HostError> {
@@ -202,6 +215,7 @@ pub async fn run(
         ids: Arc::default(),
         watchdog: Arc::new(Mutex::new(watchdog)),
     };
+    let slots = Arc::new(Semaphore::new(opts.max_connections));
     let (accepted, mut incoming) = tokio::sync::mpsc::channel::<(TcpStream, SocketAddr)>(64);
     for spec in specs {
         let listener =
@@ -242,12 +256,17 @@ pub async fn run(
     loop {
         tokio::select! {
             Some((conn, remote)) = incoming.recv() => {
-                let (engine, target, image, live) =
-                    (engine.clone(), target.clone(), image.clone(), live.clone());
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    eprintln!("nosh: port-forward: {}", refusal(&conn, remote, opts.max_connections));
+                    continue;
+                };
+                let (engine, target, opts, live) =
+                    (engine.clone(), target.clone(), opts.clone(), live.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = connection(&engine, &target, &image, remote, conn, &live).await {
+                    if let Err(e) = connection(&engine, &target, &opts, remote, conn, &live).await {
                         super::report(&e);
                     }
+                    drop(slot);
                 });
             }
             _ = int.recv() => break,
@@ -275,11 +294,21 @@ pub async fn run(
     Ok(0)
 }
 
+/// The line that says a connection was closed unanswered, at the cap.
+fn refusal(conn: &TcpStream, remote: SocketAddr, max: usize) -> String {
+    let from = conn
+        .peer_addr()
+        .map_or_else(|_| "a client".to_string(), |a| a.to_string());
+    format!(
+        "closed the connection from {from} to {remote}: {max} connections are open already (--max-connections)"
+    )
+}
+
 /// Steps 1–4 for one client connection.
 async fn connection(
     engine: &Engine,
     target: &Target,
-    image: &str,
+    opts: &Options,
     remote: SocketAddr,
     client: TcpStream,
     live: &Live,
@@ -290,7 +319,7 @@ async fn connection(
         .docker
         .create_container(
             Some(CreateContainerOptionsBuilder::new().name(&name).build()),
-            forward_config(target, image, remote),
+            forward_config(target, opts, remote),
         )
         .await
         .map_err(|e| from_create(&engine.endpoint, &e))?;
@@ -445,9 +474,20 @@ mod tests {
             },
             ..Default::default()
         };
-        let c = forward_config(&target, "img", "127.0.0.1:80".parse().unwrap());
-        assert_eq!(c.cmd.unwrap(), ["--pid", "1", "--forward", "127.0.0.1:80"]);
+        let opts = Options {
+            image: "img".into(),
+            limits: Limits::default(),
+            max_connections: 64,
+        };
+        let c = forward_config(&target, &opts, "127.0.0.1:80".parse().unwrap());
+        assert_eq!(c.cmd, None);
+        assert_eq!(
+            session::handed_args(&c.env.unwrap()),
+            ["--pid", "1", "--exact", "--forward", "127.0.0.1:80"]
+        );
         let h = c.host_config.unwrap();
+        assert_eq!(h.pids_limit, Some(Limits::DEFAULT_PIDS));
+        assert_eq!(h.memory, Some(Limits::DEFAULT_MEMORY));
         assert_eq!(
             h.network_mode.as_deref(),
             Some("container:0123456789abcdef")

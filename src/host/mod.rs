@@ -10,6 +10,8 @@
 //! - [`forward`]: `nosh port-forward`, one sidecar per connection;
 //! - [`replica`]: a copy of a stopped container or an image, with the shell
 //!   in place of its command;
+//! - [`settle`]: a restarting container pinned down before the choice, and
+//!   the retry when the engine restarts it under a session;
 //! - [`wire`]: the attach and wait calls on connections of our own;
 //! - [`ssh`]: engines at `ssh://`, through `docker system dial-stdio`;
 //! - [`terminal`]: raw mode, window size, stdin;
@@ -31,6 +33,7 @@ pub mod image;
 pub mod replica;
 pub mod session;
 pub mod sessions;
+pub mod settle;
 pub mod ssh;
 pub mod target;
 pub mod terminal;
@@ -112,11 +115,15 @@ pub fn port_forward(args: crate::cli::PortForwardArgs) -> ExitCode {
                 target.info.display_name().to_string(),
             ));
         }
-        let image = toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?;
+        let opts = forward::Options {
+            image: toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?,
+            limits: session::Limits::from(&args.limits),
+            max_connections: args.max_connections as usize,
+        };
         forward::run(
             std::sync::Arc::new(engine),
             std::sync::Arc::new(target),
-            std::sync::Arc::new(image),
+            std::sync::Arc::new(opts),
             &specs,
             watchdog,
         )
@@ -252,14 +259,8 @@ async fn attach_session(
     };
 
     let engine = engine::connect_args(&args.engine, log).await?;
-    let mut target = target::resolve(&engine, name, args.image).await?;
-    let mode = target::mode(&target, args.replica)?;
-    target.info.replica = mode == target::Mode::Replica;
-    // Only doctor reads the log; a plain `-c` stays one round trip shorter.
-    if !target.is_image && command.as_deref().is_none_or(|c| c.contains("doctor")) {
-        target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
-        target.info.changes = target::changes(&engine, &target.info.id).await;
-    }
+    let found = target::resolve(&engine, name, args.image).await?;
+    let mut target = settle::settle(&engine, found, !args.replica).await?;
     let image = match binary {
         None => {
             let given = args.toolbox_image.clone().unwrap_or_default();
@@ -273,8 +274,7 @@ async fn attach_session(
         }
     };
 
-    let defaults = session::Limits::default();
-    let req = Request {
+    let mut req = Request {
         tty,
         user: args.user.clone(),
         root: args.root,
@@ -285,42 +285,95 @@ async fn attach_session(
             .or(Some("xterm".into())),
         stdout_terminal: std::io::stdout().is_terminal(),
         stderr_terminal: std::io::stderr().is_terminal(),
-        limits: session::Limits {
-            pids: args.pids_limit.unwrap_or(defaults.pids),
-            memory: args.memory.unwrap_or(defaults.memory),
-        },
+        limits: session::Limits::from(&args.limits),
+        hold_output: false,
     };
-    if mode == target::Mode::Sidecar
-        && let Some(warning) = target::ptrace_warning(&target)
-    {
-        eprintln!("nosh: {}", crate::escape::field(warning.as_bytes()));
-    }
-    let outcome = {
-        let _raw = if tty && stdin_tty {
-            Some(terminal::RawMode::enable()?)
-        } else {
-            None
+    let mut watchdog = watchdog;
+    let mut attempt = 1;
+    loop {
+        let mode = target::mode(&target, args.replica)?;
+        target.info.replica = mode == target::Mode::Replica;
+        // Only doctor reads the log; a plain `-c` stays one round trip shorter.
+        if !target.is_image && req.command.as_deref().is_none_or(|c| c.contains("doctor")) {
+            target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
+            target.info.changes = target::changes(&engine, &target.info.id).await;
+        }
+        let sidecar = mode == target::Mode::Sidecar;
+        // A one-shot command beside a container that restarts may lose its
+        // run: keep its output back, to run it again unseen.
+        req.hold_output = sidecar
+            && !tty
+            && req.command.is_some()
+            && target.info.restart_count > 0
+            && attempt < ATTEMPTS;
+        if sidecar
+            && attempt == 1
+            && let Some(warning) = target::ptrace_warning(&target)
+        {
+            eprintln!("nosh: {}", crate::escape::field(warning.as_bytes()));
+        }
+        let result = {
+            let _raw = if tty && stdin_tty {
+                Some(terminal::RawMode::enable()?)
+            } else {
+                None
+            };
+            match mode {
+                target::Mode::Sidecar => {
+                    session::run(&engine, &target, &image, &req, watchdog.as_deref_mut()).await
+                }
+                target::Mode::Replica => {
+                    replica::run(
+                        &engine,
+                        &target,
+                        &image,
+                        &req,
+                        args.rw,
+                        watchdog.as_deref_mut(),
+                    )
+                    .await
+                }
+            }
         };
-        match mode {
-            target::Mode::Sidecar => session::run(&engine, &target, &image, &req, watchdog).await?,
-            target::Mode::Replica => {
-                replica::run(&engine, &target, &image, &req, args.rw, watchdog).await?
+        // The engine ended or replaced the run the sidecar was for: before
+        // the sidecar started, or under a session whose output was kept
+        // back. Look again and run it again (in a replica, most likely).
+        let lost_run = match &result {
+            Err(HostError::StoppedWhileStarting(_)) => true,
+            Ok(Outcome::Held { status, .. }) => {
+                *status >= i64::from(crate::EXIT_NOSH_FAILED)
+                    && settle::run_changed(&engine, &target).await
             }
+            _ => false,
+        };
+        if lost_run && attempt < ATTEMPTS {
+            log.say(|| format!("{name} lost its run during attempt {attempt}: again"));
+            attempt += 1;
+            let found = target::resolve(&engine, &target.info.id, false).await?;
+            target = settle::settle(&engine, found, !args.replica).await?;
+            continue;
         }
-    };
-    match outcome {
-        Outcome::Exited(status) => {
-            if status >= 128 && mode == target::Mode::Sidecar {
-                explain_end(&engine, &target).await;
+        let status = match result? {
+            Outcome::Exited(status) => status,
+            Outcome::Held { status, output } => {
+                output.show();
+                status
             }
-            Ok(exit_status(status))
+            Outcome::Interrupted(sig) => {
+                log.say(|| format!("interrupted by signal {sig}; sidecar removed"));
+                return Ok(128u8.saturating_add(sig as u8));
+            }
+        };
+        if status >= i64::from(crate::EXIT_NOSH_FAILED) && sidecar {
+            explain_end(&engine, &target).await;
         }
-        Outcome::Interrupted(sig) => {
-            log.say(|| format!("interrupted by signal {sig}; sidecar removed"));
-            Ok(128u8.saturating_add(sig as u8))
-        }
+        return Ok(exit_status(status));
     }
 }
+
+/// How many times a session is tried when the engine restarts its target
+/// under it.
+const ATTEMPTS: u32 = 3;
 
 /// `nosh doctor TARGET`: the checklist, run non-interactively in a sidecar.
 pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
@@ -346,19 +399,13 @@ pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
     })
 }
 
-/// After a session killed by a signal: say so if the target went down with it.
+/// After a session that failed or was killed by a signal: say so if the
+/// target's run ended under it.
 async fn explain_end(engine: &Engine, target: &target::Target) {
-    let running = engine
-        .docker
-        .inspect_container(&target.info.id, None)
-        .await
-        .ok()
-        .and_then(|t| t.state.and_then(|s| s.running))
-        .unwrap_or(false);
-    if !running {
+    if settle::run_changed(engine, target).await {
         eprintln!(
             "nosh: container {} stopped; the session ended with it",
-            target.info.display_name()
+            crate::escape::field(target.info.display_name().as_bytes())
         );
     }
 }

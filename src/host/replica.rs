@@ -164,15 +164,33 @@ pub fn replica_config(
 ) -> ContainerCreateBody {
     let info = &target.info;
     let h = &target.host_config;
-    let mut cmd = vec!["toolbox".to_string()];
-    cmd.extend(session::toolbox_args(req));
-    let mut env = info.env.clone();
-    env.extend(session::sidecar_env(target, req));
+    // The original's environment, less what would pass for the host half's
+    // word to the toolbox: an image may set `NOSH_TOOLBOX_ARGS` too. The
+    // arguments and the target's configuration are always set here, so the
+    // engine adds no value of the image's back for them.
+    let mut env: Vec<String> = info
+        .env
+        .iter()
+        .filter(|e| !crate::target::is_host_env(e))
+        .cloned()
+        .collect();
+    env.extend(session::sidecar_env(
+        target,
+        req,
+        &session::toolbox_args(req),
+    ));
+    // The app reads the original's hostname (gethostname, $HOSTNAME); the
+    // engine refuses one with another container's or the host's network.
+    let own_uts = !network_mode
+        .as_deref()
+        .is_some_and(|m| m == "host" || m.starts_with("container:"));
     ContainerCreateBody {
         image: Some(image.to_string()),
+        hostname: Some(info.hostname.clone()).filter(|h| own_uts && !h.is_empty()),
         entrypoint: Some(vec![format!("{BINARY_DIR}/nosh")]),
-        // Explicit, so the image's CMD is not appended.
-        cmd: Some(cmd),
+        // Explicit, so the image's CMD is not appended; the arguments are
+        // in the environment.
+        cmd: Some(vec!["toolbox".into()]),
         user: Some(replica_user(target, req)),
         env: Some(env),
         working_dir: Some(info.working_dir.clone()).filter(|w| !w.is_empty()),
@@ -455,13 +473,14 @@ mod tests {
         let c = config(&Request::default(), false);
         assert_eq!(c.image.as_deref(), Some("sha256:c0ffee"));
         assert_eq!(c.entrypoint.unwrap(), ["/.nosh/nosh"]);
-        assert_eq!(c.cmd.unwrap(), ["toolbox", "--pid", "1"]);
+        assert_eq!(c.cmd.unwrap(), ["toolbox"]);
         assert_eq!(c.user.as_deref(), Some("65532"));
         assert_eq!(c.working_dir.as_deref(), Some("/app"));
         assert_eq!(c.healthcheck.unwrap().test.unwrap(), ["NONE"]);
         let env = c.env.unwrap();
         assert_eq!(env[..2], ["PATH=/usr/bin", "MODE=prod"]);
         assert!(env[2].starts_with("NOSH_TARGET_INFO="), "{env:?}");
+        assert_eq!(session::handed_args(&env), ["--pid", "1"]);
         let h = c.host_config.unwrap();
         assert_eq!(h.cap_drop.unwrap(), ["ALL"]);
         assert_eq!(
@@ -554,7 +573,10 @@ mod tests {
             false,
         );
         assert_eq!(root.user.as_deref(), Some("0:0"));
-        assert_eq!(root.cmd.unwrap(), ["toolbox", "--pid", "1", "--root"]);
+        assert_eq!(
+            session::handed_args(&root.env.unwrap()),
+            ["--pid", "1", "--root"]
+        );
         let user = config(
             &Request {
                 user: Some("1000".into()),
@@ -564,9 +586,29 @@ mod tests {
             false,
         );
         assert_eq!(user.user.as_deref(), Some("1000:1000"));
+        assert_eq!(user.cmd.unwrap(), ["toolbox"]);
         assert_eq!(
-            user.cmd.unwrap(),
-            ["toolbox", "--pid", "1", "--user", "1000", "-c", "id"]
+            session::handed_args(&user.env.unwrap()),
+            ["--pid", "1", "--user", "1000", "-c", "id"]
+        );
+    }
+
+    #[test]
+    fn a_replica_takes_no_word_for_the_toolbox_from_the_originals_environment() {
+        let mut t = original();
+        t.info.env.extend([
+            r#"NOSH_TOOLBOX_ARGS=["--root", "-c", "run /evil"]"#.to_string(),
+            "NOSH_TARGET_INFO={}".to_string(),
+            "NOSH_STDOUT_TERMINAL=1".to_string(),
+        ]);
+        let c = replica_config(&t, "img", "helper", None, &Request::default(), false);
+        let env = c.env.unwrap();
+        assert_eq!(session::handed_args(&env), ["--pid", "1"]);
+        let ours: Vec<&String> = env.iter().filter(|e| e.starts_with("NOSH_")).collect();
+        assert_eq!(ours.len(), 2, "{ours:?}");
+        assert!(
+            ours[0].starts_with("NOSH_TARGET_INFO={\"name\""),
+            "{ours:?}"
         );
     }
 

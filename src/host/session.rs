@@ -54,6 +54,10 @@ pub struct Request {
     pub stderr_terminal: bool,
     /// What the sidecar may use.
     pub limits: Limits,
+    /// Keep the output until the session ends ([`Outcome::Held`]): a
+    /// one-shot command beside a container that restarts may lose its
+    /// run half-way, and is then run again rather than shown half.
+    pub hold_output: bool,
 }
 
 /// The sidecar's resource limits: a hostile target can make any builtin
@@ -73,6 +77,27 @@ impl Limits {
     pub const DEFAULT_MEMORY: i64 = 1 << 30;
 }
 
+impl From<&crate::cli::LimitArgs> for Limits {
+    fn from(args: &crate::cli::LimitArgs) -> Self {
+        let defaults = Limits::default();
+        Limits {
+            pids: args.pids_limit.unwrap_or(defaults.pids),
+            memory: args.memory.unwrap_or(defaults.memory),
+        }
+    }
+}
+
+impl Limits {
+    /// The limits in a container's `HostConfig`; 0 sets none.
+    pub fn host_config(self) -> HostConfig {
+        HostConfig {
+            pids_limit: (self.pids > 0).then_some(self.pids),
+            memory: (self.memory > 0).then_some(self.memory),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -82,8 +107,9 @@ impl Default for Limits {
     }
 }
 
-/// The arguments of the toolbox entry (after `/nosh toolbox`) for a
-/// container whose app is PID 1 of the toolbox's PID namespace.
+/// The arguments of the toolbox entry (after `/nosh toolbox`, handed over
+/// by [`toolbox_args_env`]) for a container whose app is PID 1 of the
+/// toolbox's PID namespace.
 pub fn toolbox_args(req: &Request) -> Vec<String> {
     let mut args = vec!["--pid".to_string(), "1".to_string()];
     args.extend(request_args(req));
@@ -130,19 +156,34 @@ fn request_args(req: &Request) -> Vec<String> {
     args
 }
 
-/// The sidecar's environment: the target's configuration for the toolbox
-/// (in the environment, not the command line: after the drop the toolbox is
-/// not dumpable, so the app cannot read it back, and `ps` stays readable),
-/// and `$TERM` when it has a TTY. The configuration is bounded
-/// ([`TargetInfo::bounded`]): one environment string over 128 KiB and the
-/// engine cannot start the sidecar at all. Without a TTY, whether our own
-/// stdout and stderr are terminals: the toolbox then escapes what it writes
-/// as if they were its own.
+/// `args`, the toolbox's arguments, as the variable that hands them over:
+/// the command line of the toolbox is `/nosh toolbox` and nothing more,
+/// since every process of the target can read it (see
+/// [`TOOLBOX_ARGS_ENV`]). Always set, so that a replica's image cannot
+/// supply its own.
+///
+/// [`TOOLBOX_ARGS_ENV`]: crate::target::TOOLBOX_ARGS_ENV
+pub fn toolbox_args_env(args: &[String]) -> String {
+    let json = serde_json::to_string(args).unwrap_or_else(|_| "[]".into());
+    format!("{}={json}", crate::target::TOOLBOX_ARGS_ENV)
+}
+
+/// The sidecar's environment: the toolbox's arguments `args`, the target's
+/// configuration for the toolbox (in the environment, not the command
+/// line: the toolbox is not dumpable, so the app cannot read them back,
+/// and `ps` stays readable), and `$TERM` when it has a TTY. The
+/// configuration is bounded ([`TargetInfo::bounded`]): one environment
+/// string over 128 KiB and the engine cannot start the sidecar at all.
+/// Without a TTY, whether our own stdout and stderr are terminals: the
+/// toolbox then escapes what it writes as if they were its own.
 ///
 /// [`TargetInfo::bounded`]: crate::target::TargetInfo::bounded
-pub fn sidecar_env(target: &Target, req: &Request) -> Vec<String> {
+pub fn sidecar_env(target: &Target, req: &Request, args: &[String]) -> Vec<String> {
     let json = serde_json::to_string(&target.info.bounded()).unwrap_or_else(|_| "{}".into());
-    let mut env = vec![format!("{}={json}", crate::target::TARGET_INFO_ENV)];
+    let mut env = vec![
+        format!("{}={json}", crate::target::TARGET_INFO_ENV),
+        toolbox_args_env(args),
+    ];
     if let (Some(term), true) = (&req.term, req.tty) {
         env.push(format!("TERM={term}"));
     }
@@ -200,12 +241,11 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
     let id = &target.info.id;
     let joined = format!("container:{id}");
     let labels = session_labels(target, "sidecar");
-    let env = Some(sidecar_env(target, req));
+    let args = [target_args(target), request_args(req)].concat();
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        cmd: Some([target_args(target), request_args(req)].concat()),
-        env,
+        env: Some(sidecar_env(target, req, &args)),
         labels: Some(labels),
         host_config: Some(HostConfig {
             pid_mode: Some(joined.clone()),
@@ -214,10 +254,8 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),
-            pids_limit: (req.limits.pids > 0).then_some(req.limits.pids),
-            memory: (req.limits.memory > 0).then_some(req.limits.memory),
             auto_remove: Some(true),
-            ..Default::default()
+            ..req.limits.host_config()
         }),
         ..attached_io(req.tty)
     }
@@ -251,8 +289,32 @@ pub fn sidecar_name(target_name: &str) -> String {
 pub enum Outcome {
     /// The shell's exit status.
     Exited(i64),
+    /// The shell's exit status and its output, not shown yet
+    /// ([`Request::hold_output`]).
+    Held { status: i64, output: Held },
     /// A signal stopped the client; the sidecar was removed.
     Interrupted(i32),
+}
+
+/// Output kept back, in the order it came, until [`Held::show`].
+#[derive(Debug, Default)]
+pub struct Held {
+    chunks: Vec<(Channel, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Held {
+    /// The most output a session keeps back; past it, the output is shown
+    /// as it comes and the session can no longer be run again unseen.
+    pub const MAX: usize = 8 << 20;
+
+    /// Writes it all to stdout and stderr. A closed stdout is not an error
+    /// of the session.
+    pub fn show(self) {
+        for (channel, bytes) in self.chunks {
+            let _ = write_channel(channel, &bytes);
+        }
+    }
 }
 
 /// Runs a session to its end.
@@ -277,23 +339,21 @@ pub async fn run(
         watchdog,
         &failed,
         Until::Exited,
+        req.hold_output,
     )
     .await;
-    if let Err(HostError::StartFailed(_) | HostError::CapsRefused { .. }) = &result {
-        // The runtime's own words for a target that stopped between create
-        // and start are cryptic; say what happened instead.
-        let running = engine
-            .docker
-            .inspect_container(&target.info.id, None)
-            .await
-            .ok()
-            .and_then(|t| t.state?.running)
-            .unwrap_or(false);
-        if !running {
-            return Err(HostError::StoppedWhileStarting(
-                target.info.display_name().to_string(),
-            ));
-        }
+    if let Err(
+        HostError::CreateFailed(_) | HostError::StartFailed(_) | HostError::CapsRefused { .. },
+    ) = &result
+        && super::settle::run_changed(engine, target).await
+    {
+        // The runtime's own words for a target that stopped (or is being
+        // restarted) between the inspect and the sidecar's start are
+        // cryptic ("namespace path: lstat /proc/N/ns/net"); say what
+        // happened instead.
+        return Err(HostError::StoppedWhileStarting(
+            target.info.display_name().to_string(),
+        ));
     }
     result
 }
@@ -316,10 +376,25 @@ pub async fn run_container(
     watchdog: Option<&mut Watchdog>,
     failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
 ) -> Result<Outcome, HostError> {
-    run_container_until(engine, name, config, tty, watchdog, failed, Until::Removed).await
+    run_container_until(
+        engine,
+        name,
+        config,
+        tty,
+        watchdog,
+        failed,
+        Until::Removed,
+        false,
+    )
+    .await
 }
 
-/// Steps 1–7, ending when the container has exited or is removed (`until`).
+/// Steps 1–7, ending when the container has exited or is removed (`until`);
+/// with `hold`, the output is kept back ([`Outcome::Held`]).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one of the session's settings; a struct would only rename them"
+)]
 pub async fn run_container_until(
     engine: &Engine,
     name: &str,
@@ -328,6 +403,7 @@ pub async fn run_container_until(
     watchdog: Option<&mut Watchdog>,
     failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
     until: Until,
+    hold: bool,
 ) -> Result<Outcome, HostError> {
     // Catch the signals before anything exists to clean up: a Ctrl-C during
     // create or start must still end in "interrupted, container removed".
@@ -378,20 +454,40 @@ pub async fn run_container_until(
     }
 
     // 6. Pump.
-    let interrupted = pump(engine, &id, tty, attached, &mut signals).await?;
+    let mut out = Output {
+        tty,
+        held: hold.then(Held::default),
+    };
+    let interrupted = match pump(engine, &id, attached, &mut out, &mut signals).await {
+        Ok(interrupted) => interrupted,
+        Err(e) => {
+            out.show_held();
+            return Err(e);
+        }
+    };
     if let Some(sig) = interrupted {
+        out.show_held();
         remove(engine, &id).await;
         return Ok(Outcome::Interrupted(sig));
     }
 
     // 7. Exit status.
-    let status = wait.status().await?;
+    let status = match wait.status().await {
+        Ok(status) => status,
+        Err(e) => {
+            out.show_held();
+            return Err(e);
+        }
+    };
     let ended = match until {
         Until::Exited => "exited",
         Until::Removed => "removed",
     };
     log.say(|| format!("{name} {ended}, exit status {status}"));
-    Ok(Outcome::Exited(status))
+    Ok(match out.held.take() {
+        Some(output) => Outcome::Held { status, output },
+        None => Outcome::Exited(status),
+    })
 }
 
 async fn resize(engine: &Engine, id: &str, cols: u16, rows: u16) {
@@ -437,10 +533,11 @@ impl Signals {
 async fn pump(
     engine: &Engine,
     id: &str,
-    tty: bool,
     attached: wire::Attached,
+    out: &mut Output,
     signals: &mut Signals,
 ) -> Result<Option<i32>, HostError> {
+    let tty = out.tty;
     let (mut from_sidecar, mut to_sidecar) = tokio::io::split(attached.conn);
     let lost = |e: std::io::Error| HostError::Stream(e.to_string());
     let mut stdin = terminal::stdin_reader()?;
@@ -453,7 +550,6 @@ async fn pump(
     } = signals;
 
     let mut demux = Demux::default();
-    let mut out = Output { tty };
     out.write(&mut demux, &attached.first).map_err(lost)?;
     let mut buf = vec![0u8; 32 * 1024];
     let mut first_byte = attached.first.is_empty();
@@ -506,9 +602,11 @@ async fn pump(
     }
 }
 
-/// Where sidecar output goes: raw to stdout on a TTY, demultiplexed otherwise.
+/// Where sidecar output goes: raw to stdout on a TTY, demultiplexed
+/// otherwise; into `held` while the session's output is kept back.
 struct Output {
     tty: bool,
+    held: Option<Held>,
 }
 
 impl Output {
@@ -516,27 +614,56 @@ impl Output {
         if bytes.is_empty() {
             return Ok(());
         }
-        if self.tty {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(bytes)?;
-            return stdout.flush();
-        }
-        for (channel, payload) in demux.push(bytes) {
-            match channel {
-                Channel::Stdout => {
-                    let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(&payload)?;
-                    stdout.flush()?;
+        let chunks = if self.tty {
+            vec![(Channel::Stdout, bytes.to_vec())]
+        } else {
+            demux.push(bytes)
+        };
+        for (channel, payload) in chunks {
+            match &mut self.held {
+                Some(held) => {
+                    held.bytes += payload.len();
+                    held.chunks.push((channel, payload));
+                    if held.bytes > Held::MAX {
+                        self.show_held();
+                    }
                 }
-                Channel::Stderr => {
-                    let mut stderr = std::io::stderr().lock();
-                    stderr.write_all(&payload)?;
-                    stderr.flush()?;
-                }
+                None => write_channel(channel, &payload)?,
             }
         }
         Ok(())
     }
+
+    /// Shows what was kept back, and keeps nothing back from now on.
+    fn show_held(&mut self) {
+        if let Some(held) = self.held.take() {
+            held.show();
+        }
+    }
+}
+
+fn write_channel(channel: Channel, bytes: &[u8]) -> std::io::Result<()> {
+    match channel {
+        Channel::Stdout => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            stdout.flush()
+        }
+        Channel::Stderr => {
+            let mut stderr = std::io::stderr().lock();
+            stderr.write_all(bytes)?;
+            stderr.flush()
+        }
+    }
+}
+
+/// The toolbox's arguments as `env` hands them over (exactly once).
+#[cfg(test)]
+pub fn handed_args(env: &[String]) -> Vec<String> {
+    let prefix = format!("{}=", crate::target::TOOLBOX_ARGS_ENV);
+    let found: Vec<&str> = env.iter().filter_map(|e| e.strip_prefix(&prefix)).collect();
+    assert_eq!(found.len(), 1, "{env:?}");
+    serde_json::from_str(found[0]).expect("a JSON list of strings")
 }
 
 #[cfg(test)]
@@ -591,9 +718,13 @@ mod tests {
         assert_eq!(h.auto_remove, Some(true));
         assert_eq!(c.stdin_once, Some(true));
         assert_eq!(c.tty, Some(true));
+        // Nothing the operator typed, nor anything else, on the command line.
+        assert_eq!(c.entrypoint.unwrap(), ["/nosh", "toolbox"]);
+        assert_eq!(c.cmd, None);
         let env = c.env.unwrap();
         assert!(env[0].starts_with("NOSH_TARGET_INFO={"));
-        assert_eq!(env[1..], ["TERM=xterm"]);
+        assert_eq!(env[1], r#"NOSH_TOOLBOX_ARGS=["--pid","1","--exact"]"#);
+        assert_eq!(env[2..], ["TERM=xterm"]);
         let labels = c.labels.unwrap();
         assert_eq!(labels[LABEL_TARGET], "0123456789abcdef");
         assert_eq!(labels[LABEL_SESSION], "sidecar");
@@ -605,8 +736,8 @@ mod tests {
             stdout_terminal: true,
             ..Default::default()
         };
-        let env = sidecar_env(&target(""), &req);
-        assert_eq!(env[1..], ["NOSH_STDOUT_TERMINAL=1"]);
+        let env = sidecar_env(&target(""), &req, &[]);
+        assert_eq!(env[2..], ["NOSH_STDOUT_TERMINAL=1"]);
         // With a TTY the sidecar's own stdout is the terminal.
         let env = sidecar_env(
             &target(""),
@@ -615,8 +746,9 @@ mod tests {
                 stderr_terminal: true,
                 ..req
             },
+            &[],
         );
-        assert_eq!(env.len(), 1);
+        assert_eq!(env.len(), 2);
     }
 
     #[test]
@@ -653,7 +785,8 @@ mod tests {
         };
         let args = toolbox_args(&req);
         assert_eq!(args, ["--pid", "1", "--user", "1000:1000", "-c", "id"]);
-        let env = sidecar_env(&target(""), &req);
+        let env = sidecar_env(&target(""), &req, &args);
+        assert_eq!(handed_args(&env), args);
         let json = env[0].strip_prefix("NOSH_TARGET_INFO=").unwrap();
         let info: TargetInfo = serde_json::from_str(json).unwrap();
         assert_eq!(info.name, "api");
@@ -678,7 +811,7 @@ mod tests {
             command: Some("id".into()),
             ..Default::default()
         };
-        let cmd = |t: &Target| sidecar_config(t, "img", &req).cmd.unwrap();
+        let cmd = |t: &Target| handed_args(&sidecar_config(t, "img", &req).env.unwrap());
         assert_eq!(cmd(&with("")), ["--pid", "1", "--exact", "-c", "id"]);
         assert_eq!(cmd(&with("private")), ["--pid", "1", "--exact", "-c", "id"]);
         assert_eq!(

@@ -9,7 +9,7 @@
 
 use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, HostConfig, ImageInspect,
-    MountPoint,
+    MountPoint, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
@@ -36,6 +36,14 @@ pub struct Target {
     pub labels: std::collections::HashMap<String, String>,
     /// `State.Pid`: the app's PID in the host's PID namespace (0 if none).
     pub host_pid: i64,
+    /// `State.StartedAt` and `State.FinishedAt` (RFC 3339; empty for an
+    /// image): the start names the run a sidecar joins.
+    pub started_at: String,
+    pub finished_at: String,
+    /// True when the run found running has ended since, or is about to be
+    /// replaced (see [`super::settle`]): a sidecar would join a dying
+    /// process, so a replica is used.
+    pub run_ended: bool,
 }
 
 /// How a target is debugged.
@@ -215,6 +223,11 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         exposed_ports: config.exposed_ports.clone().unwrap_or_default(),
         restart_count: inspect.restart_count.unwrap_or(0),
         exit_code: state.exit_code.unwrap_or(0),
+        exit_code_source: exit_code_source(&status, state.exit_code.unwrap_or(0)).into(),
+        oom_killed: state.oom_killed.unwrap_or(false),
+        restart_policy: restart_policy(inspect.host_config.as_ref()),
+        hostname: config.hostname.clone().unwrap_or_default(),
+        tty: config.tty.unwrap_or(false),
         state: status,
         error: state.error.unwrap_or_default(),
         replica: false,
@@ -243,6 +256,38 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         mounts: inspect.mounts.clone().unwrap_or_default(),
         labels: config.labels.unwrap_or_default(),
         host_pid: state.pid.unwrap_or(0),
+        started_at: state.started_at.unwrap_or_default(),
+        finished_at: state.finished_at.unwrap_or_default(),
+        run_ended: false,
+    }
+}
+
+/// Whether `State.ExitCode` tells how the last run ended: not while a run
+/// is going on (the engine resets it to 0 at every start), nor for a
+/// container created and never started.
+fn exit_code_source(status: &str, exit_code: i64) -> &'static str {
+    match status {
+        "running" | "paused" | "" => "",
+        "created" if exit_code == 0 => "",
+        _ => "state",
+    }
+}
+
+/// `HostConfig.RestartPolicy` as `docker run --restart` spells it; empty
+/// for none.
+fn restart_policy(host_config: Option<&HostConfig>) -> String {
+    let Some(policy) = host_config.and_then(|h| h.restart_policy.as_ref()) else {
+        return String::new();
+    };
+    let name = match policy.name {
+        Some(RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO) | None => {
+            return String::new();
+        }
+        Some(name) => name.to_string(),
+    };
+    match policy.maximum_retry_count {
+        Some(n) if n > 0 && name == "on-failure" => format!("{name}:{n}"),
+        _ => name,
     }
 }
 
@@ -259,7 +304,7 @@ pub fn mode(target: &Target, force_replica: bool) -> Result<Mode, HostError> {
     if target.paused || info.state == "paused" {
         return Err(HostError::Paused(info.display_name().to_string()));
     }
-    if info.state == "running" && !force_replica {
+    if info.state == "running" && !force_replica && !target.run_ended {
         Ok(Mode::Sidecar)
     } else {
         Ok(Mode::Replica)

@@ -263,13 +263,7 @@ fn initial_vars(
         if let Some((k, v)) = e.split_once('=') {
             // In a replica, PID 1 is this toolbox: its environment is the
             // app's plus the host half's messages to us, which are not the app's.
-            if ![
-                crate::target::TARGET_INFO_ENV,
-                escape::STDOUT_TERMINAL_ENV,
-                escape::STDERR_TERMINAL_ENV,
-            ]
-            .contains(&k)
-            {
+            if !crate::target::is_host_env(&e) {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
@@ -278,7 +272,7 @@ fn initial_vars(
         vars.entry("TERM".into()).or_insert(term);
     }
     vars.entry("PATH".into())
-        .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".into());
+        .or_insert_with(|| crate::target::ENGINE_DEFAULT_PATH.into());
     if let Some(u) = users.user_by_uid(id.uid.as_raw()) {
         vars.entry("HOME".into()).or_insert_with(|| u.home.clone());
         vars.entry("USER".into()).or_insert_with(|| u.name.clone());
@@ -324,10 +318,12 @@ pub fn banner(ctx: &Ctx) -> String {
             out.push_str("  original  an image: nothing has run yet\n");
         } else {
             out.push_str(&format!(
-                "  original  {state}, exit code {}, restarted {} times",
-                info.exit_code, info.restart_count
+                "  original  {state}, {}",
+                crate::target::last_run(info)
             ));
-            if let Some(why) = crate::target::explain_exit(info.exit_code) {
+            if crate::target::last_exit_known(info)
+                && let Some(why) = crate::target::explain_last_exit(info)
+            {
                 out.push_str(&format!(": {why}"));
             }
             out.push('\n');

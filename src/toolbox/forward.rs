@@ -4,6 +4,9 @@
 //! `setns`, no mount namespace, so its sidecar gets no capability beyond the
 //! engine's defaults.
 //!
+//! 0. (the caller) N is the target's own process, chosen as for the shell
+//!    ([`super::find`]): with `--pid host` that is the app, not the host's
+//!    init;
 //! 1. read N's identity from `/proc/N/status` (kernel data, not a target file);
 //! 2. drop to it with no capabilities and verify, as the shell does;
 //! 3. connect to ADDR:PORT in the shared network namespace;

@@ -51,6 +51,27 @@ pub fn report(err: &dyn Error) -> String {
     msg
 }
 
+/// The arguments the host half passed in [`TOOLBOX_ARGS_ENV`] (see there
+/// why not on the command line), taken out of the environment: programs the
+/// shell starts never see them.
+///
+/// # Safety
+/// Changes the environment: call it while the process has one thread.
+///
+/// [`TOOLBOX_ARGS_ENV`]: crate::target::TOOLBOX_ARGS_ENV
+pub unsafe fn take_host_args() -> Result<Vec<String>, String> {
+    use crate::target::TOOLBOX_ARGS_ENV;
+    let Some(value) = std::env::var_os(TOOLBOX_ARGS_ENV) else {
+        return Ok(Vec::new());
+    };
+    // SAFETY: the caller guarantees a single thread.
+    unsafe { std::env::remove_var(TOOLBOX_ARGS_ENV) };
+    value
+        .to_str()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| format!("${TOOLBOX_ARGS_ENV} is not a JSON list of strings"))
+}
+
 pub fn main(args: ToolboxArgs) -> ExitCode {
     match run(args) {
         Ok(code) => ExitCode::from(code),
@@ -69,16 +90,14 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
         None => TargetInfo::default(),
     };
-    if let Some(spec) = &args.forward {
-        return forward::run(args.pid, args.user.as_deref(), args.root, spec);
-    }
     // SAFETY: the toolbox is single-threaded; nothing reads the
     // environment concurrently. Programs started later get the target's
     // environment, never this variable.
-    unsafe { std::env::remove_var("NOSH_TARGET_INFO") };
+    unsafe { std::env::remove_var(crate::target::TARGET_INFO_ENV) };
     // SAFETY: as above.
     unsafe { crate::escape::take_host_terminal_env() };
-    // 2. (first half) Which process is the target's own.
+    // 2. (first half) Which process is the target's own: the shell's and a
+    // forwarded connection's identity are both that process's.
     let chosen = if args.exact {
         find::Chosen {
             pid: args.pid,
@@ -94,6 +113,9 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     };
     if let Some(note) = &chosen.note {
         eprintln!("nosh: {note}");
+    }
+    if let Some(spec) = &args.forward {
+        return forward::run(chosen.pid, args.user.as_deref(), args.root, spec);
     }
     attach(Attach {
         pid: chosen.pid,

@@ -12,11 +12,19 @@
 //!
 //! Both follow forks, vforks and threads. The loop waits in `waitpid`, woken
 //! every 100 ms by [`crate::sys::Ticker`] to look at Ctrl-C, the timeout and
-//! the terminal.
+//! the terminal. [`session`] runs it on a thread of its own, so that a
+//! tracee that never reports (a vfork parent waiting for a child that
+//! never execs) cannot hold the shell: the thread gives up on it and exits,
+//! and the kernel detaches what that thread still traced.
 
 mod arch;
+pub mod consts;
 pub mod decode;
+pub mod errno;
+pub mod ldso;
 mod names_x86_64;
+pub mod session;
+pub mod summary;
 
 use std::collections::HashMap;
 use std::io::{self, IoSliceMut};
@@ -35,6 +43,23 @@ use nix::unistd::Pid;
 
 use decode::{Event, Memory};
 
+/// What the loop asks of whoever follows the trace.
+pub trait Observer {
+    /// Whether the call `name` of `pid`, which failed with `errno` (None:
+    /// it succeeded), is worth decoding.
+    fn wants(&self, pid: Pid, name: &str, errno: Option<i32>) -> bool;
+    /// A decoded call. An error ends the trace.
+    fn call(&mut self, event: Event) -> io::Result<()>;
+    /// Looked at about every 100 ms: Some ends the trace.
+    fn stop(&mut self) -> Option<End>;
+}
+
+/// `waitpid` for this thread's tracees only: another thread of the shell
+/// (a pipeline stage) may have children of its own.
+fn wait_flags() -> WaitPidFlag {
+    WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     #[error("no process {0} in the target")]
@@ -48,6 +73,16 @@ pub enum TraceError {
         #[source]
         source: Errno,
     },
+    /// The program could not be started traced, or the tracing thread not
+    /// at all.
+    #[error("failed to start the trace")]
+    Start(#[source] io::Error),
+    /// Following the tracees failed.
+    #[error("failed to follow the traced process")]
+    Follow(#[source] io::Error),
+    /// Whoever took the trace's lines failed to (a closed pipe, a full disk).
+    #[error("failed to write the trace")]
+    Output(#[source] io::Error),
 }
 
 /// Why a trace ended.
@@ -60,6 +95,24 @@ pub enum End {
     /// The traced process (the one attached to, or the program started)
     /// exited with this status (128 + N for signal N).
     Exited(i32),
+    /// Whoever read the trace stopped reading (a closed pipe).
+    OutputClosed,
+    /// The caller's own condition (a port listening, ...) was met.
+    Done,
+}
+
+impl End {
+    /// How the end reads in a sentence and in JSON.
+    pub fn how(self) -> &'static str {
+        match self {
+            End::Interrupted => "interrupted",
+            End::TimedOut => "timed out",
+            End::SessionEnded => "session ended",
+            End::Exited(_) => "exited",
+            End::OutputClosed => "output closed",
+            End::Done => "done",
+        }
+    }
 }
 
 /// Reads a stopped tracee's memory with process_vm_readv(2): one copy, no
@@ -184,6 +237,9 @@ pub struct Tracer {
     /// Started by this shell: killed, not detached, at the end.
     owned: bool,
     ended: Option<End>,
+    /// `net.ipv4.ip_unprivileged_port_start` as the tracee sees it, read
+    /// at the first failed bind.
+    port_start: Option<u16>,
 }
 
 /// The thread ids of process `pid`.
@@ -287,6 +343,7 @@ impl Tracer {
             leader: pid,
             owned: false,
             ended: None,
+            port_start: None,
         };
         loop {
             let Ok(tids) = tasks(pid) else {
@@ -315,7 +372,7 @@ impl Tracer {
                     }
                     Err(Errno::ESRCH) => {}
                     Err(e) => {
-                        t.finish();
+                        t.finish(session::FINISH_BUDGET);
                         return Err(explain_refusal(tid, e));
                     }
                 }
@@ -347,7 +404,7 @@ impl Tracer {
         let child = cmd.spawn()?;
         let pid = Pid::from_raw(child.id() as i32);
         loop {
-            match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+            match waitpid(pid, Some(wait_flags())) {
                 Ok(WaitStatus::Stopped(_, _)) => break,
                 Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => {
                     return Err(io::Error::other(
@@ -373,6 +430,7 @@ impl Tracer {
             leader: pid,
             owned: true,
             ended: None,
+            port_start: None,
         })
     }
 
@@ -385,25 +443,29 @@ impl Tracer {
         self.owned
     }
 
-    /// Follow the tracees until `stop` says so or the traced process exits.
-    /// `show(call)` decides from the name and errno whether a call is worth
-    /// decoding; `out` gets the decoded ones.
-    pub fn run(
-        &mut self,
-        stop: &mut dyn FnMut() -> Option<End>,
-        show: &dyn Fn(&str, Option<i32>) -> bool,
-        out: &mut dyn FnMut(Event) -> io::Result<()>,
-    ) -> io::Result<End> {
+    /// Follow the tracees until the observer says stop or the traced
+    /// process exits.
+    pub fn run(&mut self, obs: &mut dyn Observer) -> io::Result<End> {
         let _ticker =
             crate::sys::Ticker::start(Duration::from_millis(100)).map_err(io::Error::other)?;
+        let mut seen = crate::sys::Ticker::ticks();
+        if let Some(end) = obs.stop() {
+            return Ok(end);
+        }
         loop {
             if let Some(end) = self.ended {
                 return Ok(end);
             }
-            if let Some(end) = stop() {
-                return Ok(end);
+            // A busy tracee keeps waitpid from ever blocking: look at the
+            // clock and Ctrl-C once per tick, not once per call.
+            let now = crate::sys::Ticker::ticks();
+            if now != seen {
+                seen = now;
+                if let Some(end) = obs.stop() {
+                    return Ok(end);
+                }
             }
-            let status = match waitpid(None::<Pid>, Some(WaitPidFlag::__WALL)) {
+            let status = match waitpid(None::<Pid>, Some(wait_flags())) {
                 Ok(s) => s,
                 Err(Errno::EINTR) => continue,
                 Err(Errno::ECHILD) => {
@@ -412,7 +474,7 @@ impl Tracer {
                 }
                 Err(e) => return Err(e.into()),
             };
-            self.handle(status, show, out)?;
+            self.handle(status, obs)?;
         }
     }
 
@@ -429,12 +491,7 @@ impl Tracer {
         let _ = ptrace::syscall(pid, sig);
     }
 
-    fn handle(
-        &mut self,
-        status: WaitStatus,
-        show: &dyn Fn(&str, Option<i32>) -> bool,
-        out: &mut dyn FnMut(Event) -> io::Result<()>,
-    ) -> io::Result<()> {
+    fn handle(&mut self, status: WaitStatus, obs: &mut dyn Observer) -> io::Result<()> {
         match status {
             WaitStatus::PtraceSyscall(pid) => {
                 let fresh = self.new_thread();
@@ -447,16 +504,16 @@ impl Tracer {
                 let mut event = None;
                 if exited_call && let Ok(call) = arch::exit_call(pid) {
                     let name = decode::name(call.nr);
-                    if show(&name, call.errno()) {
-                        event = Some(decode::decode(pid.as_raw(), &call, &ProcMemory(pid)));
-                        if let Some(e) = event.as_mut() {
-                            resolve_path(pid, e);
-                        }
+                    if obs.wants(pid, &name, call.errno()) {
+                        let mut e = decode::decode(pid.as_raw(), &call, &ProcMemory(pid));
+                        resolve_path(pid, &mut e);
+                        self.name_capability(&mut e);
+                        event = Some(e);
                     }
                 }
                 self.resume(pid, None);
                 if let Some(e) = event {
-                    out(e)?;
+                    obs.call(e)?;
                 }
             }
             WaitStatus::PtraceEvent(pid, sig, ev) => {
@@ -521,12 +578,40 @@ impl Tracer {
         }
     }
 
-    /// End the trace. A started program and everything it started are
-    /// killed and reaped. An attached process is detached thread by thread:
-    /// each is interrupted, and detached from the ptrace-stop it reports,
-    /// with the signal it was about to get, so that it runs on as if it had
-    /// never been traced. Never returns with a tracee left stopped.
-    pub fn finish(mut self) {
+    /// The capability a failed privileged call lacked, if that is why it
+    /// failed (see [`crate::privileged`]).
+    fn name_capability(&mut self, e: &mut Event) {
+        let Some(errno) = e.errno_number() else {
+            return;
+        };
+        let port = e.port;
+        if e.syscall == "bind" && port.is_some() && self.port_start.is_none() {
+            self.port_start = Some(crate::privileged::unprivileged_port_start());
+        }
+        e.capability = crate::privileged::needed(
+            &e.syscall,
+            errno,
+            &crate::privileged::Call {
+                args: e.raw,
+                port,
+                port_start: self.port_start.unwrap_or(1024),
+            },
+        )
+        .map(|n| n.capability);
+    }
+
+    /// End the trace within `budget`. A started program and everything it
+    /// started are killed and reaped. An attached process is detached
+    /// thread by thread: each is interrupted, and detached from the
+    /// ptrace-stop it reports, with the signal it was about to get, so that
+    /// it runs on as if it had never been traced.
+    ///
+    /// A thread that never reports (uninterruptible sleep: a vfork parent
+    /// whose child never execs, a hung disk) is given up on when the budget
+    /// is spent: its tids are returned, and the caller's thread must then
+    /// exit, which makes the kernel detach them (exit_ptrace) without ever
+    /// stopping them. Never returns with a tracee left in a ptrace-stop.
+    pub fn finish(mut self, budget: Duration) -> Vec<Pid> {
         if self.owned {
             for pid in self.threads.keys() {
                 let _ = nix::sys::signal::kill(*pid, Signal::SIGKILL);
@@ -536,15 +621,20 @@ impl Tracer {
                 let _ = ptrace::interrupt(*pid);
             }
         }
-        let _ticker = crate::sys::Ticker::start(Duration::from_millis(100));
+        let _ticker = crate::sys::Ticker::start(Duration::from_millis(50));
         let started = Instant::now();
+        let mut asked_again = false;
         while !self.threads.is_empty() {
-            let status = match waitpid(None::<Pid>, Some(WaitPidFlag::__WALL)) {
+            if started.elapsed() >= budget {
+                break;
+            }
+            let status = match waitpid(None::<Pid>, Some(wait_flags())) {
                 Ok(s) => s,
                 Err(Errno::EINTR) => {
-                    if started.elapsed() > Duration::from_secs(1) && !self.owned {
-                        // A thread in uninterruptible sleep stops when it
-                        // leaves the kernel: ask again, and keep waiting.
+                    if !asked_again && !self.owned && started.elapsed() > budget / 3 {
+                        // A thread that was leaving the kernel when first
+                        // asked may have missed it: ask once more.
+                        asked_again = true;
                         for pid in self.threads.keys() {
                             let _ = ptrace::interrupt(*pid);
                         }
@@ -571,13 +661,15 @@ impl Tracer {
                         && let Ok(new) = ptrace::getevent(pid)
                     {
                         // The new tracee reports its own first stop.
+                        let new = Pid::from_raw(new as i32);
                         self.threads.insert(
-                            Pid::from_raw(new as i32),
+                            new,
                             Thread {
                                 in_syscall: false,
                                 fresh: false,
                             },
                         );
+                        let _ = ptrace::interrupt(new);
                     }
                     let _ = ptrace::detach(pid, None);
                     self.threads.remove(&pid);
@@ -594,6 +686,9 @@ impl Tracer {
                 _ => {}
             }
         }
+        let mut left: Vec<Pid> = self.threads.keys().copied().collect();
+        left.sort();
+        left
     }
 }
 

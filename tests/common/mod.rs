@@ -768,6 +768,14 @@ pub fn python_app_image_with(opts: PythonOpts) -> String {
     tag
 }
 
+/// The Python rootfs (no CA bundle) under image configuration `changes` of a
+/// test's own, tagged `nosh-fixture-NAME:...`: for images that differ from
+/// the service only in their configuration (no `ENV PATH`, another
+/// ENTRYPOINT).
+pub fn python_image_configured(name: &str, changes: &[&str]) -> String {
+    python_image(name, PythonOpts::default(), changes)
+}
+
 /// The same Python rootfs started the way a Dockerfile's shell form would:
 /// `CMD ["sh", "-c", "python3 /app/app.py"]`. There is no shell, so the
 /// container never starts and reports exit code 127.
@@ -902,6 +910,31 @@ impl Container {
                 _ => thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+
+    /// Polls `docker inspect --format FORMAT` every 50 ms until `done` says
+    /// its reading will do, and returns that reading; panics with the last
+    /// reading and the logs after `limit`.
+    pub fn wait_until(&self, format: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let reading = self.inspect(format);
+            if done(&reading) {
+                return reading;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still reads {reading:?} for {format} after {limit:?}; logs:\n{}",
+                self.name,
+                self.logs()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// [`Container::wait_until`] `format` reads `want`, for up to 30 s.
+    pub fn wait_inspect(&self, format: &str, want: &str) {
+        self.wait_until(format, Duration::from_secs(30), |r| r == want);
     }
 
     /// The nosh sidecars of this container, in any state.
@@ -1470,19 +1503,35 @@ pub fn gc_lock() -> Flock<File> {
 }
 
 // ---------------------------------------------------------------------------
+// A static program of a test's own
+// ---------------------------------------------------------------------------
+
+/// A FROM-scratch image holding one static program (`bin`, built by the
+/// test) at `/app/NAME`, the users, `/tmp` and an `/app` owned by 65532,
+/// running as 65532 with `ENTRYPOINT ["/app/NAME"]`. No shell, nothing
+/// else.
+pub fn static_program_image(name: &str, bin: &Path) -> String {
+    let program = fs::read(bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let mut fs = Rootfs::new();
+    add_users(&mut fs);
+    fs.dir("app", NONROOT, NONROOT, 0o755)
+        .file(&format!("app/{name}"), &program, 0, 0, 0o755);
+    let tar = fs.into_tar();
+    let entrypoint = format!(r#"ENTRYPOINT ["/app/{name}"]"#);
+    let changes = ["USER 65532:65532", "WORKDIR /app", PATH_ENV, &entrypoint];
+    let key = short_hash(&[&tar, changes.join("\n").as_bytes()]);
+    ensure_image(name, &key, &changes, || tar)
+}
+
+// ---------------------------------------------------------------------------
 // doctor
 // ---------------------------------------------------------------------------
 
 /// Waits until the container has stopped (or was created but never started).
 pub fn wait_exited(c: &Container) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !matches!(
-        c.inspect("{{.State.Status}}").as_str(),
-        "exited" | "created"
-    ) {
-        assert!(Instant::now() < deadline, "{} did not stop", c.name());
-        thread::sleep(Duration::from_millis(100));
-    }
+    c.wait_until("{{.State.Status}}", Duration::from_secs(20), |s| {
+        matches!(s, "exited" | "created")
+    });
 }
 
 /// `nosh doctor --json EXTRA TARGET`: the exit code and the document.

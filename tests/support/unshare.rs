@@ -331,6 +331,22 @@ pub fn children(parent: i32) -> Vec<i32> {
         .collect()
 }
 
+/// The resident memory of `pid` and every process below it, in KiB, as
+/// the host sees it.
+pub fn tree_rss_kib(pid: i32) -> u64 {
+    let own = fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            status_field(&s, "VmRSS")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    own + children(pid).into_iter().map(tree_rss_kib).sum::<u64>()
+}
+
 fn is_app(pid: i32) -> bool {
     let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
