@@ -134,8 +134,8 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub verbose: bool,
 
-    /// One JSON document: {"target", "findings": [{id, severity, message,
-    /// evidence, fix}]} (--run adds "run"; --all gives {"containers": [...]}).
+    /// One JSON document: {"target", "findings": [{id, severity, subject,
+    /// message, evidence, fix}]} (--run adds "run"; --all gives {"containers": [...]}).
     /// The same as --format json.
     #[arg(long)]
     pub json: bool,
@@ -161,6 +161,12 @@ pub struct DoctorArgs {
     /// --run the container is started so (and no-new-privileges).
     #[arg(long)]
     pub prod_like: bool,
+
+    /// For a container that exited: do not start its entrypoint under trace
+    /// in the replica (it runs there, never in the container, for at most
+    /// 5 s, to see the calls that fail).
+    #[arg(long)]
+    pub no_start: bool,
 
     /// Use this prebuilt toolbox image instead of importing this binary.
     #[arg(long, value_name = "REF")]

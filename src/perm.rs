@@ -116,6 +116,8 @@ pub struct Verdict {
     pub identity: Who,
     pub deciding: Option<Deciding>,
     pub components: Vec<Component>,
+    /// What to do about a denial: filled by the fix engine
+    /// ([`crate::diagnosis::check`]), empty from [`check`] alone.
     pub fixes: Vec<String>,
     /// Set when the kernel's answer and the walk disagree.
     pub note: Option<String>,
@@ -241,7 +243,6 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
     let last = prefixes.len() - 1;
     let mut components = Vec::new();
     let mut deciding: Option<Deciding> = None;
-    let mut fixes: Vec<String> = Vec::new();
 
     for (i, p) in prefixes.iter().enumerate() {
         // The component itself (a link shows as one), and what it leads to.
@@ -291,11 +292,6 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
                 exists: false,
             });
             if !is_last && deciding.is_none() {
-                let uid = who.uid;
-                let gid = who.gid;
-                fixes.push(format!(
-                    "create {p} in the build stage: RUN mkdir -p {p} && chown {uid}:{gid} {p}"
-                ));
                 deciding = Some(Deciding {
                     path: p.clone(),
                     owner: String::new(),
@@ -406,7 +402,6 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
                 mode: mode_str.clone(),
                 reason: reason.clone(),
             });
-            fixes = fixes_for(p, &abs, access, who, m.uid(), is_dir, mount, &reason);
             break;
         }
     }
@@ -425,7 +420,7 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
         identity: who.clone(),
         deciding,
         components,
-        fixes,
+        fixes: Vec::new(),
         note,
     }
 }
@@ -470,102 +465,6 @@ fn kernel_allows(ctx: &Ctx, abs: &str, access: Access, exists: bool) -> Option<b
         }
         Err(_) => None,
     }
-}
-
-fn looks_like_logs(path: &str) -> bool {
-    path.contains("/log") || path.ends_with(".log")
-}
-
-/// The fixes for a denial at component `p` of `path`.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call site, each value is distinct evidence"
-)]
-fn fixes_for(
-    p: &str,
-    path: &str,
-    access: Access,
-    who: &Who,
-    owner_uid: u32,
-    is_dir: bool,
-    mount: Option<&Mount>,
-    reason: &str,
-) -> Vec<String> {
-    let mut fixes = Vec::new();
-    let uid = who.uid;
-    let gid = who.gid;
-    if reason.contains("read-only mount") {
-        let at = if path == p && !is_dir {
-            Path::new(path)
-                .parent()
-                .and_then(|x| x.to_str())
-                .unwrap_or("/")
-                .to_string()
-        } else {
-            p.to_string()
-        };
-        let m = mount.map(|m| m.target.as_str()).unwrap_or("/");
-        if m == "/" {
-            fixes.push(format!("read-only root filesystem: use a tmpfs at {at} (docker run --tmpfs {at}, or a Kubernetes emptyDir volume)"));
-        } else {
-            fixes.push(format!("the volume at {m} is mounted read-only: mount it read-write, or write elsewhere (a tmpfs at {at})"));
-        }
-        if looks_like_logs(path) {
-            fixes.push("log to stdout/stderr instead of a file: the engine collects it".into());
-        }
-        return fixes;
-    }
-    if reason.contains("noexec") {
-        fixes.push(format!(
-            "the mount at {} is noexec: run the program from another filesystem or remount without noexec",
-            mount.map(|m| m.target.as_str()).unwrap_or("/")
-        ));
-        return fixes;
-    }
-    match access {
-        Access::Write => {
-            let dir = if is_dir {
-                p.to_string()
-            } else {
-                path.to_string()
-            };
-            fixes.push(format!(
-                "chown {uid}:{gid} {dir} in the build stage (RUN mkdir -p {dir} && chown {uid}:{gid} {dir}, or COPY --chown={uid}:{gid})"
-            ));
-            if looks_like_logs(path) {
-                fixes.push("log to stdout/stderr instead of a file: the engine collects it".into());
-            }
-            fixes.push(format!(
-                "mount a writable volume at {dir} (docker run -v NAME:{dir}, or a Kubernetes emptyDir)"
-            ));
-            if owner_uid == 0 {
-                fixes.push(format!(
-                    "or grant group write: chgrp {gid} {dir} && chmod g+w {dir}"
-                ));
-            }
-        }
-        Access::Read => {
-            fixes.push(format!(
-                "make it readable by uid {uid} in the build stage: chown {uid} {p}, or chmod o+r{} {p}",
-                if is_dir { "x" } else { "" }
-            ));
-        }
-        Access::Exec => {
-            if is_dir {
-                fixes.push(format!(
-                    "chmod o+x {p} in the build stage so uid {uid} can pass through it"
-                ));
-            } else {
-                fixes.push(format!(
-                    "chmod +x {p} in the build stage (COPY --chmod=755)"
-                ));
-            }
-        }
-    }
-    if p != path && access != Access::Write {
-        fixes.push(format!("{p} blocks every path below it: chmod o+x {p}"));
-    }
-    fixes
 }
 
 /// Why the directory `dir` (existing) is writable for `who`, if it is.

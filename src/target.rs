@@ -99,6 +99,10 @@ pub struct TargetInfo {
     /// the output truncated to [`MAX_HEALTH_OUTPUT`] bytes.
     pub health_exit_code: Option<i64>,
     pub health_output: String,
+    /// What changed in the container's own filesystem since it started,
+    /// as `docker diff` lists it (`A /path`, `C /path`, `D /path`),
+    /// bounded: for `doctor`, the paths the app writes.
+    pub changes: Vec<String>,
 }
 
 /// The most JSON the toolbox is handed in [`TARGET_INFO_ENV`]: the kernel
@@ -114,7 +118,9 @@ const SHORT_FIELD_BUDGET: usize = 256;
 /// Entrypoint and Cmd together, and each of their arguments.
 const ARGV_BUDGET: usize = 24 * 1024;
 /// The environment, and each of its entries.
-const ENV_BUDGET: usize = 32 * 1024;
+const ENV_BUDGET: usize = 28 * 1024;
+/// The changed paths (`docker diff`), all of them.
+const CHANGES_BUDGET: usize = 4 * 1024;
 /// One environment entry or argument.
 const ITEM_BUDGET: usize = 8 * 1024;
 /// The healthcheck's test command, all of it.
@@ -282,6 +288,14 @@ impl TargetInfo {
             "log lines",
             &mut cut,
         );
+        bound_list(
+            &mut b.changes,
+            512,
+            CHANGES_BUDGET,
+            false,
+            "changed paths",
+            &mut cut,
+        );
         b.cut.extend(cut);
         b
     }
@@ -404,6 +418,9 @@ mod tests {
             error: "e".repeat(100_000),
             healthcheck: Some((0..32).map(|_| "\x1b".repeat(1024)).collect()),
             health_output: "\x01".repeat(4000),
+            changes: (0..1000)
+                .map(|i| format!("A /var/lib/app/{i}{}", "\x1b".repeat(100)))
+                .collect(),
             hostname: "h".repeat(100_000),
             ..Default::default()
         };

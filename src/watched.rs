@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diagnosis::start::{Failed, Start};
 use crate::trace::decode::Event;
 
 /// Most distinct failed calls kept (each counted); later ones are counted
@@ -72,9 +73,15 @@ pub struct FailedCall {
     pub need: Option<String>,
     /// The call as strace would print it (arguments already escaped).
     pub line: String,
+    /// The capability a failed privileged call lacked (`CAP_NET_BIND_SERVICE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
     /// The first process that made it.
     pub pid: i32,
     pub count: u64,
+    /// The order of its first failure among the kept calls.
+    #[serde(skip)]
+    pub first: usize,
 }
 
 impl FailedCall {
@@ -139,6 +146,38 @@ impl Watched {
         }
         out
     }
+
+    /// The watched start as doctor reads a traced start: the failed calls
+    /// in the order they first failed, and the exit. The output is not
+    /// repeated here: it is the watched container's log already.
+    pub fn as_start(&self) -> Start {
+        let mut calls: Vec<&FailedCall> = self.failed_calls.iter().collect();
+        calls.sort_by_key(|c| c.first);
+        Start {
+            exit: self.exit_code,
+            failed: calls
+                .into_iter()
+                .map(|c| Failed {
+                    syscall: c.syscall.clone(),
+                    target: c
+                        .path
+                        .clone()
+                        .or_else(|| c.address.clone())
+                        .unwrap_or_default(),
+                    errno: c.errno.clone(),
+                    capability: c
+                        .capability
+                        .as_deref()
+                        .and_then(crate::privileged::by_name)
+                        .map(|n| n.capability),
+                    flags: c.flags.clone(),
+                    count: c.count,
+                    first: c.first,
+                })
+                .collect(),
+            ..Start::default()
+        }
+    }
 }
 
 /// Collects failed calls, bounded: the same call, target and errno once,
@@ -179,8 +218,10 @@ impl CallCounter {
             error: e.error.clone().unwrap_or_default(),
             need: e.need.map(str::to_string),
             line: e.line(),
+            capability: e.capability.map(str::to_string),
             pid: e.pid,
             count: 1,
+            first: self.calls.len(),
         });
     }
 

@@ -7,48 +7,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Container, Nosh, PythonOpts, cpp_app_image, cpp_app_image_needing_a_newer_glibc,
-    python_app_image, python_app_image_with, static_app_image,
+    Container, Nosh, PythonOpts, cpp_app_image, cpp_app_image_needing_a_newer_glibc, doctor,
+    findings, python_app_image, python_app_image_with, static_app_image, touches_system_dir,
+    wait_exited,
 };
 use serde_json::Value;
-
-/// Waits until the container has stopped (or was created but never started).
-fn wait_exited(c: &Container) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !matches!(
-        c.inspect("{{.State.Status}}").as_str(),
-        "exited" | "created"
-    ) {
-        assert!(Instant::now() < deadline, "{} did not stop", c.name());
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn doctor(target: &Container, extra: &[&str]) -> (i32, Value) {
-    let out = Nosh::new()
-        .arg("doctor")
-        .arg("--json")
-        .args(extra)
-        .arg(target.name())
-        .run();
-    let v: Value = serde_json::from_str(out.stdout()).unwrap_or_else(|e| {
-        panic!(
-            "doctor --json is not JSON ({e}):\n{}\n{}",
-            out.stdout(),
-            out.stderr()
-        )
-    });
-    (out.code(), v)
-}
-
-fn findings<'a>(v: &'a Value, id: &str) -> Vec<&'a Value> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .collect()
-}
 
 #[test]
 fn python_service_logging_to_a_root_owned_directory_is_diagnosed() {
@@ -260,27 +223,6 @@ fn a_cpp_program_with_its_runtime_has_no_missing_library() {
             .unwrap_or_else(|| panic!("{lib} not listed: {rows:#}"));
         assert!(n["path"].is_string(), "{lib} not found: {rows:#}");
     }
-}
-
-/// The system directory a fix would chown, chmod or mount over, if any.
-fn touches_system_dir(fix: &str) -> Option<String> {
-    const SYSTEM: &[&str] = &["/", "/usr", "/etc", "/bin", "/lib", "/var", "/var/log"];
-    let words: Vec<&str> = fix
-        .split([' ', ';', '(', ')', ','])
-        .filter(|w| !w.is_empty())
-        .collect();
-    for (i, w) in words.iter().enumerate() {
-        if !matches!(*w, "chown" | "chmod" | "chgrp" | "--tmpfs" | "-v") {
-            continue;
-        }
-        for arg in words.iter().skip(i + 1).take(2) {
-            let path = arg.split(':').find(|p| p.starts_with('/')).unwrap_or(arg);
-            if SYSTEM.contains(&path) {
-                return Some(format!("{w} {path}"));
-            }
-        }
-    }
-    None
 }
 
 #[test]

@@ -9,9 +9,10 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
+use crate::diagnosis;
 use crate::escape;
 use crate::libs;
-use crate::perm::{self, Access, Who};
+use crate::perm::{Access, Who};
 use crate::program::{self, Program};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
@@ -281,7 +282,7 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
         fix: None,
     });
     let who = Who::current();
-    let v = perm::check(ctx, &resolved, Some(Access::Exec), &who);
+    let v = diagnosis::check(ctx, &resolved, Some(Access::Exec), &who);
     if !v.allowed {
         let reason = v
             .deciding
@@ -398,21 +399,33 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
     checks
 }
 
-/// Paths quoted in a failure message (`'/var/log/x'` or "/var/log/x").
-fn quoted_paths(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for q in ['\'', '"'] {
-        for (i, part) in text.split(q).enumerate() {
-            if i % 2 == 1
-                && part.starts_with('/')
-                && !part.contains(char::is_whitespace)
-                && !out.contains(&part.to_string())
-            {
-                out.push(part.to_string());
-            }
-        }
-    }
-    out
+/// The configured command `argv` (not empty) as the engine would start
+/// it: argv[0] resolved through the image's PATH, the environment the
+/// engine gives ([`engine_env`]) and the working directory, stdin empty.
+pub fn command(ctx: &Ctx, argv: &[String]) -> Launch {
+    let workdir = if ctx.info.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        ctx.info.working_dir.clone()
+    };
+    let program =
+        resolve(ctx, &argv[0], &image_path(ctx), &workdir).unwrap_or_else(|| argv[0].clone());
+    let env = engine_env(ctx, nix::unistd::getuid().as_raw());
+    let mut cmd = Command::new(ctx.resolve(&program));
+    cmd.arg0(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .envs(env.clone())
+        .current_dir(ctx.resolve(&workdir))
+        .stdin(Stdio::null());
+    Launch { cmd, workdir, env }
+}
+
+/// The configured command ready to start, where and with what.
+pub struct Launch {
+    pub cmd: Command,
+    pub workdir: String,
+    pub env: Vec<(String, String)>,
 }
 
 impl Entrypoint {
@@ -430,15 +443,8 @@ impl Entrypoint {
             }
             return Ok(if c.id == "not-executable" { 126 } else { 127 });
         }
-        let workdir = if ctx.info.working_dir.is_empty() {
-            "/".to_string()
-        } else {
-            ctx.info.working_dir.clone()
-        };
-        let program =
-            resolve(ctx, &argv[0], &image_path(ctx), &workdir).unwrap_or_else(|| argv[0].clone());
+        let Launch { cmd, workdir, env } = command(ctx, argv);
         let uid = nix::unistd::getuid();
-        let env = engine_env(ctx, uid.as_raw());
         let home = env
             .iter()
             .find(|(k, _)| k == "HOME")
@@ -455,13 +461,6 @@ impl Entrypoint {
             escape::field(home.as_bytes()),
             env.len()
         )?;
-        let mut cmd = Command::new(ctx.resolve(&program));
-        cmd.arg0(&argv[0])
-            .args(&argv[1..])
-            .env_clear()
-            .envs(env)
-            .current_dir(ctx.resolve(&workdir))
-            .stdin(Stdio::null());
         if self.trace {
             return self.traced(io, cmd);
         }
@@ -485,27 +484,31 @@ impl Entrypoint {
             writeln!(io.out, "  {why}")?;
         }
         let text = String::from_utf8_lossy(&seen);
-        if text.contains("Permission denied")
-            || text.contains("PermissionError")
-            || text.contains("EACCES")
-        {
-            let who = Who::current();
-            for p in quoted_paths(&text) {
-                let v = perm::check(ctx, &p, None, &who);
-                if v.allowed {
-                    continue;
-                }
-                if let Some(d) = &v.deciding {
-                    writeln!(
-                        io.out,
-                        "  permission denied on {}: {}",
-                        escape::field(p.as_bytes()),
-                        escape::field(d.reason.as_bytes())
-                    )?;
-                }
-                for f in &v.fixes {
-                    writeln!(io.out, "  fix: {}", escape::field(f.as_bytes()))?;
-                }
+        // What the command's own last words say failed, with the fixes
+        // doctor gives for the same paths.
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| l.chars().take(400).collect())
+            .collect();
+        let who = Who::current();
+        let workdir = Some(ctx.info.working_dir.as_str())
+            .filter(|w| !w.is_empty())
+            .unwrap_or("/");
+        for f in diagnosis::logs::failures(&lines, workdir) {
+            let seen = diagnosis::access::Seen {
+                path: &f.path,
+                errno: f.errno,
+                op: f.op,
+                source: &lines[f.line],
+            };
+            if let Some(found) = diagnosis::access::finding(ctx, &who, workdir, &seen) {
+                writeln!(
+                    io.out,
+                    "  {}: {}",
+                    found.id,
+                    escape::field(found.message.as_bytes())
+                )?;
+                writeln!(io.out, "  fix: {}", escape::field(found.fix.as_bytes()))?;
             }
         }
         if text.contains("Address already in use")
@@ -1001,12 +1004,5 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains('\x1b'), "{shown}");
-    }
-
-    #[test]
-    fn quoted_paths_are_found_in_error_messages() {
-        let msg = "PermissionError: [Errno 13] Permission denied: '/var/log/claims-api/app.log'";
-        assert_eq!(quoted_paths(msg), ["/var/log/claims-api/app.log"]);
-        assert!(quoted_paths("no paths 'here'").is_empty());
     }
 }

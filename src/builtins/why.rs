@@ -5,8 +5,9 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::{Builtin, util};
+use crate::diagnosis;
 use crate::escape;
-use crate::perm::{self, Access, Who};
+use crate::perm::{Access, Who};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
@@ -50,7 +51,7 @@ impl Builtin for Why {
             },
         };
         let who = Who::current();
-        let v = perm::check(ctx, &self.path, access, &who);
+        let v = diagnosis::check(ctx, &self.path, access, &who);
         let status = if v.allowed { 0 } else { 1 };
         if self.json {
             util::write_json(&mut io.out, &v)?;

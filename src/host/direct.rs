@@ -345,6 +345,7 @@ fn engine_target(args: &AttachArgs, name: &str) -> Result<(i32, TargetInfo), Dir
         let pid = inspect.state.and_then(|s| s.pid).unwrap_or(0);
         if wants_log {
             target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
+            target.info.changes = target::changes(&engine, &target.info.id).await;
         }
         Ok((pid, target.info))
     });

@@ -90,6 +90,9 @@ fn one_target(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
         if args.prod_like {
             command.push_str(" --prod-like");
         }
+        if args.no_start {
+            command.push_str(" --no-start");
+        }
         return super::attach(AttachArgs {
             engine: engine_args(&args),
             target: Some(target),
@@ -144,6 +147,9 @@ fn json_of_child(args: &DoctorArgs, target: &str) -> Result<Document, u8> {
     }
     if args.prod_like {
         cmd.arg("--prod-like");
+    }
+    if args.no_start {
+        cmd.arg("--no-start");
     }
     if args.direct {
         cmd.arg("--direct");

@@ -361,6 +361,7 @@ fn not_started(target: &Target, args: &DoctorArgs, message: String, fix: &str) -
             message,
             evidence: serde_json::json!({}),
             fix: fix.into(),
+            ..Finding::default()
         }],
         ..Default::default()
     }

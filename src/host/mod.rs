@@ -303,6 +303,7 @@ async fn attach_session(
         // Only doctor reads the log; a plain `-c` stays one round trip shorter.
         if !target.is_image && req.command.as_deref().is_none_or(|c| c.contains("doctor")) {
             target.info.log_tail = target::log_tail(&engine, &target.info.id).await;
+            target.info.changes = target::changes(&engine, &target.info.id).await;
         }
         let sidecar = mode == target::Mode::Sidecar;
         // A one-shot command beside a container that restarts may lose its

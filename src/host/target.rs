@@ -232,6 +232,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         error: state.error.unwrap_or_default(),
         replica: false,
         log_tail: Vec::new(),
+        changes: Vec::new(),
         cut: Vec::new(),
         healthcheck: crate::target::bounded_healthcheck(config.healthcheck.and_then(|h| h.test)),
         health_status: health
@@ -370,6 +371,31 @@ pub async fn log_tail(engine: &Engine, id: &str) -> Vec<String> {
     }
     text.lines()
         .map(|l| l.chars().take(400).collect())
+        .collect()
+}
+
+/// What changed in the container's own filesystem (`docker diff`), for
+/// `doctor`: `A /path` added, `C /path` changed, `D /path` deleted, at most
+/// 256 entries of 512 bytes. A failure here only means less evidence.
+pub async fn changes(engine: &Engine, id: &str) -> Vec<String> {
+    let listed = engine
+        .docker
+        .container_changes(id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    listed
+        .into_iter()
+        .take(256)
+        .map(|c| {
+            let kind = match c.kind {
+                bollard::models::ChangeType::_0 => "C",
+                bollard::models::ChangeType::_1 => "A",
+                bollard::models::ChangeType::_2 => "D",
+            };
+            format!("{kind} {}", crate::target::truncate(&c.path, 512))
+        })
         .collect()
 }
 

@@ -179,6 +179,7 @@ mod tests {
                     message: "could not bind port 80 <&>".into(),
                     evidence: serde_json::json!({"port": 80, "errno": "EACCES"}),
                     fix: "listen on 8080".into(),
+                    subject: String::new(),
                 },
                 Finding {
                     id: "image-tag".into(),

@@ -75,6 +75,15 @@ pub const CHECKS: &[(&str, &str)] = &[
         "paths written on a read-only root filesystem",
     ),
     ("capabilities", "capabilities that dropping ALL removes"),
+    (
+        "needs-capability",
+        "a privileged call the app makes without its capability",
+    ),
+    ("missing-file", "a file the app reads that the image lacks"),
+    (
+        "unreadable-path",
+        "a path the app reads that its user cannot",
+    ),
     ("start-failed", "the engine could not start the container"),
 ];
 
@@ -105,16 +114,21 @@ pub struct Finding {
     pub id: String,
     /// error, warn or info.
     pub severity: String,
+    /// What it is about (a path, a port, a capability); empty for the
+    /// whole container.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subject: String,
     pub message: String,
     pub evidence: Value,
     pub fix: String,
 }
 
-impl From<&crate::builtins::doctor::Finding> for Finding {
-    fn from(f: &crate::builtins::doctor::Finding) -> Finding {
+impl From<&crate::diagnosis::Finding> for Finding {
+    fn from(f: &crate::diagnosis::Finding) -> Finding {
         Finding {
             id: f.id.to_string(),
             severity: f.severity.to_string(),
+            subject: f.subject.clone(),
             message: f.message.clone(),
             evidence: f.evidence.clone(),
             fix: f.fix.clone(),
@@ -476,12 +490,22 @@ mod tests {
     /// clean run lists it as a passing test case and a SARIF rule.
     #[test]
     fn every_check_doctor_reports_is_catalogued() {
-        let source = include_str!("../builtins/doctor.rs");
-        let add = regex::Regex::new(r#"r\.add\(\s*"([a-z-]+)""#).unwrap();
+        let sources = [
+            include_str!("../builtins/doctor.rs"),
+            include_str!("../diagnosis/mod.rs"),
+            include_str!("../diagnosis/access.rs"),
+            include_str!("../diagnosis/caps.rs"),
+            include_str!("../diagnosis/cause.rs"),
+            include_str!("../diagnosis/readonly.rs"),
+        ];
+        let add = regex::Regex::new(r#"(?:r\.add|Finding::new)\(\s*"([a-z-]+)""#).unwrap();
         let mapped = regex::Regex::new(r#"=> "([a-z-]+)","#).unwrap();
-        let ids: Vec<&str> = add
-            .captures_iter(source)
-            .chain(mapped.captures_iter(source))
+        let ids: Vec<&str> = sources
+            .iter()
+            .flat_map(|source| {
+                add.captures_iter(source)
+                    .chain(mapped.captures_iter(source))
+            })
             .map(|c| c.get(1).unwrap().as_str())
             .collect();
         assert!(ids.len() > 15, "{ids:?}");

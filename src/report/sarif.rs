@@ -151,6 +151,7 @@ mod tests {
                     message: "port 80\u{1b}[2J".into(),
                     evidence: json!({"port": 80, "log": "a\u{9b}b"}),
                     fix: "listen on 8080".into(),
+                    subject: String::new(),
                 },
                 Finding {
                     id: "image-tag".into(),

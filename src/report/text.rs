@@ -181,6 +181,7 @@ mod tests {
             message: format!("{id} \u{1b}[31mhappened"),
             evidence: serde_json::json!({"port": 80}),
             fix: "do this".into(),
+            subject: String::new(),
         }
     }
 

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
+pub mod corpus;
+
 /// The uid and gid the fixture apps run as, as in distroless and Docker
 /// Hardened Images.
 pub const NONROOT: u32 = 65532;
@@ -1547,4 +1549,70 @@ pub fn static_program_image(name: &str, bin: &Path) -> String {
     let changes = ["USER 65532:65532", "WORKDIR /app", PATH_ENV, &entrypoint];
     let key = short_hash(&[&tar, changes.join("\n").as_bytes()]);
     ensure_image(name, &key, &changes, || tar)
+}
+
+// ---------------------------------------------------------------------------
+// doctor
+// ---------------------------------------------------------------------------
+
+/// Waits until the container has stopped (or was created but never started).
+pub fn wait_exited(c: &Container) {
+    c.wait_until("{{.State.Status}}", Duration::from_secs(20), |s| {
+        matches!(s, "exited" | "created")
+    });
+}
+
+/// `nosh doctor --json EXTRA TARGET`: the exit code and the document.
+pub fn doctor(target: &Container, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = Nosh::new()
+        .arg("doctor")
+        .arg("--json")
+        .args(extra)
+        .arg(target.name())
+        .run();
+    let v: serde_json::Value = serde_json::from_str(out.stdout()).unwrap_or_else(|e| {
+        panic!(
+            "doctor --json is not JSON ({e}):\n{}\n{}",
+            out.stdout(),
+            out.stderr()
+        )
+    });
+    (out.code(), v)
+}
+
+/// The system directory a fix would chown, chmod, create or mount over,
+/// if any (a tmpfs over /tmp is fine).
+pub fn touches_system_dir(fix: &str) -> Option<String> {
+    const SYSTEM: &[&str] = &[
+        "/", "/usr", "/etc", "/bin", "/lib", "/var", "/var/log", "/var/lib", "/run", "/tmp",
+    ];
+    let words: Vec<&str> = fix
+        .split([' ', ';', '(', ')', ','])
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        if !matches!(
+            *w,
+            "chown" | "chmod" | "chgrp" | "--tmpfs" | "-v" | "-p" | "-R"
+        ) {
+            continue;
+        }
+        for arg in words.iter().skip(i + 1).take(2) {
+            let path = arg.split(':').find(|p| p.starts_with('/')).unwrap_or(arg);
+            let under_etc = path.starts_with("/etc/") && *w != "-v";
+            if (SYSTEM.contains(&path) && !(*w == "--tmpfs" && path == "/tmp")) || under_etc {
+                return Some(format!("{w} {path}"));
+            }
+        }
+    }
+    None
+}
+
+/// Asserts that no fix of a doctor document touches a system directory.
+#[track_caller]
+pub fn assert_no_fix_touches_a_system_dir(v: &serde_json::Value) {
+    for f in v["findings"].as_array().expect("findings") {
+        let fix = f["fix"].as_str().unwrap_or_default();
+        assert_eq!(touches_system_dir(fix), None, "{f:#}");
+    }
 }
