@@ -386,7 +386,13 @@ impl Entrypoint {
             escape::field(argv.join(" ").as_bytes()),
             nix::unistd::getuid()
         )?;
-        let mut cmd = Command::new(ctx.resolve(&program));
+        let mut cmd = match crate::toolbox::spawn::command(ctx, ctx.resolve(&program)) {
+            Ok(cmd) => cmd,
+            Err(refused) => {
+                writeln!(io.err, "entrypoint --test: {refused}")?;
+                return Ok(126);
+            }
+        };
         cmd.arg0(&argv[0])
             .args(&argv[1..])
             .env_clear()
@@ -398,7 +404,6 @@ impl Entrypoint {
         if self.trace {
             return self.traced(io, cmd);
         }
-        crate::sys::die_with_parent(&mut cmd);
         // Its own process group, so that what it starts (a script's
         // background job holding our pipes open) ends with the test.
         cmd.process_group(0);

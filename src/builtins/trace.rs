@@ -231,7 +231,6 @@ pub fn follow(io: &mut Io, mut tracer: Tracer, opts: &Options) -> io::Result<End
 /// Start `cmd` traced and follow it (`trace --` and `entrypoint --test
 /// --trace`). `None`: still running at the timeout or Ctrl-C, and killed.
 pub fn run_started(io: &mut Io, cmd: &mut Command, opts: &Options) -> io::Result<Option<i32>> {
-    crate::sys::die_with_parent(cmd);
     let tracer = Tracer::start(cmd)?;
     Ok(match follow(io, tracer, opts)? {
         End::Exited(code) => Some(code),
@@ -311,7 +310,13 @@ impl Trace {
             )?;
             return Ok(127);
         };
-        let mut cmd = Command::new(ctx.resolve(&path));
+        let mut cmd = match crate::toolbox::spawn::command(ctx, ctx.resolve(&path)) {
+            Ok(cmd) => cmd,
+            Err(refused) => {
+                writeln!(io.err, "trace: {shown}: {refused}")?;
+                return Ok(126);
+            }
+        };
         cmd.arg0(name)
             .args(&self.program[1..])
             .env_clear()

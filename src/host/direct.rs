@@ -228,6 +228,7 @@ fn prepare(args: &AttachArgs) -> Result<(toolbox::Attach, OwnedFd), DirectError>
         root: args.root,
         command,
         info,
+        direct: None,
     };
     Ok((req, pidfd))
 }

@@ -9,20 +9,26 @@
 //!    target;
 //! 2. make sure N is the target's own process ([`find`]: not the host's
 //!    init, not another container's app, not a pod's pause process), open
-//!    it and choose the identity;
+//!    it and choose the identity; attached directly, join its cgroups
+//!    ([`cgroups`]);
 //! 3. join N's user namespace if it has its own, then its PID namespace if
 //!    it is not ours, and fork into it;
 //! 4. join N's other namespaces and root ([`join`]);
 //! 5. drop privileges and verify ([`drop`]) — no target file and no user
-//!    input is read before this point;
+//!    input is read before this point; attached directly, install the
+//!    seccomp filter ([`seccomp`]);
 //! 6. run the shell; on its exit kill and reap every child ([`reaper`]).
+//!    Every program of the target it starts goes through [`spawn`].
 
+pub mod cgroups;
 pub mod drop;
 pub mod find;
 pub mod forward;
 pub mod identity;
 pub mod join;
 pub mod reaper;
+pub mod seccomp;
+pub mod spawn;
 
 use std::error::Error;
 use std::os::fd::OwnedFd;
@@ -123,6 +129,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         root: args.root,
         command: args.command,
         info,
+        direct: None,
     })
 }
 
@@ -134,6 +141,20 @@ pub struct Attach {
     pub root: bool,
     pub command: Option<String>,
     pub info: TargetInfo,
+    /// Attached directly from the host: what the engine would otherwise
+    /// give a sidecar, nosh does itself.
+    pub direct: Option<Direct>,
+}
+
+/// Direct attach's part of the join.
+pub struct Direct {
+    /// The process the host half checked.
+    pub process: join::Process,
+    /// Installed after the drop, before the shell.
+    pub seccomp: seccomp::Filter,
+    /// How the host half names this target to the user, for the sentence
+    /// that says to use a sidecar instead.
+    pub sidecar_hint: String,
 }
 
 /// Steps 1 to 6. The caller must be single-threaded: `setns` refuses a
@@ -145,6 +166,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         root,
         command,
         info,
+        direct,
     } = req;
     // 0. Again, for callers that come here directly (direct attach): the
     // verification after the drop refuses a dumpable process.
@@ -152,7 +174,23 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let mut target = join::Target::open(pid)?;
+    let (mut target, seccomp, confinement) = match direct {
+        Some(d) => {
+            let target = join::Target::open_at(d.process)?;
+            // Into the target's cgroups before any of its code can run;
+            // where that fails, the shell still inspects, but starts none
+            // of the target's programs.
+            let confinement = match cgroups::join(&target.cgroups) {
+                Ok(_) => spawn::Confinement::Direct,
+                Err(e) => spawn::Confinement::Refused {
+                    reason: report(&e),
+                    sidecar: d.sidecar_hint,
+                },
+            };
+            (target, Some(d.seccomp), confinement)
+        }
+        None => (join::Target::open(pid)?, None, spawn::Confinement::Engine),
+    };
     let (identity, id_source) = identity::choose(&target.status, user.as_deref(), root)?;
     let identity = identity::fit_unprivileged(identity, own_identity()?, can_change_ids()?)?;
     let target_pid = target.pid_inside();
@@ -183,6 +221,13 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     drop::drop_privileges(&mut RealCredentials, &identity)?;
     drop::verify(&self_dir, &identity)?;
     drop(self_dir);
+    let filtered = match &seccomp {
+        Some(filter) => {
+            filter.install()?;
+            Some(filter.source.clone())
+        }
+        None => None,
+    };
     // 6.
     let status = shell::run(Session {
         info,
@@ -191,6 +236,8 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         identity,
         id_source,
         command,
+        confinement,
+        seccomp: filtered,
     });
     reaper::reap_all();
     Ok(status)
