@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{Container, Rootfs, ensure_image, nosh_bin, short_hash};
+use nix::sys::termios::Termios;
 use pty::{Pty, set_size};
 use unshare::{Target, compile_static, run_bounded, stderr, stdout};
 
@@ -440,43 +441,27 @@ fn with_host_root_at_fd_7(cmd: &mut Command) {
 fn a_program_started_by_run_reaches_no_fd_nosh_was_given() {
     let escape = std::env::temp_dir().join(unique("nosh-fd-escape"));
     let through = format!("/proc/self/fd/7{}", escape.display());
+    // nosh with fd 7 open; its `run` tries to create a file through it.
+    let attempt = |args: &[&str], program: &str| {
+        let mut cmd = Command::new(nosh_bin());
+        cmd.args(args)
+            .arg("-c")
+            .arg(format!("run {program} open {through} c"));
+        with_host_root_at_fd_7(&mut cmd);
+        let out = run_bounded(cmd, "");
+        let created = escape.exists();
+        let _ = std::fs::remove_file(&escape);
+        assert!(!created, "a file was created on the host through fd 7");
+        let opened = field(&stdout(&out), "open").map(str::to_string);
+        assert_eq!(opened.as_deref(), Some("ENOENT"), "{}", stderr(&out));
+    };
     let t = target(&[], &[]);
-    let mut cmd = Command::new(nosh_bin());
-    cmd.args([
-        "--direct",
-        t.name(),
-        "-c",
-        &format!("run /probe open {through} c"),
-    ]);
-    with_host_root_at_fd_7(&mut cmd);
-    let out = run_bounded(cmd, "");
-    let created = escape.exists();
-    let _ = std::fs::remove_file(&escape);
-    assert!(!created, "a file was created on the host through fd 7");
-    assert_eq!(
-        field(&stdout(&out), "open"),
-        Some("ENOENT"),
-        "{}",
-        stderr(&out)
-    );
+    attempt(&["--direct", t.name()], "/probe");
     // The same in the toolbox half a sidecar runs.
     let u = Target::start_with(|root| {
         std::fs::copy(probe_bin(), root.join("app/probe")).unwrap();
     });
-    let mut cmd = Command::new(nosh_bin());
-    cmd.args(["toolbox", "--pid", &u.pid.to_string(), "-c"])
-        .arg(format!("run /app/probe open {through} c"));
-    with_host_root_at_fd_7(&mut cmd);
-    let out = run_bounded(cmd, "");
-    let created = escape.exists();
-    let _ = std::fs::remove_file(&escape);
-    assert!(!created, "a file was created on the host through fd 7");
-    assert_eq!(
-        field(&stdout(&out), "open"),
-        Some("ENOENT"),
-        "{}",
-        stderr(&out)
-    );
+    attempt(&["toolbox", "--pid", &u.pid.to_string()], "/app/probe");
 }
 
 /// `unshare -m sleep 300`: a host process with a mount namespace of its own.
@@ -573,13 +558,29 @@ fn where_the_cgroups_cannot_be_joined_target_programs_are_refused_in_one_sentenc
     assert_eq!(out.status.code(), Some(126), "{err}");
 }
 
+/// An interactive `nosh --direct NAME` on a pty of the test's, and the
+/// terminal settings it found there.
+fn direct_on_a_pty(t: &Container, cols: u16, rows: u16) -> (Pty, Termios) {
+    let mut cmd = Command::new(nosh_bin());
+    cmd.args(["--direct", t.name()]);
+    let pty = Pty::spawn(cmd, cols, rows);
+    let before = pty.termios();
+    (pty, before)
+}
+
+/// The terminal is as nosh found it (out of raw mode).
+fn assert_given_back(pty: &Pty, before: &Termios) {
+    let after = pty.termios();
+    let screen = pty.screen();
+    assert_eq!(before.local_flags, after.local_flags, "{screen}");
+    assert_eq!(before.input_flags, after.input_flags, "{screen}");
+    assert_eq!(before.output_flags, after.output_flags, "{screen}");
+}
+
 #[test]
 fn a_direct_session_on_a_terminal_gets_a_pty_of_its_own_and_gives_the_terminal_back() {
     let t = target(&[], &[]);
-    let mut cmd = Command::new(nosh_bin());
-    cmd.args(["--direct", t.name()]);
-    let mut pty = Pty::spawn(cmd, 91, 21);
-    let before = pty.termios();
+    let (mut pty, before) = direct_on_a_pty(&t, 91, 21);
     let at = pty.expect("$ ", 0);
     pty.send("echo cols=$COLUMNS rows=$LINES\r");
     let at = pty.expect("cols=91 rows=21", at);
@@ -591,19 +592,11 @@ fn a_direct_session_on_a_terminal_gets_a_pty_of_its_own_and_gives_the_terminal_b
     let at = pty.expect("cols=117 rows=33", at);
     // Its programs' terminal is nosh's pty, not this one.
     pty.send("run /probe open /dev/tty\r");
-    let at = pty.expect("open=ok", at);
+    pty.expect("open=ok", at);
     pty.send("exit 3\r");
     let status = pty.wait(Duration::from_secs(20));
     assert_eq!(status.code(), Some(3), "{}", pty.screen());
-    let after = pty.termios();
-    assert_eq!(
-        before.local_flags,
-        after.local_flags,
-        "{}",
-        &pty.screen()[at..]
-    );
-    assert_eq!(before.input_flags, after.input_flags);
-    assert_eq!(before.output_flags, after.output_flags);
+    assert_given_back(&pty, &before);
 }
 
 #[test]
@@ -620,16 +613,16 @@ fn without_a_tty_direct_output_that_reaches_a_terminal_is_still_escaped() {
     let screen = pty.screen();
     assert!(status.success(), "{screen}");
     assert!(screen.contains("evil\\e[31mname"), "{screen}");
-    assert!(!screen.contains('\x1b'), "a raw escape reached the terminal: {screen:?}");
+    assert!(
+        !screen.contains('\x1b'),
+        "a raw escape reached the terminal: {screen:?}"
+    );
 }
 
 #[test]
 fn a_direct_session_ended_by_a_signal_gives_the_terminal_back() {
     let t = target(&[], &[]);
-    let mut cmd = Command::new(nosh_bin());
-    cmd.args(["--direct", t.name()]);
-    let mut pty = Pty::spawn(cmd, 80, 24);
-    let before = pty.termios();
+    let (mut pty, before) = direct_on_a_pty(&t, 80, 24);
     pty.expect("$ ", 0);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pty.child.id() as i32),
@@ -638,9 +631,7 @@ fn a_direct_session_ended_by_a_signal_gives_the_terminal_back() {
     .unwrap();
     let status = pty.wait(Duration::from_secs(20));
     assert_eq!(status.code(), Some(128 + 15), "{}", pty.screen());
-    let after = pty.termios();
-    assert_eq!(before.local_flags, after.local_flags);
-    assert_eq!(before.input_flags, after.input_flags);
+    assert_given_back(&pty, &before);
     // Nothing of the session is left in the target.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -650,7 +641,11 @@ fn a_direct_session_ended_by_a_signal_gives_the_terminal_back() {
         if listed <= 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "{}", String::from_utf8_lossy(&procs));
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&procs)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

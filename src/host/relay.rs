@@ -272,22 +272,22 @@ fn relay(plan: Plan, ends: Ends, child: Pid) -> Result<u8, RelayError> {
             input = None;
         }
         let stdin = std::io::stdin();
-        let mut fds: Vec<PollFd> = Vec::new();
-        fds.push(PollFd::new(signals.as_fd(), PollFlags::POLLIN));
-        fds.push(PollFd::new(child_fd.as_fd(), PollFlags::POLLIN));
+        // Only what is waited for is in the set: a closed stdin would
+        // report POLLNVAL at once, every time.
+        let mut fds: Vec<PollFd> = vec![
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(child_fd.as_fd(), PollFlags::POLLIN),
+        ];
         let want_stdin = stdin_open && exited_at.is_none() && pending.len() < 4 * CHUNK;
-        fds.push(PollFd::new(
-            stdin.as_fd(),
-            if want_stdin {
-                PollFlags::POLLIN
-            } else {
-                PollFlags::empty()
-            },
-        ));
+        let stdin_at = want_stdin.then(|| {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
         let writing = input.as_ref().filter(|_| !pending.is_empty());
-        if let Some(fd) = writing {
+        let write_at = writing.map(|fd| {
             fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLOUT));
-        }
+            fds.len() - 1
+        });
         let first_out = fds.len();
         for out in &outs {
             fds.push(PollFd::new(out.from.as_fd(), PollFlags::POLLIN));
@@ -308,19 +308,17 @@ fn relay(plan: Plan, ends: Ends, child: Pid) -> Result<u8, RelayError> {
                 .into());
             }
         }
-        let ready = |i: usize| {
-            fds[i].revents().is_some_and(|r| {
-                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
-            })
+        let ready = |i: usize, wanted: PollFlags| {
+            let done = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
+            fds[i].revents().is_some_and(|r| r.intersects(wanted | done))
         };
-        let sig_ready = ready(0);
-        let child_ready = ready(1);
-        let stdin_ready = want_stdin && ready(2);
-        let write_ready = writing.is_some()
-            && fds[3].revents().is_some_and(|r| {
-                r.intersects(PollFlags::POLLOUT | PollFlags::POLLERR | PollFlags::POLLHUP)
-            });
-        let outs_ready: Vec<bool> = (0..outs.len()).map(|i| ready(first_out + i)).collect();
+        let sig_ready = ready(0, PollFlags::POLLIN);
+        let child_ready = ready(1, PollFlags::POLLIN);
+        let stdin_ready = stdin_at.is_some_and(|i| ready(i, PollFlags::POLLIN));
+        let write_ready = write_at.is_some_and(|i| ready(i, PollFlags::POLLOUT));
+        let outs_ready: Vec<bool> = (0..outs.len())
+            .map(|i| ready(first_out + i, PollFlags::POLLIN))
+            .collect();
         drop(fds);
 
         if sig_ready {
