@@ -216,10 +216,8 @@ fn prepare(args: &AttachArgs) -> Result<toolbox::Attach, DirectError> {
                 info,
                 seccomp: None,
             };
-            (
-                found,
-                "a sidecar through the container's engine (`nosh NAME`)",
-            )
+            let hint = "a sidecar through the container's engine (`nosh NAME`)".to_string();
+            (found, hint)
         }
         None if containerd::is_containerd(&given) => {
             let wanted = containerd::parse(&given)?;
@@ -228,15 +226,14 @@ fn prepare(args: &AttachArgs) -> Result<toolbox::Attach, DirectError> {
                 .as_deref()
                 .unwrap_or(containerd::DEFAULT_ADDRESS);
             let found = containerd::find(address, &wanted)?;
-            (
-                found,
-                "a toolbox beside it (`kubectl debug --target`, docs/kubernetes.md)",
-            )
+            let hint = "a toolbox beside it (`kubectl debug --target`, docs/kubernetes.md)";
+            (found, hint.to_string())
         }
-        None => (
-            engine_target(args, &given)?,
-            "a sidecar (`nosh NAME` without --direct)",
-        ),
+        None => {
+            let found = engine_target(args, &given)?;
+            let name = crate::escape::field(found.info.display_name().as_bytes()).into_owned();
+            (found, format!("a sidecar (`nosh {name}` without --direct)"))
+        }
     };
     // 3. Everything below reads the process through its own directory.
     let process = join::Process::open(found.pid).map_err(|e| match e {
@@ -261,18 +258,6 @@ fn prepare(args: &AttachArgs) -> Result<toolbox::Attach, DirectError> {
         (None, true) => None,
     };
     let seccomp = filter_for(found.seccomp.as_ref(), &found.info)?;
-    let sidecar_hint = match sidecar_hint {
-        h if h.contains("NAME")
-            && !found.info.name.is_empty()
-            && !given.starts_with(PID_SCHEME) =>
-        {
-            h.replace(
-                "NAME",
-                &crate::escape::field(found.info.display_name().as_bytes()),
-            )
-        }
-        h => h.to_string(),
-    };
     Ok(toolbox::Attach {
         pid: found.pid,
         user: args.user.clone(),

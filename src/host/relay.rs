@@ -310,7 +310,9 @@ fn relay(plan: Plan, ends: Ends, child: Pid) -> Result<u8, RelayError> {
         }
         let ready = |i: usize, wanted: PollFlags| {
             let done = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
-            fds[i].revents().is_some_and(|r| r.intersects(wanted | done))
+            fds[i]
+                .revents()
+                .is_some_and(|r| r.intersects(wanted | done))
         };
         let sig_ready = ready(0, PollFlags::POLLIN);
         let child_ready = ready(1, PollFlags::POLLIN);
