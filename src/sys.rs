@@ -540,16 +540,79 @@ pub fn seccomp_mode() -> Result<i32, SysError> {
     Errno::result(rc).map_err(call("read the seccomp mode"))
 }
 
-/// Move this process into the cgroup whose directory is `dir` (v1 or v2:
-/// "0" written to its `cgroup.procs` means the writer).
-pub fn enter_cgroup(dir: &Path) -> Result<(), SysError> {
+/// Move into the cgroup whose directory is `dir`, by writing "0" (the
+/// writer) into its `file`: `cgroup.procs` moves the whole process, v1's
+/// `tasks` only the calling thread (which is the whole process when it has
+/// one, and skips the kernel's global lock that a cgroup.procs write takes
+/// and waits an RCU grace period for).
+pub fn enter_cgroup(dir: BorrowedFd<'_>, file: &str, shown: &Path) -> Result<(), SysError> {
     use std::io::Write;
-    let path = dir.join("cgroup.procs");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(b"0"))
-        .map_err(|source| SysError::Write { path, source })
+    let failed = |source: std::io::Error| SysError::Write {
+        path: shown.join(file),
+        source,
+    };
+    let fd = nix::fcntl::openat(
+        dir,
+        file,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| failed(e.into()))?;
+    std::fs::File::from(fd).write_all(b"0").map_err(failed)
+}
+
+/// `CLONE_INTO_CGROUP` of clone3(2) (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` of clone3(2), up to its `cgroup` field.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// fork(2), the child born in the cgroup v2 directory `cgroup` (clone3
+/// with CLONE_INTO_CGROUP): no migration, so none of the kernel's global
+/// lock that moving a process takes. Err with the kernel's errno when it
+/// refuses (older kernels: ENOSYS); the caller forks plainly then.
+///
+/// # Safety
+/// As fork: the caller must have one thread. Unlike glibc's fork, the
+/// child's cached thread id is its parent's; glibc reads the kernel's for
+/// `raise` and `pthread_kill` of itself, and nothing else in nosh uses it.
+pub unsafe fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> Result<nix::unistd::ForkResult, Errno> {
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed; with no
+    // stack given the child runs on a copy of this one, as after fork, and
+    // the caller guarantees one thread.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(rc)? {
+        0 => Ok(nix::unistd::ForkResult::Child),
+        pid => Ok(nix::unistd::ForkResult::Parent {
+            child: nix::unistd::Pid::from_raw(pid as i32),
+        }),
+    }
 }
 
 /// Where this process's argument strings are, from its own

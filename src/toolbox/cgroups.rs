@@ -10,8 +10,18 @@
 //! Paths are read from the host's side, before any namespace is joined:
 //! `/proc/PID/cgroup` as this process sees it, and the mounts of the
 //! cgroup filesystems in its own `/proc/self/mountinfo`.
+//!
+//! Moving a process (a write to `cgroup.procs`) takes a global lock that
+//! waits for an RCU grace period: milliseconds, tens on a loaded host. So
+//! v1 hierarchies are entered through `tasks` (the calling thread only,
+//! which is the whole process when it has one, without that lock), and
+//! the unified one, where only whole processes move, by being born in it
+//! when the toolbox forks anyway ([`crate::sys::fork_into_cgroup`]).
 
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
 
 use crate::mountinfo::Mount;
 use crate::sys::{self, SysError};
@@ -57,7 +67,7 @@ pub fn locate(cgroup_text: &str, mounts: &[Mount]) -> Result<Vec<Cgroup>, Cgroup
     for (controllers, path) in lines {
         let wanted: Vec<&str> = controllers.split(',').filter(|c| !c.is_empty()).collect();
         let hierarchy = if wanted.is_empty() {
-            "unified".to_string()
+            UNIFIED.to_string()
         } else {
             controllers.to_string()
         };
@@ -103,13 +113,62 @@ pub fn locate(cgroup_text: &str, mounts: &[Mount]) -> Result<Vec<Cgroup>, Cgroup
     Ok(out)
 }
 
-/// Move this process into every cgroup of the target.
-pub fn join(cgroup_text: &str) -> Result<Vec<Cgroup>, CgroupError> {
-    let cgroups = locate(cgroup_text, &crate::mountinfo::read_self())?;
-    for cgroup in &cgroups {
-        sys::enter_cgroup(&cgroup.dir)?;
+/// The target's cgroups, found and opened from the host's side.
+pub struct Cgroups {
+    v1: Vec<(Cgroup, OwnedFd)>,
+    unified: Option<(Cgroup, OwnedFd)>,
+}
+
+/// Find and open every cgroup of the target (`/proc/PID/cgroup` text).
+pub fn open(cgroup_text: &str) -> Result<Cgroups, CgroupError> {
+    let mut cgroups = Cgroups {
+        v1: Vec::new(),
+        unified: None,
+    };
+    for cgroup in locate(cgroup_text, &crate::mountinfo::read_self())? {
+        // A directory fd that clone3 accepts (not O_PATH).
+        let dir = nix::fcntl::open(
+            &cgroup.dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|e| SysError::Open {
+            path: cgroup.dir.clone(),
+            source: e.into(),
+        })?;
+        if cgroup.hierarchy == UNIFIED {
+            cgroups.unified = Some((cgroup, dir));
+        } else {
+            cgroups.v1.push((cgroup, dir));
+        }
     }
     Ok(cgroups)
+}
+
+/// The name [`locate`] gives the v2 hierarchy.
+const UNIFIED: &str = "unified";
+
+impl Cgroups {
+    /// Enter every v1 hierarchy. The caller must have one thread.
+    pub fn enter_v1(&self) -> Result<(), CgroupError> {
+        for (cgroup, dir) in &self.v1 {
+            sys::enter_cgroup(dir.as_fd(), "tasks", &cgroup.dir)?;
+        }
+        Ok(())
+    }
+
+    /// The unified hierarchy's directory, to be born into.
+    pub fn unified(&self) -> Option<BorrowedFd<'_>> {
+        self.unified.as_ref().map(|(_, dir)| dir.as_fd())
+    }
+
+    /// Enter the unified hierarchy by moving this process.
+    pub fn enter_unified(&self) -> Result<(), CgroupError> {
+        match &self.unified {
+            Some((cgroup, dir)) => Ok(sys::enter_cgroup(dir.as_fd(), "cgroup.procs", &cgroup.dir)?),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -211,14 +270,18 @@ mod tests {
             "35 31 0:32 / {root}/memory rw - cgroup cgroup rw,memory\n39 31 0:36 / {root}/pids rw - cgroup cgroup rw,pids\n"
         ));
         let found = locate("4:memory:/docker/c1\n8:pids:/docker/c1\n", &mounts).unwrap();
+        let open = |dir: &Path| {
+            nix::fcntl::open(dir, OFlag::O_RDONLY, nix::sys::stat::Mode::empty()).unwrap()
+        };
         for c in &found {
-            sys::enter_cgroup(&c.dir).unwrap();
-            assert_eq!(
-                std::fs::read_to_string(c.dir.join("cgroup.procs")).unwrap(),
-                "0"
-            );
+            sys::enter_cgroup(open(&c.dir).as_fd(), "cgroup.procs", &c.dir).unwrap();
+            let written = std::fs::read_to_string(c.dir.join("cgroup.procs")).unwrap();
+            assert_eq!(written, "0");
         }
-        let gone = sys::enter_cgroup(&dir.path().join("gone")).unwrap_err();
-        assert!(gone.to_string().contains("gone/cgroup.procs"), "{gone}");
+        // A file that is not there (v1's `tasks` on this stand-in) is an
+        // error naming it.
+        let c = &found[0];
+        let e = sys::enter_cgroup(open(&c.dir).as_fd(), "tasks", &c.dir).unwrap_err();
+        assert!(e.to_string().ends_with("memory/docker/c1/tasks"), "{e}");
     }
 }

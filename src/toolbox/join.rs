@@ -317,6 +317,11 @@ impl Target {
         self.user_ns.is_some()
     }
 
+    /// Whether N lives in another PID namespace (the toolbox forks into it).
+    pub fn has_pid_ns(&self) -> bool {
+        self.pid_ns.is_some()
+    }
+
     /// Join N's user namespace (step 3, first). From here on this process
     /// holds every capability inside it, which the other joins and the drop
     /// need, and none outside it.

@@ -44,6 +44,7 @@ use crate::cli::ToolboxArgs;
 use crate::shell::{self, Session};
 use crate::sys::{self, RealCredentials};
 use crate::target::TargetInfo;
+use spawn::Confinement;
 
 /// Print an error and its causes once, as one line.
 pub fn report(err: &dyn Error) -> String {
@@ -174,41 +175,70 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let (mut target, seccomp, confinement) = match direct {
+    let mut sidecar_hint = String::new();
+    let (mut target, seccomp, mut confinement, cgroups) = match direct {
         Some(d) => {
             let target = join::Target::open_at(d.process)?;
-            // Into the target's cgroups before any of its code can run;
+            sidecar_hint = d.sidecar_hint;
+            // Into the target's cgroups before any of its code can run: the
+            // v1 hierarchies here, the unified one with the fork below;
             // where that fails, the shell still inspects, but starts none
             // of the target's programs.
-            let confinement = match cgroups::join(&target.cgroups) {
-                Ok(_) => spawn::Confinement::Direct,
-                Err(e) => spawn::Confinement::Refused {
-                    reason: report(&e),
-                    sidecar: d.sidecar_hint,
-                },
-            };
-            (target, Some(d.seccomp), confinement)
+            let opened = cgroups::open(&target.cgroups).and_then(|c| c.enter_v1().map(|()| c));
+            match opened {
+                Ok(c) => (target, Some(d.seccomp), Confinement::Direct, Some(c)),
+                Err(e) => (target, Some(d.seccomp), refused(&e, &sidecar_hint), None),
+            }
         }
-        None => (join::Target::open(pid)?, None, spawn::Confinement::Engine),
+        None => (join::Target::open(pid)?, None, Confinement::Engine, None),
     };
     let (identity, id_source) = identity::choose(&target.status, user.as_deref(), root)?;
     let identity = identity::fit_unprivileged(identity, own_identity()?, can_change_ids()?)?;
     let target_pid = target.pid_inside();
+    // Born into the unified cgroup with the fork below, when there is one
+    // and no user namespace to join before it (inside one, the host's
+    // cgroup files are no longer ours to write); else moved into it now.
+    let mut born_into = cgroups.as_ref().and_then(|c| c.unified());
+    if let Some(c) = &cgroups
+        && (target.has_user_ns() || !target.has_pid_ns())
+    {
+        born_into = None;
+        if let Err(e) = c.enter_unified() {
+            confinement = refused(&e, &sidecar_hint);
+        }
+    }
     // 3. The user namespace first: the others belong to it.
     target.join_user_ns()?;
     if target.join_pid_ns()? {
-        // SAFETY: the toolbox is single-threaded (no runtime, no threads are
-        // ever started on this path), so the child may run arbitrary code.
-        match unsafe { fork() }? {
+        let born_in = born_into.map(|fd| {
+            // SAFETY: the toolbox is single-threaded (no runtime, no
+            // threads are ever started on this path), so the child may run
+            // arbitrary code.
+            unsafe { sys::fork_into_cgroup(fd) }
+        });
+        let (forked, born) = match born_in {
+            Some(Ok(f)) => (f, true),
+            // No cgroup to be born into, or a kernel without clone3 into
+            // one: fork, then move.
+            // SAFETY: as above, one thread.
+            Some(Err(_)) | None => (unsafe { fork() }?, false),
+        };
+        match forked {
             ForkResult::Parent { child } => return Ok(wait_for(child)),
             ForkResult::Child => {
                 // If the parent outside the namespace is killed, the shell
                 // goes too, and its children with it (see reaper).
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                 sys::set_child_subreaper()?;
+                if let (Some(c), Some(_), false) = (&cgroups, born_into, born)
+                    && let Err(e) = c.enter_unified()
+                {
+                    confinement = refused(&e, &sidecar_hint);
+                }
             }
         }
     }
+    drop(cgroups);
     // This process's own /proc entry, opened before /proc changes meaning.
     let self_dir: OwnedFd = open(
         "/proc/self",
@@ -241,6 +271,14 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     });
     reaper::reap_all();
     Ok(status)
+}
+
+/// The refusal a session gets when the target's cgroups cannot be joined.
+fn refused(e: &dyn Error, sidecar: &str) -> Confinement {
+    Confinement::Refused {
+        reason: report(e),
+        sidecar: sidecar.to_string(),
+    }
 }
 
 /// The ids this process runs with now.
