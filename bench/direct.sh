@@ -3,6 +3,9 @@
 # PID --all true` (the floor: join and run nothing) and against the sidecar
 # path (`nosh T -c true`) on the same Docker target, alternately, N runs each.
 # Goal: within 1.5x of nsenter, at least 10x faster than the sidecar.
+# nsenter only joins; a direct attach also forks its session onto a pty or
+# pipes of its own, joins the target's cgroups, drops, verifies and
+# installs a seccomp filter (SECURITY.md, "Direct attach").
 #
 #   bench/direct.sh            # N=21
 #   N=51 NOSH_BIN=... bench/direct.sh

@@ -395,6 +395,12 @@ pub struct AttachArgs {
     #[arg(long, conflicts_with_all = ["image", "replica", "toolbox_image"])]
     pub direct: bool,
 
+    /// With pid://: attach to a process that is not in a container (it
+    /// shares the host's PID, network and user namespaces and cgroups),
+    /// which is refused otherwise.
+    #[arg(long)]
+    pub any_process: bool,
+
     /// containerd's socket, for containerd:// and pod:// targets.
     #[arg(long, value_name = "PATH")]
     pub containerd_address: Option<String>,

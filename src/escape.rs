@@ -37,6 +37,13 @@ pub unsafe fn take_host_terminal_env() {
     }
 }
 
+/// Direct attach without a TTY: the host half, in-process, knows that
+/// what this process writes to a pipe it relays ends up on a terminal.
+pub fn assume_terminal(stdout: bool, stderr: bool) {
+    STDOUT_REACHES_TERMINAL.store(stdout, Ordering::Relaxed);
+    STDERR_REACHES_TERMINAL.store(stderr, Ordering::Relaxed);
+}
+
 /// Whether this process's stdout reaches a terminal: its own, or the
 /// client's (see [`STDOUT_TERMINAL_ENV`]).
 pub fn stdout_reaches_terminal() -> bool {

@@ -1,12 +1,13 @@
 //! Every privileged syscall nosh makes, as safe wrappers returning typed
 //! errors. `nix` first; `libc` only for what nix lacks (capset, the
-//! capability prctls).
+//! capability prctls, pidfd_open, close_range, TIOCSCTTY); the seccomp
+//! filter goes in through `seccompiler`.
 //!
 //! The credential calls sit behind the small [`Credentials`] trait so that a
 //! recording fake can check the order of the drop in unit tests.
 
-use std::os::fd::{AsFd, BorrowedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
@@ -31,6 +32,17 @@ pub enum SysError {
         op: &'static str,
         #[source]
         source: Errno,
+    },
+    #[error("failed to write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to install the seccomp filter")]
+    Seccomp {
+        #[source]
+        source: seccompiler::Error,
     },
 }
 
@@ -255,17 +267,21 @@ pub fn set_child_subreaper() -> Result<(), SysError> {
     nix::sys::prctl::set_child_subreaper(true).map_err(call("become a child subreaper"))
 }
 
-/// Make a program started from the shell die with it (`PR_SET_PDEATHSIG`
-/// in the child, before exec): nothing it starts may outlive the session
-/// inside the target's PID namespace.
-pub fn die_with_parent(cmd: &mut std::process::Command) {
+/// What every program of the target gets between fork and exec: it dies
+/// with the shell (`PR_SET_PDEATHSIG`: nothing it starts may outlive the
+/// session inside the target's PID namespace), and it inherits only fds 0,
+/// 1 and 2 (everything else is marked close-on-exec; std's own pipe that
+/// reports a failed exec is close-on-exec already and still works).
+pub fn confine_exec(cmd: &mut std::process::Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only
-    // calls prctl, which is async-signal-safe.
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe calls (prctl, close_range or fcntl), with no
+    // allocation.
     unsafe {
         cmd.pre_exec(|| {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)
+                .map_err(std::io::Error::from)?;
+            only_stdio_on_exec()
         });
     }
 }
@@ -372,6 +388,277 @@ pub fn chroot_to(root: impl AsFd) -> Result<(), SysError> {
 
 pub fn fchdir(dir: impl AsFd) -> Result<(), SysError> {
     nix::unistd::fchdir(dir.as_fd()).map_err(call("enter the target's working directory"))
+}
+
+/// A pidfd of `pid` (pidfd_open(2)): from here on, whether that process
+/// exits is known for sure, whatever later reuses its number.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, SysError> {
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(SysError::Call {
+            op: "open a pidfd",
+            source: Errno::last(),
+        });
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Whether the process of a pidfd has exited: a pidfd polls readable then.
+pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(pidfd, PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// A pseudo-terminal pair (openpty(3)) of `cols` x `rows`; both ends
+/// close on exec.
+pub fn open_pty(cols: u16, rows: u16) -> Result<(OwnedFd, OwnedFd), SysError> {
+    let size = nix::pty::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None).map_err(call("open a pseudo-terminal"))?;
+    for fd in [&pty.master, &pty.slave] {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(call("mark the pseudo-terminal close-on-exec"))?;
+    }
+    Ok((pty.master, pty.slave))
+}
+
+/// Give a terminal its size (TIOCSWINSZ, tty_ioctl(4)); on a pty's master
+/// side, the programs on the other side get SIGWINCH.
+pub fn set_window_size(tty: BorrowedFd<'_>, cols: u16, rows: u16) -> Result<(), SysError> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize from the valid `ws`.
+    let rc = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    Errno::result(rc)
+        .map(drop)
+        .map_err(call("set the terminal's size"))
+}
+
+/// A session of this process's own (setsid(2)), and, given a terminal,
+/// that terminal as its controlling one (TIOCSCTTY): `/dev/tty` then
+/// means it, and no other terminal can be reached through the session.
+pub fn new_session(tty: Option<BorrowedFd<'_>>) -> Result<(), SysError> {
+    nix::unistd::setsid().map_err(call("start a session"))?;
+    if let Some(tty) = tty {
+        // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal a
+        // terminal that is another session's), no pointers.
+        let rc = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) };
+        Errno::result(rc)
+            .map(drop)
+            .map_err(call("make the pseudo-terminal the controlling terminal"))?;
+    }
+    Ok(())
+}
+
+/// The kernel's `CLOSE_RANGE_CLOEXEC` (close_range(2), Linux 5.11).
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+fn close_range(first: RawFd, last: RawFd, flags: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range takes two descriptor numbers and flags, no
+    // pointers; it only closes (or marks) descriptors of this process.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) };
+    Errno::result(rc).map(drop)
+}
+
+/// The highest descriptor number to sweep when close_range(2) is missing.
+fn fd_ceiling() -> RawFd {
+    // SAFETY: sysconf takes a constant and no pointers.
+    let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
+    RawFd::try_from(max)
+        .unwrap_or(RawFd::MAX)
+        .clamp(1024, 1 << 20)
+}
+
+/// Mark every descriptor from 3 up close-on-exec, so that a program about
+/// to be started inherits only stdin, stdout and stderr. Runs between fork
+/// and exec (`pre_exec`): only async-signal-safe calls, no allocation.
+pub fn only_stdio_on_exec() -> std::io::Result<()> {
+    match close_range(3, RawFd::MAX, CLOSE_RANGE_CLOEXEC) {
+        Ok(()) => Ok(()),
+        Err(Errno::ENOSYS | Errno::EINVAL) => {
+            for fd in 3..fd_ceiling() {
+                // SAFETY: F_SETFD on a number that may not be open: EBADF
+                // for those, which is what we want.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Close every descriptor from 3 up except `keep`, in a freshly forked
+/// child: what the caller of nosh left open (a directory of the host's
+/// `/`, its terminal) must not follow it into the target.
+pub fn close_fds_except(keep: &[RawFd]) -> Result<(), SysError> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= 3).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3;
+    for fd in keep.iter().copied().chain([RawFd::MAX]) {
+        if fd > first {
+            let last = if fd == RawFd::MAX { fd } else { fd - 1 };
+            match close_range(first, last, 0) {
+                Ok(()) => {}
+                Err(Errno::ENOSYS) => {
+                    for n in first..=last.min(fd_ceiling()) {
+                        // SAFETY: closing a number that may not be open:
+                        // EBADF for those. Nothing in this process uses them.
+                        unsafe { libc::close(n) };
+                    }
+                }
+                Err(source) => {
+                    return Err(SysError::Call {
+                        op: "close inherited descriptors",
+                        source,
+                    });
+                }
+            }
+        }
+        first = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Install a seccomp filter on this thread (and what it starts). Needs
+/// no_new_privs, which the drop has set.
+pub fn install_seccomp(program: &seccompiler::BpfProgram) -> Result<(), SysError> {
+    seccompiler::apply_filter(program).map_err(|source| SysError::Seccomp { source })
+}
+
+/// `PR_GET_SECCOMP`: 2 once a filter is installed.
+pub fn seccomp_mode() -> Result<i32, SysError> {
+    // SAFETY: PR_GET_SECCOMP takes no pointers.
+    let rc = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    Errno::result(rc).map_err(call("read the seccomp mode"))
+}
+
+/// Move into the cgroup whose directory is `dir`, by writing "0" (the
+/// writer) into its `file`: `cgroup.procs` moves the whole process, v1's
+/// `tasks` only the calling thread (which is the whole process when it has
+/// one, and skips the kernel's global lock that a cgroup.procs write takes
+/// and waits an RCU grace period for).
+pub fn enter_cgroup(dir: BorrowedFd<'_>, file: &str, shown: &Path) -> Result<(), SysError> {
+    use std::io::Write;
+    let failed = |source: std::io::Error| SysError::Write {
+        path: shown.join(file),
+        source,
+    };
+    let fd = nix::fcntl::openat(
+        dir,
+        file,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| failed(e.into()))?;
+    std::fs::File::from(fd).write_all(b"0").map_err(failed)
+}
+
+/// `CLONE_INTO_CGROUP` of clone3(2) (Linux 5.7).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` of clone3(2), up to its `cgroup` field.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// fork(2), the child born in the cgroup v2 directory `cgroup` (clone3
+/// with CLONE_INTO_CGROUP): no migration, so none of the kernel's global
+/// lock that moving a process takes. Err with the kernel's errno when it
+/// refuses (older kernels: ENOSYS); the caller forks plainly then.
+///
+/// # Safety
+/// As fork: the caller must have one thread. Unlike glibc's fork, the
+/// child's cached thread id is its parent's; glibc reads the kernel's for
+/// `raise` and `pthread_kill` of itself, and nothing else in nosh uses it.
+pub unsafe fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> Result<nix::unistd::ForkResult, Errno> {
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed; with no
+    // stack given the child runs on a copy of this one, as after fork, and
+    // the caller guarantees one thread.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(rc)? {
+        0 => Ok(nix::unistd::ForkResult::Child),
+        pid => Ok(nix::unistd::ForkResult::Parent {
+            child: nix::unistd::Pid::from_raw(pid as i32),
+        }),
+    }
+}
+
+/// Where this process's argument strings are, from its own
+/// `/proc/self/stat` (fields 48 and 49, `arg_start` and `arg_end`).
+pub fn arg_area(stat: &str) -> Option<(usize, usize)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 of proc(5).
+    let start = fields.get(48 - 3)?.parse().ok()?;
+    let end = fields.get(49 - 3)?.parse().ok()?;
+    (start < end).then_some((start, end))
+}
+
+/// Overwrite this process's command line with `shown`: `/proc/PID/cmdline`
+/// is readable by every process that can see this one (non-dumpability
+/// does not cover it), and the arguments hold what the operator typed
+/// (`-c` text, paths). Arguments already parsed are owned copies; nothing
+/// reads `std::env::args` afterwards.
+pub fn hide_argv(shown: &str) -> Result<(), SysError> {
+    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|source| SysError::Open {
+        path: "/proc/self/stat".into(),
+        source,
+    })?;
+    let (start, end) = arg_area(&stat).ok_or(SysError::Call {
+        op: "find the argument area in /proc/self/stat",
+        source: Errno::EINVAL,
+    })?;
+    let len = end - start;
+    let shown = &shown.as_bytes()[..shown.len().min(len.saturating_sub(1))];
+    // SAFETY: [arg_start, arg_end) is this process's own argument area on
+    // its initial stack, as the kernel reports it: mapped and writable for
+    // the life of the process. The pointers std keeps into it (argv) now
+    // read the new, NUL-terminated text.
+    unsafe {
+        let area = start as *mut u8;
+        std::ptr::write_bytes(area, 0, len);
+        std::ptr::copy_nonoverlapping(shown.as_ptr(), area, shown.len());
+    }
+    Ok(())
 }
 
 /// Records credential calls instead of making them.

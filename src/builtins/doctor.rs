@@ -197,7 +197,10 @@ impl Doctor {
                     .iter()
                     .any(|c| c.severity == "error");
             (may_start && startable)
-                .then(|| start::run(entrypoint::command(ctx, argv).cmd, START_TIMEOUT))
+                .then(|| {
+                    let launch = entrypoint::command(ctx, argv).ok()?;
+                    start::run(launch.cmd, START_TIMEOUT)
+                })
                 .flatten()
         });
         let mut r = Report::default();

@@ -17,6 +17,7 @@ use crate::program::{self, Program};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 use crate::target::explain_exit;
+use crate::toolbox::spawn::{self, Refused};
 
 /// Compare the configured command (the image's Entrypoint + Cmd, User,
 /// WorkingDir) with what the target's main process really runs, and check
@@ -402,7 +403,7 @@ pub fn check_argv(ctx: &Ctx, argv: &[String]) -> Vec<Check> {
 /// The configured command `argv` (not empty) as the engine would start
 /// it: argv[0] resolved through the image's PATH, the environment the
 /// engine gives ([`engine_env`]) and the working directory, stdin empty.
-pub fn command(ctx: &Ctx, argv: &[String]) -> Launch {
+pub fn command(ctx: &Ctx, argv: &[String]) -> Result<Launch, Refused> {
     let workdir = if ctx.info.working_dir.is_empty() {
         "/".to_string()
     } else {
@@ -411,14 +412,14 @@ pub fn command(ctx: &Ctx, argv: &[String]) -> Launch {
     let program =
         resolve(ctx, &argv[0], &image_path(ctx), &workdir).unwrap_or_else(|| argv[0].clone());
     let env = engine_env(ctx, nix::unistd::getuid().as_raw());
-    let mut cmd = Command::new(ctx.resolve(&program));
+    let mut cmd = spawn::command(ctx, ctx.resolve(&program))?;
     cmd.arg0(&argv[0])
         .args(&argv[1..])
         .env_clear()
         .envs(env.clone())
         .current_dir(ctx.resolve(&workdir))
         .stdin(Stdio::null());
-    Launch { cmd, workdir, env }
+    Ok(Launch { cmd, workdir, env })
 }
 
 /// The configured command ready to start, where and with what.
@@ -443,7 +444,13 @@ impl Entrypoint {
             }
             return Ok(if c.id == "not-executable" { 126 } else { 127 });
         }
-        let Launch { cmd, workdir, env } = command(ctx, argv);
+        let Launch { cmd, workdir, env } = match command(ctx, argv) {
+            Ok(launch) => launch,
+            Err(refused) => {
+                writeln!(io.err, "entrypoint --test: {refused}")?;
+                return Ok(126);
+            }
+        };
         let uid = nix::unistd::getuid();
         let home = env
             .iter()
@@ -540,7 +547,6 @@ impl Entrypoint {
         let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         cmd.stdout(Stdio::from(write_end.try_clone()?))
             .stderr(Stdio::from(write_end));
-        crate::sys::die_with_parent(&mut cmd);
         cmd.process_group(0);
         let mut child = cmd.spawn()?;
         // Our copies of the write end go, so the pipe ends with its writers.

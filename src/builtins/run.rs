@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use clap::Parser;
 
@@ -11,6 +11,7 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Sink};
 use crate::toolbox::join::View;
+use crate::toolbox::spawn;
 
 /// Execute a program from the target's filesystem as this identity, with the
 /// shell's variables (the target's environment) and working directory.
@@ -48,7 +49,13 @@ impl Builtin for Run {
                 "run: note: the target is seen through /proc/N/root; a dynamically linked program will look for its libraries outside the target"
             )?;
         }
-        let mut cmd = Command::new(ctx.resolve(&path));
+        let mut cmd = match spawn::command(ctx, ctx.resolve(&path)) {
+            Ok(cmd) => cmd,
+            Err(refused) => {
+                writeln!(io.err, "run: {shown}: {refused}")?;
+                return Ok(126);
+            }
+        };
         cmd.arg0(&self.program)
             .args(&self.args)
             .env_clear()
@@ -56,7 +63,6 @@ impl Builtin for Run {
             .current_dir(ctx.resolve(&ctx.cwd))
             .stdin(io.stdin.stdio()?)
             .stderr(io.err.stdio()?);
-        crate::sys::die_with_parent(&mut cmd);
         let capture = matches!(io.out, Sink::Buffer(_));
         cmd.stdout(if capture {
             Stdio::piped()

@@ -307,8 +307,6 @@ pub fn follow(io: &mut Io, subject: Subject, opts: &Options) -> Result<Outcome, 
 /// Start `cmd` traced and follow it (`trace --` and `entrypoint --test
 /// --trace`). `None`: still running at the timeout or Ctrl-C, and killed.
 pub fn run_started(io: &mut Io, cmd: Command, opts: &Options) -> io::Result<Option<i32>> {
-    let mut cmd = cmd;
-    crate::sys::die_with_parent(&mut cmd);
     match follow(io, Subject::Program(cmd), opts) {
         Ok(outcome) => Ok(match outcome.end {
             End::Exited(code) => Some(code),
@@ -381,7 +379,13 @@ impl Trace {
             )?;
             return Ok(127);
         };
-        let mut cmd = Command::new(ctx.resolve(&path));
+        let mut cmd = match crate::toolbox::spawn::command(ctx, ctx.resolve(&path)) {
+            Ok(cmd) => cmd,
+            Err(refused) => {
+                writeln!(io.err, "trace: {shown}: {refused}")?;
+                return Ok(126);
+            }
+        };
         cmd.arg0(name)
             .args(&self.program[1..])
             .env_clear()

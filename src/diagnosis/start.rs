@@ -138,7 +138,6 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(write_end))
         .stderr(Stdio::from(err_end));
-    crate::sys::die_with_parent(&mut cmd);
     // The write ends live in `cmd`, which the trace drops when it ends:
     // then the reader sees the end of the output.
     let reader = std::thread::spawn(move || keep_tail(std::fs::File::from(read_end)));

@@ -229,16 +229,25 @@ pub fn pick(wanted: &Wanted, all: &[Found]) -> Result<Found, DirectError> {
     }
 }
 
-/// The task's PID and the container's facts: a single-threaded runtime,
-/// dropped before this returns (the caller joins namespaces next).
-pub fn find(address: &str, wanted: &Wanted) -> Result<(i32, TargetInfo), DirectError> {
+/// The task's PID, the container's facts and its seccomp profile (the OCI
+/// spec's `linux.seccomp`): a single-threaded runtime, dropped before this
+/// returns (the caller joins namespaces next).
+pub fn find(address: &str, wanted: &Wanted) -> Result<Located, DirectError> {
     let runtime = super::direct::current_thread_runtime()?;
     let found = runtime.block_on(lookup(address, wanted));
     drop(runtime);
     found
 }
 
-async fn lookup(address: &str, wanted: &Wanted) -> Result<(i32, TargetInfo), DirectError> {
+/// A container found for direct attach.
+pub struct Located {
+    pub pid: i32,
+    pub info: TargetInfo,
+    /// The engine's seccomp profile for it, when it wrote one down.
+    pub seccomp: Option<serde_json::Value>,
+}
+
+async fn lookup(address: &str, wanted: &Wanted) -> Result<Located, DirectError> {
     let path = Path::new(address);
     let api = |e: ApiError| DirectError::Containerd {
         address: address.to_string(),
@@ -290,16 +299,25 @@ async fn lookup(address: &str, wanted: &Wanted) -> Result<(i32, TargetInfo), Dir
     let mut info = info_from_spec(&found.container, name);
     info.state = "running".into();
     let pid = i32::try_from(process.pid).map_err(|_| DirectError::NoProcess(-1))?;
-    Ok((pid, info))
+    Ok(Located {
+        pid,
+        info,
+        seccomp: spec_of(&found.container)
+            .map(|spec| spec["linux"]["seccomp"].clone())
+            .filter(|s| !s.is_null()),
+    })
+}
+
+fn spec_of(container: &Container) -> Option<serde_json::Value> {
+    container
+        .spec
+        .as_ref()
+        .and_then(|any| serde_json::from_slice(&any.value).ok())
 }
 
 /// What the OCI spec says, as the toolbox's [`TargetInfo`].
 pub fn info_from_spec(container: &Container, name: String) -> TargetInfo {
-    let spec: serde_json::Value = container
-        .spec
-        .as_ref()
-        .and_then(|any| serde_json::from_slice(&any.value).ok())
-        .unwrap_or_default();
+    let spec = spec_of(container).unwrap_or_default();
     let process = &spec["process"];
     let strings = |v: &serde_json::Value| -> Vec<String> {
         v.as_array()

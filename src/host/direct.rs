@@ -11,26 +11,35 @@
 //!   ([`containerd`]), nerdctl and Kubernetes nodes.
 //!
 //! Steps of [`attach`]:
+//! 0. not dumpable, and nothing the operator typed left in this process's
+//!    command line (the session's processes live in the target's PID
+//!    namespace, where `/proc/PID/cmdline` is readable by all);
 //! 1. refuse a caller that is not root;
-//! 2. find the PID and the config (an engine lookup runs on a runtime that
-//!    is gone before step 4: `setns` refuses a process with a second thread);
-//! 3. refuse the host's init and anything in the host's mount namespace;
-//! 4. hand over to [`toolbox::attach`], which joins (user namespace first),
-//!    drops, verifies and runs the shell.
+//! 2. find the PID, the config and the engine's seccomp profile (an engine
+//!    lookup runs on a runtime that is gone before step 4: `setns` refuses
+//!    a process with a second thread);
+//! 3. hold the process ([`join::Process`]: a pidfd, then its `/proc/PID`
+//!    directory) and check it through that directory only: its cgroup names
+//!    the container, it is not the host's init nor in the host's mount
+//!    namespace, and a `pid://` target is a container;
+//! 4. fork the session on a terminal or pipes of its own ([`relay`]); the
+//!    child hands over to [`toolbox::attach`], which confirms the process,
+//!    joins its cgroups and namespaces (user namespace first), drops,
+//!    verifies, installs the seccomp filter and runs the shell.
 
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 
 use super::containerd;
 use super::engine::{self, Log};
 use super::error::{Endpoint, HostError};
+use super::relay;
 use super::target;
 use crate::EXIT_NOSH_FAILED;
 use crate::cli::{AttachArgs, shell_join};
 use crate::target::TargetInfo;
-use crate::toolbox;
+use crate::toolbox::{self, join, seccomp};
 
 /// The scheme of a target given as a host PID.
 pub const PID_SCHEME: &str = "pid://";
@@ -47,6 +56,10 @@ pub enum DirectError {
     HostInit(i32),
     #[error("process {0} shares the host's mount namespace: it is not in a container")]
     HostMountNs(i32),
+    #[error(
+        "process {0} is not in a container: it shares the host's PID, network and user namespaces and cgroups"
+    )]
+    NotAContainer(i32),
     #[error("direct attach needs the engine on this host, and the engine is {0}")]
     RemoteEngine(String),
     #[error("{0} is an image, not a container: direct attach needs a running container")]
@@ -101,6 +114,9 @@ impl DirectError {
             }
             DirectError::HostInit(_) | DirectError::HostMountNs(_) => {
                 "give the pid of a process inside the container (its main process: `docker inspect -f '{{.State.Pid}}' NAME`, `ctr task ls`, `machinectl status`)".into()
+            }
+            DirectError::NotAContainer(_) => {
+                "give the pid of a process inside a container; --any-process attaches to this one anyway, with no container around the shell".into()
             }
             DirectError::RemoteEngine(_) => {
                 "run nosh on the engine's host, or leave out --direct to attach with a sidecar".into()
@@ -160,14 +176,16 @@ pub fn wanted(args: &AttachArgs) -> bool {
 /// `nosh pid://PID` and `nosh --direct NAME`: exits with the shell's
 /// status, or 125 with a sentence and a hint when nosh fails.
 pub fn attach(args: &AttachArgs) -> ExitCode {
-    // Not dumpable from the start, as the sidecar's toolbox: the target's
-    // processes must never open this process's fds (the operator's
-    // terminal), memory or environment, not even during the lookup.
-    if let Err(e) = crate::sys::set_not_dumpable() {
-        eprintln!("nosh: {e}");
+    // 0. Not dumpable from the start, as the sidecar's toolbox: the
+    // target's processes must never open this process's fds (the
+    // operator's terminal), memory or environment, not even during the
+    // lookup. The command line is what non-dumpability does not cover.
+    let hidden = crate::sys::set_not_dumpable().and_then(|()| crate::sys::hide_argv("nosh"));
+    if let Err(e) = hidden {
+        eprintln!("nosh: {}", toolbox::report(&e));
         return ExitCode::from(EXIT_NOSH_FAILED);
     }
-    match prepare(args).and_then(|(req, pidfd)| run(req, &pidfd)) {
+    match prepare(args).and_then(|prepared| run(prepared, args)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             super::report_with_hint(&e, e.hint());
@@ -176,9 +194,8 @@ pub fn attach(args: &AttachArgs) -> ExitCode {
     }
 }
 
-/// Steps 1 to 3: the toolbox request, and a pidfd of the target that says
-/// later whether it exited meanwhile.
-fn prepare(args: &AttachArgs) -> Result<(toolbox::Attach, OwnedFd), DirectError> {
+/// Steps 1 to 3: the toolbox request, with the process as it was checked.
+fn prepare(args: &AttachArgs) -> Result<toolbox::Attach, DirectError> {
     // 1.
     let euid = nix::unistd::geteuid();
     if !euid.is_root() {
@@ -186,7 +203,7 @@ fn prepare(args: &AttachArgs) -> Result<(toolbox::Attach, OwnedFd), DirectError>
     }
     let given = args.target.clone().unwrap_or_default();
     // 2.
-    let (pid, info) = match given.strip_prefix(PID_SCHEME) {
+    let (found, sidecar_hint) = match given.strip_prefix(PID_SCHEME) {
         Some(num) => {
             let pid = parse_pid(num)?;
             let info = TargetInfo {
@@ -194,7 +211,13 @@ fn prepare(args: &AttachArgs) -> Result<(toolbox::Attach, OwnedFd), DirectError>
                 state: "running".into(),
                 ..TargetInfo::default()
             };
-            (pid, info)
+            let found = containerd::Located {
+                pid,
+                info,
+                seccomp: None,
+            };
+            let hint = "a sidecar through the container's engine (`nosh NAME`)".to_string();
+            (found, hint)
         }
         None if containerd::is_containerd(&given) => {
             let wanted = containerd::parse(&given)?;
@@ -202,38 +225,104 @@ fn prepare(args: &AttachArgs) -> Result<(toolbox::Attach, OwnedFd), DirectError>
                 .containerd_address
                 .as_deref()
                 .unwrap_or(containerd::DEFAULT_ADDRESS);
-            let (pid, info) = containerd::find(address, &wanted)?;
-            // As for an engine: the PID must be that container here.
-            if !cgroup_names(pid, &info.id) {
-                return Err(DirectError::NotOnThisHost {
-                    name: info.display_name().into(),
-                    pid: pid.into(),
-                });
-            }
-            (pid, info)
+            let found = containerd::find(address, &wanted)?;
+            let hint = "a toolbox beside it (`kubectl debug --target`, docs/kubernetes.md)";
+            (found, hint.to_string())
         }
-        None => engine_target(args, &given)?,
+        None => {
+            let found = engine_target(args, &given)?;
+            let name = crate::escape::field(found.info.display_name().as_bytes()).into_owned();
+            (found, format!("a sidecar (`nosh {name}` without --direct)"))
+        }
     };
-    // 3.
-    let pidfd = pidfd_open(pid)?;
-    check_not_host(pid)?;
+    // 3. Everything below reads the process through its own directory.
+    let process = join::Process::open(found.pid).map_err(|e| match e {
+        join::JoinError::Exited { pid } => DirectError::Exited(pid),
+        _ => DirectError::NoProcess(found.pid),
+    })?;
+    if !found.info.id.is_empty() && !cgroup_names(&process, &found.info.id) {
+        // The runtime's PID must be that container here: its cgroup names
+        // the container's id, else the runtime sees another PID namespace.
+        return Err(DirectError::NotOnThisHost {
+            name: found.info.display_name().into(),
+            pid: found.pid.into(),
+        });
+    }
+    check_not_host(&process)?;
+    if given.starts_with(PID_SCHEME) && !args.any_process {
+        check_container(&process)?;
+    }
     let command = match (&args.command, args.args.is_empty()) {
         (Some(c), _) => Some(c.clone()),
         (None, false) => Some(shell_join(&args.args)),
         (None, true) => None,
     };
-    let req = toolbox::Attach {
-        pid,
+    let seccomp = filter_for(found.seccomp.as_ref(), &found.info)?;
+    Ok(toolbox::Attach {
+        pid: found.pid,
         user: args.user.clone(),
         root: args.root,
         command,
-        info,
-    };
-    Ok((req, pidfd))
+        info: found.info,
+        direct: Some(toolbox::Direct {
+            process,
+            seccomp,
+            sidecar_hint,
+        }),
+    })
 }
 
-/// Step 4, on this very process: it has one thread now.
-fn run(req: toolbox::Attach, pidfd: &OwnedFd) -> Result<u8, DirectError> {
+/// The engine's own profile for the target when it wrote one down, else
+/// the built-in one; a profile nosh cannot follow is said in one line and
+/// replaced by the built-in one.
+fn filter_for(
+    spec: Option<&serde_json::Value>,
+    info: &TargetInfo,
+) -> Result<seccomp::Filter, DirectError> {
+    let engines = spec.cloned().or_else(|| bundle_seccomp(&info.id));
+    if let Some(profile) = engines {
+        match seccomp::from_oci(&profile, "the container's own profile".into()) {
+            Ok(filter) => return Ok(filter),
+            Err(e) => eprintln!(
+                "nosh: {}; using the engines' default profile",
+                toolbox::report(&e)
+            ),
+        }
+    }
+    seccomp::built_in().map_err(|e| DirectError::Attach {
+        pid: 0,
+        reason: toolbox::report(&e),
+    })
+}
+
+/// Where Docker (through its containerd, private or the system's) and
+/// Podman keep a running container's OCI spec.
+const BUNDLES: &[&str] = &[
+    "/run/containerd/io.containerd.runtime.v2.task/moby/{id}/config.json",
+    "/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby/{id}/config.json",
+    "/var/lib/containers/storage/overlay-containers/{id}/userdata/config.json",
+    "/run/containers/storage/overlay-containers/{id}/userdata/config.json",
+];
+
+/// The `linux.seccomp` of a Docker or Podman container's OCI spec, from
+/// the engine's own files on this host (root's, not the target's).
+fn bundle_seccomp(id: &str) -> Option<serde_json::Value> {
+    use std::io::Read;
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    BUNDLES.iter().find_map(|pattern| {
+        let mut text = Vec::new();
+        fs::File::open(pattern.replace("{id}", id))
+            .and_then(|f| f.take(16 << 20).read_to_end(&mut text))
+            .ok()?;
+        let spec: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        Some(spec["linux"]["seccomp"].clone()).filter(|s| !s.is_null())
+    })
+}
+
+/// Step 4: the session, forked from this process while it has one thread.
+fn run(req: toolbox::Attach, args: &AttachArgs) -> Result<u8, DirectError> {
     let pid = req.pid;
     let threads = fs::read_dir("/proc/self/task").map_or(0, |d| d.count());
     if threads > 1 {
@@ -242,15 +331,38 @@ fn run(req: toolbox::Attach, pidfd: &OwnedFd) -> Result<u8, DirectError> {
             reason: format!("nosh has {threads} threads, and joining a namespace needs one"),
         });
     }
-    toolbox::attach(req).map_err(|e| {
-        if exited(pidfd) {
-            DirectError::Exited(pid)
-        } else {
-            DirectError::Attach {
-                pid,
-                reason: toolbox::report(e.as_ref()),
-            }
+    let watch = req.direct.as_ref().and_then(|d| d.process.watch());
+    let mut keep: Vec<_> = req
+        .direct
+        .as_ref()
+        .map(|d| d.process.fds())
+        .unwrap_or_default();
+    keep.extend(watch.as_ref().map(std::os::fd::AsRawFd::as_raw_fd));
+    let plan = relay::Plan::choose(args.tty, args.no_tty);
+    let session = move || match toolbox::attach(req) {
+        Ok(code) => code,
+        Err(e) => {
+            let gone = watch
+                .as_ref()
+                .is_some_and(|fd| crate::sys::pidfd_exited(std::os::fd::AsFd::as_fd(fd)));
+            let e = if gone
+                || e.downcast_ref::<join::JoinError>()
+                    .is_some_and(|j| matches!(j, join::JoinError::Exited { .. }))
+            {
+                DirectError::Exited(pid)
+            } else {
+                DirectError::Attach {
+                    pid,
+                    reason: toolbox::report(e.as_ref()),
+                }
+            };
+            super::report_with_hint(&e, e.hint());
+            EXIT_NOSH_FAILED
         }
+    };
+    relay::run(plan, &keep, session).map_err(|e| DirectError::Attach {
+        pid,
+        reason: toolbox::report(&e),
     })
 }
 
@@ -261,43 +373,61 @@ fn parse_pid(num: &str) -> Result<i32, DirectError> {
     }
 }
 
-/// A pidfd of `pid` (pidfd_open(2)): from here on, whether the process we
-/// looked at exits is known for sure, whatever reuses its number.
-fn pidfd_open(pid: i32) -> Result<OwnedFd, DirectError> {
-    // SAFETY: pidfd_open takes a pid and flags, no pointers.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(DirectError::NoProcess(pid));
-    }
-    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// A pidfd polls readable once its process has exited.
-fn exited(pidfd: &OwnedFd) -> bool {
-    let mut poll = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let rc = unsafe { libc::poll(&mut poll, 1, 0) };
-    rc > 0 && poll.revents & libc::POLLIN != 0
-}
-
 /// The host's init, or any process in its mount namespace (or in ours), is
 /// not a container: a "shell in it" would be a root shell on the host.
-fn check_not_host(pid: i32) -> Result<(), DirectError> {
+fn check_not_host(process: &join::Process) -> Result<(), DirectError> {
+    let pid = process.pid;
     if pid == 1 {
         return Err(DirectError::HostInit(pid));
     }
-    let ns = |p: &str| fs::metadata(format!("/proc/{p}/ns/mnt")).map(|m| (m.dev(), m.ino()));
-    let theirs = ns(&pid.to_string()).map_err(|_| DirectError::NoProcess(pid))?;
-    let host = [ns("1"), ns("self")];
-    if host.iter().any(|h| h.as_ref().is_ok_and(|h| *h == theirs)) {
+    let theirs = process.ns_id("mnt").ok_or(DirectError::NoProcess(pid))?;
+    if host_ns("mnt").contains(&theirs) {
         return Err(DirectError::HostMountNs(pid));
     }
     Ok(())
+}
+
+/// (device, inode) of a namespace of the host's init and of this process.
+fn host_ns(name: &str) -> Vec<(u64, u64)> {
+    ["1", "self"]
+        .iter()
+        .filter_map(|p| fs::metadata(format!("/proc/{p}/ns/{name}")).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect()
+}
+
+/// `pid://` is for containers: a process that shares the host's PID,
+/// network and user namespaces and whose cgroups are the host's (those of
+/// its init or of nosh itself), whatever its mount namespace, is a host
+/// process (`unshare -m sleep`): the shell would be the host's own.
+fn check_container(process: &join::Process) -> Result<(), DirectError> {
+    let pid = process.pid;
+    let shares = |name: &str| {
+        process
+            .ns_id(name)
+            .is_some_and(|ns| host_ns(name).contains(&ns))
+    };
+    if !["pid", "net", "user"].iter().all(|ns| shares(ns)) {
+        return Ok(());
+    }
+    let theirs = process.read("cgroup").unwrap_or_default();
+    let host: Vec<String> = ["/proc/1/cgroup", "/proc/self/cgroup"]
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .collect();
+    if host_cgroups(&theirs, &host) {
+        return Err(DirectError::NotAContainer(pid));
+    }
+    Ok(())
+}
+
+/// Whether every line of a `/proc/PID/cgroup` text is the root cgroup or
+/// the same line of one of the host's own processes.
+fn host_cgroups(theirs: &str, host: &[String]) -> bool {
+    theirs.lines().all(|line| {
+        line.rsplit_once(':').is_some_and(|(_, path)| path == "/")
+            || host.iter().any(|h| h.lines().any(|l| l == line))
+    })
 }
 
 /// A single-threaded runtime for one engine or containerd lookup, dropped
@@ -315,7 +445,7 @@ pub(crate) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Direct
 
 /// `--direct NAME`: the local engine gives the PID and the config. The
 /// runtime is single-threaded and is dropped before this returns.
-fn engine_target(args: &AttachArgs, name: &str) -> Result<(i32, TargetInfo), DirectError> {
+fn engine_target(args: &AttachArgs, name: &str) -> Result<containerd::Located, DirectError> {
     let endpoint = engine::chosen_endpoint(&args.engine)?;
     if !matches!(endpoint, Endpoint::Unix(_)) {
         return Err(DirectError::RemoteEngine(endpoint.to_string()));
@@ -359,23 +489,22 @@ fn engine_target(args: &AttachArgs, name: &str) -> Result<(i32, TargetInfo), Dir
         .ok()
         .filter(|p| *p > 0)
         .ok_or_else(not_here)?;
-    // The engine's PID must be that container in our PID namespace: its
-    // cgroup names the container id (docker, libpod), else the engine sees
-    // another PID namespace than ours.
-    if !cgroup_names(pid, &info.id) {
-        return Err(not_here());
-    }
-    Ok((pid, info))
+    // The caller checks that the PID is that container in our PID
+    // namespace (its cgroup names the container id).
+    Ok(containerd::Located {
+        pid,
+        info,
+        seccomp: None,
+    })
 }
 
-/// Whether `/proc/PID/cgroup` names the container id (read bounded: it is
-/// kernel text, but cgroup names below the container's are its own).
-fn cgroup_names(pid: i32, id: &str) -> bool {
-    use std::io::Read;
-    let mut text = String::new();
-    let read = fs::File::open(format!("/proc/{pid}/cgroup"))
-        .and_then(|f| f.take(64 * 1024).read_to_string(&mut text));
-    read.is_ok() && cgroup_text_names(&text, id)
+/// Whether the process's `/proc/PID/cgroup` names the container id (read
+/// through its own directory, bounded: cgroup names below the container's
+/// are its own).
+fn cgroup_names(process: &join::Process, id: &str) -> bool {
+    process
+        .read("cgroup")
+        .is_ok_and(|text| cgroup_text_names(&text, id))
 }
 
 /// A component of a cgroup path is the id (`/docker/ID`, containerd's
@@ -414,12 +543,40 @@ mod tests {
 
     #[test]
     fn the_hosts_own_processes_are_refused() {
-        assert!(matches!(check_not_host(1), Err(DirectError::HostInit(1))));
-        let me = std::process::id() as i32;
+        let init = join::Process::open(1).unwrap();
         assert!(matches!(
-            check_not_host(me),
+            check_not_host(&init),
+            Err(DirectError::HostInit(1))
+        ));
+        let me = std::process::id() as i32;
+        let own = join::Process::open(me).unwrap();
+        assert!(matches!(
+            check_not_host(&own),
             Err(DirectError::HostMountNs(p)) if p == me
         ));
+        // Whatever its mount namespace, a process in the host's other
+        // namespaces and cgroups is not a container.
+        assert!(matches!(
+            check_container(&own),
+            Err(DirectError::NotAContainer(p)) if p == me
+        ));
+    }
+
+    #[test]
+    fn a_container_has_cgroups_of_its_own() {
+        let host = ["9:pids:/\n4:memory:/process_api/ab\n0::/\n".to_string()];
+        assert!(host_cgroups(
+            "9:pids:/\n4:memory:/process_api/ab\n0::/\n",
+            &host
+        ));
+        assert!(host_cgroups("9:pids:/\n4:memory:/\n0::/\n", &host));
+        assert!(!host_cgroups(
+            "9:pids:/docker/c1\n4:memory:/docker/c1\n0::/\n",
+            &host
+        ));
+        let v2 = ["0::/user.slice/session-1.scope\n".to_string()];
+        assert!(!host_cgroups("0::/system.slice/docker-ab.scope\n", &v2));
+        assert!(host_cgroups("0::/user.slice/session-1.scope\n", &v2));
     }
 
     #[test]
@@ -456,14 +613,23 @@ mod tests {
 
     #[test]
     fn a_pidfd_tells_when_its_process_exited() {
+        use std::os::fd::AsFd;
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .unwrap();
-        let fd = pidfd_open(child.id() as i32).unwrap();
-        assert!(!exited(&fd));
+        let fd = crate::sys::pidfd_open(child.id() as i32).unwrap();
+        let process = join::Process::open(child.id() as i32).unwrap();
+        assert!(!crate::sys::pidfd_exited(fd.as_fd()));
+        assert!(process.confirm().is_ok());
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(exited(&fd));
+        assert!(crate::sys::pidfd_exited(fd.as_fd()));
+        assert!(matches!(
+            process.confirm(),
+            Err(join::JoinError::Exited { .. })
+        ));
+        // Nothing is read through the directory of a process that is gone.
+        assert!(process.read("status").is_err());
     }
 }

@@ -6,7 +6,8 @@
 //! - [`image`]: the toolbox image made of this binary;
 //! - [`session`]: the sidecar and the attached terminal;
 //! - [`direct`]: no sidecar: root on the target's host joins it in-process;
-//!   [`containerd`] finds containerd and Kubernetes targets for it;
+//!   [`containerd`] finds containerd and Kubernetes targets for it, and
+//!   [`relay`] keeps the operator's terminal out of the session;
 //! - [`forward`]: `nosh port-forward`, one sidecar per connection;
 //! - [`replica`]: a copy of a stopped container or an image, with the shell
 //!   in place of its command;
@@ -37,6 +38,7 @@ pub mod engine;
 pub mod error;
 pub mod forward;
 pub mod image;
+pub mod relay;
 pub mod replica;
 pub mod session;
 pub mod sessions;

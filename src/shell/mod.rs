@@ -20,6 +20,7 @@ use crate::procinfo::Proc;
 use crate::target::TargetInfo;
 use crate::toolbox::identity::{Identity, Source as IdSource};
 use crate::toolbox::join::View;
+use crate::toolbox::spawn::Confinement;
 use crate::users::Users;
 
 /// Everything the toolbox hands the shell after the drop.
@@ -32,6 +33,10 @@ pub struct Session {
     pub id_source: IdSource,
     /// `-c`: run this line and exit.
     pub command: Option<String>,
+    /// What confines the target's programs the shell starts.
+    pub confinement: Confinement,
+    /// Attached directly: where the seccomp profile came from.
+    pub seccomp: Option<String>,
 }
 
 /// Shell state. Cloned for each stage of a multi-stage pipeline, so, as in
@@ -54,6 +59,10 @@ pub struct Ctx {
     pub history: Vec<String>,
     /// Set by `exit`.
     pub exit_requested: Option<i32>,
+    /// What confines the target's programs ([`crate::toolbox::spawn`]).
+    pub confinement: Confinement,
+    /// Attached directly: where the seccomp profile came from.
+    pub seccomp: Option<String>,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -123,6 +132,8 @@ impl Ctx {
             proc,
             history: Vec::new(),
             exit_requested: None,
+            confinement: Confinement::Engine,
+            seccomp: None,
         };
         ctx.vars.insert("PWD".into(), ctx.cwd.clone());
         ctx
@@ -357,6 +368,20 @@ pub fn banner(ctx: &Ctx) -> String {
             r.display()
         )),
     }
+    match (&ctx.confinement, &ctx.seccomp) {
+        (Confinement::Engine, _) => {}
+        (Confinement::Direct, Some(profile)) => out.push_str(&format!(
+            "  confined  in the target's cgroups; seccomp: {}\n",
+            escape::field(profile.as_bytes())
+        )),
+        (Confinement::Direct, None) => {
+            out.push_str("  confined  in the target's cgroups\n");
+        }
+        (Confinement::Refused { reason, .. }, _) => out.push_str(&format!(
+            "  confined  no: {}; the target's programs are not started\n",
+            escape::field(reason.as_bytes())
+        )),
+    }
     out.push_str("  `help` lists the builtins; `exit` or Ctrl-D leaves. Nothing is written to the target unless you ask.\n");
     out
 }
@@ -383,6 +408,8 @@ pub fn run(session: Session) -> u8 {
         session.identity,
         session.id_source,
     );
+    ctx.confinement = session.confinement;
+    ctx.seccomp = session.seccomp;
     if !ctx.info.cut.is_empty() {
         eprintln!(
             "nosh: the target's configuration was too large to hand over whole; entrypoint and doctor see only part of it ({})",

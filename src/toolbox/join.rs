@@ -1,10 +1,12 @@
 //! Joining the target: open everything through `/proc/N` first, then enter.
 //!
-//! Steps, mirrored in [`Target::open`] and [`Target::enter`]:
-//! 1. open `/proc/N` and read its status (ids, NSpid) — kernel data, not a
-//!    target file;
-//! 2. open the namespace files, the root and the cwd of N while our own
-//!    `/proc` is still mounted;
+//! Steps, mirrored in [`Target::open_at`] and [`Target::enter`]:
+//! 1. hold N as one kernel object ([`Process`]: a pidfd, then its
+//!    `/proc/N` directory) and read its status (ids, NSpid) through that
+//!    directory — kernel data, not a target file;
+//! 2. open the namespace files, the root and the cwd of N through the same
+//!    directory while our own `/proc` is still mounted, then confirm with
+//!    the pidfd that N is still the process that was checked;
 //! 3. (caller) if N has its own user namespace, join it first: the other
 //!    namespaces belong to it, and the ids the shell drops to are the ones
 //!    inside it; then, if N lives in another PID namespace, join it and
@@ -17,11 +19,12 @@
 //!    target through `/proc/N/root` instead.
 
 use std::fs::{self, File};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use nix::fcntl::{OFlag, open};
+use nix::fcntl::{AtFlags, OFlag, open, openat};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
@@ -40,6 +43,8 @@ pub enum JoinError {
         #[source]
         source: std::io::Error,
     },
+    #[error("process {pid} exited while nosh was attaching")]
+    Exited { pid: i32 },
     #[error(transparent)]
     Sys(#[from] SysError),
 }
@@ -68,12 +73,135 @@ struct Ns {
     fd: File,
 }
 
+/// Process N held as one kernel object: a pidfd, and its `/proc/N`
+/// directory opened after it. A `/proc/N` directory keeps naming the
+/// process it was opened for (files opened through it after that process
+/// is gone fail, they never reach a later process with the same number);
+/// the pidfd says whether that process is still alive. So everything read
+/// or opened through [`Process::dir`] before a successful
+/// [`Process::confirm`] is that process's, and no other's.
+pub struct Process {
+    pub pid: i32,
+    /// `None` on a kernel without pidfd_open(2) (before 5.3): the start
+    /// time alone then tells a reused number.
+    pidfd: Option<OwnedFd>,
+    dir: OwnedFd,
+    /// Field 22 of its stat: clock ticks after boot.
+    start: u64,
+}
+
+impl Process {
+    pub fn open(pid: i32) -> Result<Process, JoinError> {
+        if pid <= 0 {
+            return Err(JoinError::NoProcess { pid });
+        }
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(SysError::Call {
+                source: nix::errno::Errno::ENOSYS,
+                ..
+            }) => None,
+            Err(_) => return Err(JoinError::NoProcess { pid }),
+        };
+        let dir = open_dir(&format!("/proc/{pid}")).map_err(|_| JoinError::NoProcess { pid })?;
+        let mut p = Process {
+            pid,
+            pidfd,
+            dir,
+            start: 0,
+        };
+        p.start = p.start_ticks()?;
+        p.confirm()?;
+        Ok(p)
+    }
+
+    fn start_ticks(&self) -> Result<u64, JoinError> {
+        let stat = self.read("stat").map_err(|source| JoinError::Status {
+            pid: self.pid,
+            source,
+        })?;
+        procinfo::parse_stat(&stat)
+            .map(|s| s.start_ticks)
+            .map_err(|e| JoinError::Status {
+                pid: self.pid,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })
+    }
+
+    /// Still alive, and still the process whose start time was recorded.
+    pub fn confirm(&self) -> Result<(), JoinError> {
+        let exited = JoinError::Exited { pid: self.pid };
+        if self
+            .pidfd
+            .as_ref()
+            .is_some_and(|fd| sys::pidfd_exited(fd.as_fd()))
+        {
+            return Err(exited);
+        }
+        match self.start_ticks() {
+            Ok(start) if start == self.start => Ok(()),
+            _ => Err(exited),
+        }
+    }
+
+    /// A copy of the pidfd, to tell later whether the process exited.
+    pub fn watch(&self) -> Option<OwnedFd> {
+        self.pidfd.as_ref().and_then(|fd| fd.try_clone().ok())
+    }
+
+    /// The `/proc/N` directory, for `openat`.
+    pub fn dir(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// The descriptors this holds, to keep across a close of all others.
+    pub fn fds(&self) -> Vec<RawFd> {
+        let mut fds = vec![self.dir.as_raw_fd()];
+        fds.extend(self.pidfd.as_ref().map(AsRawFd::as_raw_fd));
+        fds
+    }
+
+    /// A file of `/proc/N` (kernel text: status, stat, cgroup, uid_map),
+    /// read up to 1 MiB (cgroup names below a container's are its own).
+    pub fn read(&self, file: &str) -> std::io::Result<String> {
+        let fd = openat(
+            self.dir(),
+            file,
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut text = String::new();
+        File::from(fd).take(1 << 20).read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    /// (device, inode) of one of its namespaces, `None` when the kernel
+    /// lacks that type.
+    pub fn ns_id(&self, name: &str) -> Option<(u64, u64)> {
+        nix::sys::stat::fstatat(self.dir(), format!("ns/{name}").as_str(), AtFlags::empty())
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino))
+    }
+
+    fn open_at(&self, path: &str, flags: OFlag) -> Result<OwnedFd, SysError> {
+        openat(self.dir(), path, flags | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
+            SysError::Open {
+                path: format!("/proc/{}/{path}", self.pid).into(),
+                source: e.into(),
+            }
+        })
+    }
+}
+
 /// Process N, opened.
 pub struct Target {
     /// N as given (in our PID namespace).
     pub pid: i32,
     /// N's status, its ids as seen from inside N's user namespace.
     pub status: Status,
+    /// N's `/proc/N/cgroup`, as this process reads it.
+    pub cgroups: String,
+    process: Process,
     user_ns: Option<Ns>,
     pid_ns: Option<Ns>,
     others: Vec<Ns>,
@@ -95,43 +223,49 @@ fn open_dir(path: &str) -> Result<OwnedFd, SysError> {
 }
 
 /// The namespace file of N if it is not the one we are in already.
-fn other_ns(pid: i32, name: &'static str, kind: CloneFlags) -> Result<Option<Ns>, SysError> {
-    let theirs = format!("/proc/{pid}/ns/{name}");
-    let ours = format!("/proc/self/ns/{name}");
-    let (Ok(t), Ok(o)) = (fs::metadata(&theirs), fs::metadata(&ours)) else {
+fn other_ns(p: &Process, name: &'static str, kind: CloneFlags) -> Result<Option<Ns>, SysError> {
+    let ours = fs::metadata(format!("/proc/self/ns/{name}")).map(|m| (m.dev(), m.ino()));
+    let (Some(theirs), Ok(ours)) = (p.ns_id(name), ours) else {
         // A kernel without this namespace type: nothing to join.
         return Ok(None);
     };
-    if (t.dev(), t.ino()) == (o.dev(), o.ino()) {
+    if theirs == ours {
         return Ok(None);
     }
-    let fd = File::open(&theirs).map_err(|source| SysError::Open {
-        path: theirs.into(),
-        source,
-    })?;
-    Ok(Some(Ns { name, kind, fd }))
+    let fd = p.open_at(&format!("ns/{name}"), OFlag::O_RDONLY)?;
+    Ok(Some(Ns {
+        name,
+        kind,
+        fd: File::from(fd),
+    }))
 }
 
 impl Target {
-    /// Steps 1 and 2.
+    /// Steps 1 and 2 for a pid.
     pub fn open(pid: i32) -> Result<Target, JoinError> {
+        Target::open_at(Process::open(pid)?)
+    }
+
+    /// Steps 1 and 2, through a process already held.
+    pub fn open_at(process: Process) -> Result<Target, JoinError> {
         // 1.
-        if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).is_dir() {
-            return Err(JoinError::NoProcess { pid });
-        }
-        let mut status = procinfo::Proc::default()
-            .status(pid)
-            .map_err(|source| JoinError::Status { pid, source })?;
+        let pid = process.pid;
+        let read = |name: &str| {
+            process
+                .read(name)
+                .map_err(|source| JoinError::Status { pid, source })
+        };
+        let mut status =
+            procinfo::parse_status(&read("status")?).map_err(|e| JoinError::Status {
+                pid,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })?;
         // 2.
-        let user_ns = other_ns(pid, "user", CloneFlags::CLONE_NEWUSER)?;
+        let user_ns = other_ns(&process, "user", CloneFlags::CLONE_NEWUSER)?;
         if user_ns.is_some() {
-            let read = |name: &str| {
-                fs::read_to_string(format!("/proc/{pid}/{name}"))
-                    .map_err(|source| JoinError::Status { pid, source })
-            };
             ids_inside(&mut status, &read("uid_map")?, &read("gid_map")?);
         }
-        let pid_ns = other_ns(pid, "pid", CloneFlags::CLONE_NEWPID)?;
+        let pid_ns = other_ns(&process, "pid", CloneFlags::CLONE_NEWPID)?;
         let mut others = Vec::new();
         for (name, kind) in [
             ("net", CloneFlags::CLONE_NEWNET),
@@ -139,16 +273,21 @@ impl Target {
             ("ipc", CloneFlags::CLONE_NEWIPC),
             ("cgroup", CloneFlags::CLONE_NEWCGROUP),
         ] {
-            others.extend(other_ns(pid, name, kind)?);
+            others.extend(other_ns(&process, name, kind)?);
         }
-        let mnt = other_ns(pid, "mnt", CloneFlags::CLONE_NEWNS)?;
+        let mnt = other_ns(&process, "mnt", CloneFlags::CLONE_NEWNS)?;
         // Root and cwd may be unreachable without CAP_SYS_PTRACE; the
         // fallback view then shows that as the first error the user meets.
-        let root = open_dir(&format!("/proc/{pid}/root")).ok();
-        let cwd = open_dir(&format!("/proc/{pid}/cwd")).ok();
+        let dir = OFlag::O_PATH | OFlag::O_DIRECTORY;
+        let root = process.open_at("root", dir).ok();
+        let cwd = process.open_at("cwd", dir).ok();
+        let cgroups = read("cgroup").unwrap_or_default();
+        process.confirm()?;
         Ok(Target {
             pid,
             status,
+            cgroups,
+            process,
             user_ns,
             pid_ns,
             others,
@@ -156,6 +295,11 @@ impl Target {
             root,
             cwd,
         })
+    }
+
+    /// Still the process that was opened (see [`Process::confirm`]).
+    pub fn confirm(&self) -> Result<(), JoinError> {
+        self.process.confirm()
     }
 
     /// The target's pid as the shell will see it once inside its PID
@@ -171,6 +315,11 @@ impl Target {
     /// Whether N has a user namespace of its own.
     pub fn has_user_ns(&self) -> bool {
         self.user_ns.is_some()
+    }
+
+    /// Whether N lives in another PID namespace (the toolbox forks into it).
+    pub fn has_pid_ns(&self) -> bool {
+        self.pid_ns.is_some()
     }
 
     /// Join N's user namespace (step 3, first). From here on this process

@@ -9,20 +9,26 @@
 //!    target;
 //! 2. make sure N is the target's own process ([`find`]: not the host's
 //!    init, not another container's app, not a pod's pause process), open
-//!    it and choose the identity;
+//!    it and choose the identity; attached directly, join its cgroups
+//!    ([`cgroups`]);
 //! 3. join N's user namespace if it has its own, then its PID namespace if
 //!    it is not ours, and fork into it;
 //! 4. join N's other namespaces and root ([`join`]);
 //! 5. drop privileges and verify ([`drop`]) — no target file and no user
-//!    input is read before this point;
+//!    input is read before this point; attached directly, install the
+//!    seccomp filter ([`seccomp`]);
 //! 6. run the shell; on its exit kill and reap every child ([`reaper`]).
+//!    Every program of the target it starts goes through [`spawn`].
 
+pub mod cgroups;
 pub mod drop;
 pub mod find;
 pub mod forward;
 pub mod identity;
 pub mod join;
 pub mod reaper;
+pub mod seccomp;
+pub mod spawn;
 pub mod watch;
 
 use std::error::Error;
@@ -39,6 +45,7 @@ use crate::cli::ToolboxArgs;
 use crate::shell::{self, Session};
 use crate::sys::{self, RealCredentials};
 use crate::target::TargetInfo;
+use spawn::Confinement;
 
 /// Print an error and its causes once, as one line.
 pub fn report(err: &dyn Error) -> String {
@@ -124,6 +131,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         root: args.root,
         command: args.command,
         info,
+        direct: None,
     })
 }
 
@@ -135,6 +143,20 @@ pub struct Attach {
     pub root: bool,
     pub command: Option<String>,
     pub info: TargetInfo,
+    /// Attached directly from the host: what the engine would otherwise
+    /// give a sidecar, nosh does itself.
+    pub direct: Option<Direct>,
+}
+
+/// Direct attach's part of the join.
+pub struct Direct {
+    /// The process the host half checked.
+    pub process: join::Process,
+    /// Installed after the drop, before the shell.
+    pub seccomp: seccomp::Filter,
+    /// How the host half names this target to the user, for the sentence
+    /// that says to use a sidecar instead.
+    pub sidecar_hint: String,
 }
 
 /// Steps 1 to 6. The caller must be single-threaded: `setns` refuses a
@@ -146,6 +168,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         root,
         command,
         info,
+        direct,
     } = req;
     // 0. Again, for callers that come here directly (direct attach): the
     // verification after the drop refuses a dumpable process.
@@ -153,25 +176,70 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     // 1.
     sys::set_child_subreaper()?;
     // 2.
-    let mut target = join::Target::open(pid)?;
+    let mut sidecar_hint = String::new();
+    let (mut target, seccomp, mut confinement, cgroups) = match direct {
+        Some(d) => {
+            let target = join::Target::open_at(d.process)?;
+            sidecar_hint = d.sidecar_hint;
+            // Into the target's cgroups before any of its code can run: the
+            // v1 hierarchies here, the unified one with the fork below;
+            // where that fails, the shell still inspects, but starts none
+            // of the target's programs.
+            let opened = cgroups::open(&target.cgroups).and_then(|c| c.enter_v1().map(|()| c));
+            match opened {
+                Ok(c) => (target, Some(d.seccomp), Confinement::Direct, Some(c)),
+                Err(e) => (target, Some(d.seccomp), refused(&e, &sidecar_hint), None),
+            }
+        }
+        None => (join::Target::open(pid)?, None, Confinement::Engine, None),
+    };
     let (identity, id_source) = identity::choose(&target.status, user.as_deref(), root)?;
     let identity = identity::fit_unprivileged(identity, own_identity()?, can_change_ids()?)?;
     let target_pid = target.pid_inside();
+    // Born into the unified cgroup with the fork below, when there is one
+    // and no user namespace to join before it (inside one, the host's
+    // cgroup files are no longer ours to write); else moved into it now.
+    let mut born_into = cgroups.as_ref().and_then(|c| c.unified());
+    if let Some(c) = &cgroups
+        && (target.has_user_ns() || !target.has_pid_ns())
+    {
+        born_into = None;
+        if let Err(e) = c.enter_unified() {
+            confinement = refused(&e, &sidecar_hint);
+        }
+    }
     // 3. The user namespace first: the others belong to it.
     target.join_user_ns()?;
     if target.join_pid_ns()? {
-        // SAFETY: the toolbox is single-threaded (no runtime, no threads are
-        // ever started on this path), so the child may run arbitrary code.
-        match unsafe { fork() }? {
+        let born_in = born_into.map(|fd| {
+            // SAFETY: the toolbox is single-threaded (no runtime, no
+            // threads are ever started on this path), so the child may run
+            // arbitrary code.
+            unsafe { sys::fork_into_cgroup(fd) }
+        });
+        let (forked, born) = match born_in {
+            Some(Ok(f)) => (f, true),
+            // No cgroup to be born into, or a kernel without clone3 into
+            // one: fork, then move.
+            // SAFETY: as above, one thread.
+            Some(Err(_)) | None => (unsafe { fork() }?, false),
+        };
+        match forked {
             ForkResult::Parent { child } => return Ok(wait_for(child)),
             ForkResult::Child => {
                 // If the parent outside the namespace is killed, the shell
                 // goes too, and its children with it (see reaper).
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                 sys::set_child_subreaper()?;
+                if let (Some(c), Some(_), false) = (&cgroups, born_into, born)
+                    && let Err(e) = c.enter_unified()
+                {
+                    confinement = refused(&e, &sidecar_hint);
+                }
             }
         }
     }
+    drop(cgroups);
     // This process's own /proc entry, opened before /proc changes meaning.
     let self_dir: OwnedFd = open(
         "/proc/self",
@@ -184,6 +252,13 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
     drop::drop_privileges(&mut RealCredentials, &identity)?;
     drop::verify(&self_dir, &identity)?;
     drop(self_dir);
+    let filtered = match &seccomp {
+        Some(filter) => {
+            filter.install()?;
+            Some(filter.source.clone())
+        }
+        None => None,
+    };
     // 6.
     let status = shell::run(Session {
         info,
@@ -192,9 +267,19 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         identity,
         id_source,
         command,
+        confinement,
+        seccomp: filtered,
     });
     reaper::reap_all();
     Ok(status)
+}
+
+/// The refusal a session gets when the target's cgroups cannot be joined.
+fn refused(e: &dyn Error, sidecar: &str) -> Confinement {
+    Confinement::Refused {
+        reason: report(e),
+        sidecar: sidecar.to_string(),
+    }
 }
 
 /// The ids this process runs with now.
