@@ -15,6 +15,7 @@
 pub mod builtins;
 pub mod cli;
 pub mod color;
+pub mod copy;
 pub mod dns;
 pub mod escape;
 #[cfg(test)]
