@@ -56,6 +56,10 @@ pub enum Command {
     /// the container's network by a sidecar running as the app's user.
     /// Ctrl-C ends it.
     PortForward(PortForwardArgs),
+    /// Write brought tools (`--with`, `--with-dir`) into a directory: for a
+    /// toolbox image that carries them (`kubectl debug`), where the toolbox
+    /// finds them at /.nosh/tools, or `nosh toolbox --tools DIR`.
+    Bundle(BundleArgs),
     /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `nosh man | man -l -`.
@@ -83,6 +87,23 @@ pub struct PortForwardArgs {
     /// HOST:REMOTE in the container (127.0.0.1 by default). IPs only.
     #[arg(required = true, value_name = "FORWARD")]
     pub forwards: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BundleArgs {
+    /// Programs of this host to bring (names in PATH or paths; repeatable,
+    /// or comma-separated).
+    #[arg(long = "with", value_name = "PROG[,PROG...]")]
+    pub with: Vec<String>,
+
+    /// Every executable file in DIR (DIR/lib is searched first for their
+    /// libraries).
+    #[arg(long = "with-dir", value_name = "DIR")]
+    pub with_dir: Vec<std::path::PathBuf>,
+
+    /// The directory to write (it must not exist).
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -197,6 +218,27 @@ pub struct AttachArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<i64>,
 
+    /// Bring a program of this host into the session: a name in this host's
+    /// PATH or a path, with its shared libraries and the host's own loader
+    /// (repeatable, or comma-separated). In the shell it is a command like a
+    /// builtin, run in the target as the app's identity with no
+    /// capabilities; nothing is written to the target. `tools` lists them.
+    #[arg(
+        long = "with",
+        value_name = "PROG[,PROG...]",
+        conflicts_with = "toolbox_image"
+    )]
+    pub with: Vec<String>,
+
+    /// Bring every executable file in DIR, a prepared toolkit (DIR/lib is
+    /// searched first for their libraries).
+    #[arg(
+        long = "with-dir",
+        value_name = "DIR",
+        conflicts_with = "toolbox_image"
+    )]
+    pub with_dir: Vec<std::path::PathBuf>,
+
     /// Attach directly, without a sidecar: join the target's namespaces
     /// from this process (root on the target's host; the local engine is
     /// asked only for the container's PID and config). `pid://PID` targets
@@ -256,6 +298,12 @@ pub struct ToolboxArgs {
     /// stdout to it (one connection of `nosh port-forward`).
     #[arg(long, value_name = "IP:PORT")]
     pub forward: Option<String>,
+
+    /// A directory of brought tools made by `nosh bundle` (default:
+    /// /.nosh/tools, when the toolbox image carries one). Opened before
+    /// joining the target: the tools never enter its filesystem.
+    #[arg(long, value_name = "DIR")]
+    pub tools: Option<std::path::PathBuf>,
 
     /// The target's configuration as JSON (set by the host half).
     #[arg(

@@ -34,6 +34,7 @@ pub mod sys;
 pub mod target;
 pub mod targetfile;
 pub mod toolbox;
+pub mod tools;
 pub mod trace;
 pub mod users;
 

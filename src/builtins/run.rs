@@ -49,22 +49,9 @@ impl Builtin for Run {
             )?;
         }
         let mut cmd = Command::new(ctx.resolve(&path));
-        cmd.arg0(&self.program)
-            .args(&self.args)
-            .env_clear()
-            .envs(&ctx.vars)
-            .current_dir(ctx.resolve(&ctx.cwd))
-            .stdin(io.stdin.stdio()?)
-            .stderr(io.err.stdio()?);
-        crate::sys::die_with_parent(&mut cmd);
-        let capture = matches!(io.out, Sink::Buffer(_));
-        cmd.stdout(if capture {
-            Stdio::piped()
-        } else {
-            io.out.stdio()?
-        });
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
+        cmd.arg0(&self.program).args(&self.args);
+        match start(cmd, &ctx.vars, io, ctx)? {
+            Ok(status) => Ok(status),
             Err(e) => {
                 let code = if e.kind() == io::ErrorKind::PermissionDenied {
                     126
@@ -78,19 +65,49 @@ impl Builtin for Run {
                     escape::field(path.as_bytes()),
                     escape::field(path.as_bytes())
                 )?;
-                return Ok(code);
+                Ok(code)
             }
-        };
-        if capture && let Some(mut out) = child.stdout.take() {
-            let mut buf = Vec::new();
-            out.read_to_end(&mut buf)?;
-            io.out.write_all(&buf)?;
         }
-        let status = child.wait()?;
-        Ok(status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
     }
+}
+
+/// Starts `cmd` in the target as `run` does, and waits for it: with the
+/// environment `env` (the shell's variables), the shell's working
+/// directory and streams, dying with the shell. Every program the shell
+/// starts in the target goes through here: the target's own (`run`) and
+/// brought tools. The outer error is the shell's own (its streams); the
+/// inner one says the program could not be started.
+pub(crate) fn start<'a>(
+    mut cmd: Command,
+    env: impl IntoIterator<Item = (&'a String, &'a String)>,
+    io: &mut Io,
+    ctx: &Ctx,
+) -> io::Result<Result<i32, io::Error>> {
+    cmd.env_clear()
+        .envs(env)
+        .current_dir(ctx.resolve(&ctx.cwd))
+        .stdin(io.stdin.stdio()?)
+        .stderr(io.err.stdio()?);
+    crate::sys::die_with_parent(&mut cmd);
+    let capture = matches!(io.out, Sink::Buffer(_));
+    cmd.stdout(if capture {
+        Stdio::piped()
+    } else {
+        io.out.stdio()?
+    });
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if capture && let Some(mut out) = child.stdout.take() {
+        let mut buf = Vec::new();
+        out.read_to_end(&mut buf)?;
+        io.out.write_all(&buf)?;
+    }
+    let status = child.wait()?;
+    Ok(Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))))
 }
 
 use std::os::unix::process::CommandExt;

@@ -32,6 +32,8 @@ pub struct Session {
     pub id_source: IdSource,
     /// `-c`: run this line and exit.
     pub command: Option<String>,
+    /// The brought tools (`--with`), opened before the join.
+    pub tools: Option<crate::tools::Brought>,
 }
 
 /// Shell state. Cloned for each stage of a multi-stage pipeline, so, as in
@@ -54,6 +56,8 @@ pub struct Ctx {
     pub history: Vec<String>,
     /// Set by `exit`.
     pub exit_requested: Option<i32>,
+    /// The brought tools, if the session has any.
+    pub tools: Option<Arc<crate::tools::Brought>>,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -123,6 +127,7 @@ impl Ctx {
             proc,
             history: Vec::new(),
             exit_requested: None,
+            tools: None,
         };
         ctx.vars.insert("PWD".into(), ctx.cwd.clone());
         ctx
@@ -361,6 +366,18 @@ pub fn banner(ctx: &Ctx) -> String {
             r.display()
         )),
     }
+    if let Some(tools) = &ctx.tools {
+        let names: Vec<String> = tools
+            .manifest
+            .tools
+            .iter()
+            .map(|t| escape::field(t.name.as_bytes()).into_owned())
+            .collect();
+        out.push_str(&format!(
+            "  tools     {} (brought from the host; `tools` lists them)\n",
+            names.join(", ")
+        ));
+    }
     out.push_str("  `help` lists the builtins; `exit` or Ctrl-D leaves. Nothing is written to the target unless you ask.\n");
     out
 }
@@ -387,6 +404,7 @@ pub fn run(session: Session) -> u8 {
         session.identity,
         session.id_source,
     );
+    ctx.tools = session.tools.map(Arc::new);
     if !ctx.info.cut.is_empty() {
         eprintln!(
             "nosh: the target's configuration was too large to hand over whole; entrypoint and doctor see only part of it ({})",

@@ -95,12 +95,20 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     if let Some(note) = &chosen.note {
         eprintln!("nosh: {note}");
     }
+    // Brought tools in this container's own filesystem, opened before the
+    // join: afterwards only the fd reaches them.
+    let tools_dir = args
+        .tools
+        .clone()
+        .unwrap_or_else(|| crate::tools::SIDECAR_DIR.into());
+    let tools = crate::tools::Brought::open_if_present(&tools_dir)?;
     attach(Attach {
         pid: chosen.pid,
         user: args.user,
         root: args.root,
         command: args.command,
         info,
+        tools,
     })
 }
 
@@ -112,6 +120,8 @@ pub struct Attach {
     pub root: bool,
     pub command: Option<String>,
     pub info: TargetInfo,
+    /// Brought tools, opened in the caller's mount namespace.
+    pub tools: Option<crate::tools::Brought>,
 }
 
 /// Steps 1 to 6. The caller must be single-threaded: `setns` refuses a
@@ -123,6 +133,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         root,
         command,
         info,
+        tools,
     } = req;
     // 0. Again, for callers that come here directly (direct attach): the
     // verification after the drop refuses a dumpable process.
@@ -169,6 +180,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         identity,
         id_source,
         command,
+        tools,
     });
     reaper::reap_all();
     Ok(status)
