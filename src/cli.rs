@@ -56,6 +56,9 @@ pub enum Command {
     /// the container's network by a sidecar running as the app's user.
     /// Ctrl-C ends it.
     PortForward(PortForwardArgs),
+    /// Copy files and directories out of a target or into it, as the app's
+    /// identity: `nosh cp TARGET:PATH DEST`, `nosh cp SRC TARGET:PATH`.
+    Cp(CpArgs),
     /// Write brought tools (`--with`, `--with-dir`) into a directory: for a
     /// toolbox image that carries them (`kubectl debug`), where the toolbox
     /// finds them at /.nosh/tools, or `nosh toolbox --tools DIR`.
@@ -87,6 +90,49 @@ pub struct PortForwardArgs {
     /// HOST:REMOTE in the container (127.0.0.1 by default). IPs only.
     #[arg(required = true, value_name = "FORWARD")]
     pub forwards: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "Examples:\n  nosh cp claims-api:/app/heap.hprof .          out of a running container\n  nosh cp ./config.yaml claims-api:/app/conf/    into it, as the app's uid\n  nosh cp crashed:/var/log/app ./logs            out of a stopped one (a replica)\n  nosh cp claims-api:/app - | tar -t             a tar stream on stdout\n  nosh cp pid://4242:/data/dump.bin .            attached directly (root)"
+)]
+pub struct CpArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Follow the source if it is a symlink (in the target: inside its root).
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow: bool,
+
+    /// Copy as root (uid 0), still with no capabilities.
+    #[arg(long)]
+    pub root: bool,
+
+    /// Copy as UID[:GID] instead of the target process's identity.
+    #[arg(short, long, value_name = "UID[:GID]", conflicts_with = "root")]
+    pub user: Option<String>,
+
+    /// Use this prebuilt toolbox image instead of importing this binary.
+    #[arg(long, value_name = "REF")]
+    pub toolbox_image: Option<String>,
+
+    /// Attach directly, without a sidecar (root on the target's host).
+    #[arg(long, conflicts_with = "toolbox_image")]
+    pub direct: bool,
+
+    /// containerd's socket, for containerd:// and pod:// targets.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+
+    /// TARGET:PATH, a local path, or - (a tar stream on stdin). A path ending
+    /// in /. copies what is inside the directory.
+    #[arg(value_name = "SRC")]
+    pub src: String,
+
+    /// TARGET:PATH, a local path, or - (a tar stream on stdout). An existing
+    /// directory takes the copy inside it; otherwise the copy gets this name.
+    #[arg(value_name = "DEST")]
+    pub dest: String,
 }
 
 #[derive(Debug, Args, Clone)]

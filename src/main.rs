@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Some(Command::Ls(engine)) => nosh::host::ls(engine),
         Some(Command::Doctor(args)) => nosh::host::doctor(args),
         Some(Command::PortForward(args)) => nosh::host::port_forward(args),
+        Some(Command::Cp(args)) => nosh::host::cp::run(args),
         Some(Command::Bundle(args)) => nosh::host::bundle(args),
         Some(Command::Completions(args)) => {
             install::to_stdout(|out| install::completions(args.shell, out))

@@ -10,6 +10,8 @@ mod cd;
 pub(crate) mod cgroup;
 mod clear;
 mod connect;
+mod copy_in;
+mod copy_out;
 mod cut;
 mod date;
 mod df;
@@ -164,6 +166,8 @@ pub fn table() -> &'static [Entry] {
             entry::<cd::Cd>(),
             entry::<clear::Clear>(),
             entry::<connect::Connect>(),
+            entry::<copy_in::CopyIn>(),
+            entry::<copy_out::CopyOut>(),
             entry::<doctor::Doctor>(),
             entry::<cgroup::Cgroup>(),
             entry::<cut::Cut>(),

@@ -23,6 +23,7 @@
 pub mod containerd;
 pub mod containerd_api;
 pub mod context;
+pub mod cp;
 pub mod direct;
 pub mod engine;
 pub mod error;
