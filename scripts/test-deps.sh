@@ -27,6 +27,9 @@ DEPS=(
     "xxd xxd xxd builtin compared with xxd"
     "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
     "strings binutils strings builtin compared with strings"
+    "curl curl brought tools (--with curl answers from the app)"
+    "strace strace brought tools (--with strace traces a program of the target)"
+    "tcpdump tcpdump brought tools (a capture refused for want of CAP_NET_RAW)"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(
