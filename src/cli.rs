@@ -11,13 +11,20 @@ use clap::{Args, Parser, Subcommand};
 /// files, ports and permissions. The target is never modified. A stopped
 /// or crash-looping container, or an image, gets a replica instead: a copy
 /// started with the shell in place of its command, removed on exit.
+///
+/// Brought tools: `--with curl,strace` brings programs of this host, with
+/// their libraries and the host's own loader, into the session; they are
+/// commands of the shell that run in the target as the app's identity with
+/// no capabilities, and nothing is written to the target (`tools` lists
+/// them). Files: `nosh cp TARGET:PATH DEST` and `nosh cp SRC TARGET:PATH`
+/// copy out and in as the app's identity, for every kind of target.
 #[derive(Debug, Parser)]
 #[command(
     name = "nosh",
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  nosh claims-api                 open a shell beside the container\n  nosh claims-api -c 'why /var/log/claims-api write'\n  echo 'ps; ports' | nosh -T claims-api\n  nosh doctor claims-api --json"
+    after_help = "Examples:\n  nosh claims-api                 open a shell beside the container\n  nosh claims-api -c 'why /var/log/claims-api write'\n  echo 'ps; ports' | nosh -T claims-api\n  nosh doctor claims-api --json\n  nosh claims-api --with curl -c 'curl -s http://127.0.0.1:8080/health'\n  nosh cp claims-api:/app/heap.hprof ."
 )]
 pub struct Cli {
     #[command(subcommand)]
