@@ -311,6 +311,44 @@ fn brought_tools_work_in_a_replica_of_a_stopped_container() {
 }
 
 #[test]
+fn a_restricted_toolbox_runs_the_bundle_its_image_carries_and_streams_a_copy_out() {
+    require_engine();
+    let target = python_target();
+    // `nosh bundle` writes what a toolbox image carries at /.nosh/tools.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("tools");
+    Nosh::new()
+        .args(["bundle", "--with", "curl"])
+        .arg(bundle.display().to_string())
+        .run()
+        .success()
+        .stdout_has("curl with");
+    let mount = format!("{}:/.nosh/tools:ro", bundle.display());
+    // As Kubernetes' restricted profile starts it: the app's uid, no
+    // capabilities at all, the /proc/1/root view.
+    Nosh::toolbox_beside(
+        &target,
+        &[
+            "--user",
+            "65532:65532",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "-v",
+            &mount,
+        ],
+    )
+    .c("curl -s http://127.0.0.1:8080/; copy-out /app/app.py")
+    .run()
+    .success()
+    .stdout_has("\"status\"")
+    // The tar stream: the file's name in its header, then its content.
+    .stdout_has("app.py")
+    .stdout_has("claims-api");
+}
+
+#[test]
 fn what_cannot_be_brought_is_refused_in_one_sentence() {
     require_engine();
     let target = Container::run(&static_app_image(), &[]);
