@@ -313,6 +313,11 @@ pub struct AttachArgs {
     /// A command and its arguments to run instead of a shell (after `--`).
     #[arg(last = true, value_name = "CMD ARGS")]
     pub args: Vec<String>,
+
+    /// `nosh cp`: a directory of this host holding a socket for the copy's
+    /// bytes, mounted in the sidecar (see `toolbox::stream`).
+    #[arg(skip)]
+    pub stream_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

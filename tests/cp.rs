@@ -8,6 +8,8 @@
 //! layer, `docker diff`) is the ground truth.
 
 mod common;
+#[path = "support/pty.rs"]
+mod pty;
 
 use std::fs;
 use std::io::Write;
@@ -137,7 +139,10 @@ fn a_100_mb_file_and_a_tree_round_trip_into_and_out_of_a_running_target_as_the_a
     let tree = tree(here.path());
     let t = target.name();
 
-    cp(&[&path(&big), &format!("{t}:/tmp/")]).success();
+    // A local engine: the bytes skip the engine, over a socket of this host.
+    cp(&["-v", &path(&big), &format!("{t}:/tmp/")])
+        .success()
+        .stderr_has("the copy goes over a socket of this host");
     cp(&[&path(&tree), &format!("{t}:/tmp/tree")]).success();
     // Written as the app: the engine's own view of the layer says 65532.
     let owners = owners_in_layer(t, "/tmp/tree");
@@ -148,7 +153,20 @@ fn a_100_mb_file_and_a_tree_round_trip_into_and_out_of_a_running_target_as_the_a
 
     let back = here.path().join("back");
     fs::create_dir(&back).unwrap();
-    cp(&[&format!("{t}:/tmp/big.bin"), &path(&back)]).success();
+    // Out on a terminal: a progress bar on stderr while it streams.
+    let mut cmd = Command::new(common::nosh_bin());
+    cmd.args(["cp", &format!("{t}:/tmp/big.bin"), &path(&back)]);
+    let mut term = pty::Pty::spawn(cmd, 100, 30);
+    assert!(
+        term.wait(std::time::Duration::from_secs(180)).success(),
+        "{}",
+        term.screen()
+    );
+    let screen = term.screen();
+    assert!(
+        screen.contains("MiB/95.37 MiB"),
+        "no progress bar: {screen:?}"
+    );
     cp(&[&format!("{t}:/tmp/tree"), &path(&back.join("tree"))]).success();
     assert_eq!(sha256(&back.join("big.bin")), sha256(&big));
     assert_eq!(describe(&back.join("tree")), describe(&tree));

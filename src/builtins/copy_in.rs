@@ -163,7 +163,7 @@ impl Builtin for CopyIn {
             dir: placement.dir.clone(),
         };
         let result = copy::extract(
-            &mut io.stdin,
+            io::BufReader::with_capacity(256 * 1024, &mut io.stdin),
             dest.as_fd(),
             Resolve::Beneath,
             &placement.top,

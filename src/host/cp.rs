@@ -22,8 +22,11 @@
 //! directory, never through a symlink ([`crate::copy`]).
 
 use std::ffi::OsStr;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -168,11 +171,11 @@ fn copy_out(args: &CpArgs, target: &str, path: &str, dest: &str) -> Result<ExitC
             crate::builtins::util::io_error(&e)
         ))
     })?;
-    let (read, write) = pipe()?;
-    let (child, mut kept) = start(attach, Connect::Stdout(write), vec![read, dir])?;
-    let (Some(dir), Some(read)) = (kept.pop(), kept.pop()) else {
+    let (mut session, mut kept) = Session::start(attach, false, vec![dir])?;
+    let Some(dir) = kept.pop() else {
         unreachable!("start gives back what it was given")
     };
+    let stream = session.stream()?;
     let mut meter = Meter::new(None);
     let mut sink = HostSink {
         dir: &place.dir,
@@ -181,7 +184,7 @@ fn copy_out(args: &CpArgs, target: &str, path: &str, dest: &str) -> Result<ExitC
         problems: 0,
     };
     let result = copy::extract(
-        io::BufReader::with_capacity(256 * 1024, std::fs::File::from(read)),
+        io::BufReader::with_capacity(256 * 1024, stream),
         dir.as_fd(),
         Resolve::BeneathNoSymlinks,
         &place.top,
@@ -189,7 +192,7 @@ fn copy_out(args: &CpArgs, target: &str, path: &str, dest: &str) -> Result<ExitC
     );
     let problems = sink.problems;
     meter.finish();
-    let status = wait(child);
+    let status = session.wait();
     if status != 0 {
         return Ok(ExitCode::from(status));
     }
@@ -243,18 +246,18 @@ fn copy_in(args: &CpArgs, src: &str, target: &str, path: &str) -> Result<ExitCod
         .unwrap_or_else(|| ".".into());
     let here =
         copy::open_dir(std::path::Path::new(".")).map_err(|e| HostError::Local(e.to_string()))?;
-    let (read, write) = pipe()?;
-    let (child, mut kept) = start(attach, Connect::Stdin(read), vec![write, here])?;
-    let (Some(here), Some(write)) = (kept.pop(), kept.pop()) else {
+    let (mut session, mut kept) = Session::start(attach, true, vec![here])?;
+    let Some(here) = kept.pop() else {
         unreachable!("start gives back what it was given")
     };
+    let stream = session.stream()?;
     let total = meta.is_file().then_some(meta.len());
     let mut meter = Meter::new(total);
     let mut walk = HostWalk {
         src,
         meter: &mut meter,
     };
-    let mut out = BufWriter::with_capacity(256 * 1024, std::fs::File::from(write));
+    let mut out = BufWriter::with_capacity(256 * 1024, stream);
     let mut tar = tar::Builder::new(&mut out);
     let walked = copy::write_tree(
         &mut tar,
@@ -268,10 +271,10 @@ fn copy_in(args: &CpArgs, src: &str, target: &str, path: &str) -> Result<ExitCod
     .and_then(|sum| tar.finish().map(|()| sum));
     drop(tar);
     let flushed = out.flush();
-    // The session reads EOF when the pipe's last write end goes.
+    // The session reads EOF when this end goes.
     drop(out);
     meter.finish();
-    let status = wait(child);
+    let status = session.wait();
     if status != 0 {
         return Ok(ExitCode::from(status));
     }
@@ -294,52 +297,274 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), HostError> {
         .map_err(|e| HostError::Local(format!("cannot make a pipe: {e}")))
 }
 
-/// Which of the session's standard streams is the copy's pipe.
-enum Connect {
-    Stdout(OwnedFd),
-    Stdin(OwnedFd),
+/// A socket of this host offered to the session for the copy's bytes (see
+/// [`crate::toolbox::stream`]): in a directory made for this copy that
+/// only this user may enter, removed with it.
+struct Offer {
+    dir: PathBuf,
+    listener: UnixListener,
 }
 
-/// Forks the session: in the child, the pipe's end takes the place of fd
-/// 1 or 0, the parent's fds (`parents`) are closed (a pipe end left in
-/// the child would keep it from ever seeing EOF, or EPIPE), the session
-/// runs to its end, and the child exits with its status. The parent gets
-/// the child's pid and `parents` back, and closes the child's end. Ctrl-C
-/// reaches both: the session removes its sidecar and says so, so the
-/// parent ignores it and waits.
-fn start(
-    attach: AttachArgs,
-    connect: Connect,
-    parents: Vec<OwnedFd>,
-) -> Result<(nix::unistd::Pid, Vec<OwnedFd>), HostError> {
-    // SAFETY: this process has one thread (no runtime, no thread started
-    // yet on this path), so the child may run arbitrary code.
-    match unsafe { fork() }.map_err(|e| HostError::Local(format!("cannot fork: {e}")))? {
-        ForkResult::Child => {
-            drop(parents);
-            let moved = match &connect {
-                Connect::Stdout(w) => nix::unistd::dup2_stdout(w),
-                Connect::Stdin(r) => nix::unistd::dup2_stdin(r),
-            };
-            drop(connect);
-            if let Err(e) = moved {
-                eprintln!("nosh cp: cannot connect the copy's stream: {e}");
-                std::process::exit(i32::from(EXIT_NOSH_FAILED));
-            }
-            let code = super::attach(attach);
-            // An ExitCode's number is read only by returning it from main;
-            // end here with the same number instead.
-            std::process::exit(exit_number(code));
+impl Offer {
+    /// An offer when the session runs in a sidecar or replica of a local
+    /// engine with this binary as its toolbox; `None` otherwise (attached
+    /// directly the copy never leaves this host; an engine elsewhere could
+    /// not mount the directory; another toolbox image would not take it).
+    fn new(attach: &AttachArgs) -> Option<Offer> {
+        if super::direct::wanted(attach) || attach.toolbox_image.is_some() {
+            return None;
         }
-        ForkResult::Parent { child } => {
-            drop(connect);
-            for sig in [Signal::SIGINT, Signal::SIGQUIT] {
-                // SAFETY: SIG_IGN installs no handler code.
-                let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+        let local = matches!(
+            super::engine::chosen_endpoint(&attach.engine),
+            Ok(super::error::Endpoint::Unix(_))
+        );
+        if !local {
+            return None;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("nosh-cp-{}-{nanos:08x}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).ok()?;
+        match UnixListener::bind(dir.join(crate::toolbox::stream::SOCKET)) {
+            Ok(listener) => Some(Offer { dir, listener }),
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                None
             }
-            Ok((child, parents))
         }
     }
+}
+
+impl Drop for Offer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A copy's session, forked: its stdout (and stdin for a copy in) are
+/// pipes of this process, or the copy's bytes take the offered socket.
+struct Session {
+    child: nix::unistd::Pid,
+    out: std::fs::File,
+    input: Option<std::fs::File>,
+    offer: Option<Offer>,
+    /// `-v`: say which way the copy went.
+    verbose: bool,
+}
+
+/// Where a copy's bytes go, once the session has said which way.
+enum Stream {
+    Socket(UnixStream),
+    /// The session's stdout, after `head` (bytes read while looking for
+    /// the toolbox's word), for a copy out.
+    Out(io::Chain<io::Cursor<Vec<u8>>, std::fs::File>),
+    /// The session's stdin, for a copy in.
+    In(std::fs::File),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Socket(s) => s.read(buf),
+            Stream::Out(r) => r.read(buf),
+            Stream::In(_) => Ok(0),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Socket(s) => s.write(buf),
+            Stream::In(f) => f.write(buf),
+            Stream::Out(_) => Err(io::Error::other("a copy out has nothing to write")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // A copy in ends with the end of what is written.
+        if let Stream::Socket(s) = self {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        }
+    }
+}
+
+impl Session {
+    /// Forks the session. In the child: its stdout becomes a pipe to this
+    /// process, its stdin another (`input`) or /dev/null (keys typed
+    /// during a copy out are not its input), every fd of the parent's is
+    /// closed (`parents`, the pipes' other ends, the offer: an end left in
+    /// the child would keep it from ever seeing EOF or EPIPE), the session
+    /// runs to its end and the child exits with its status. The parent
+    /// gets `parents` back. Ctrl-C reaches both: the session removes its
+    /// sidecar and says so, so the parent ignores it and waits.
+    fn start(
+        mut attach: AttachArgs,
+        input: bool,
+        parents: Vec<OwnedFd>,
+    ) -> Result<(Session, Vec<OwnedFd>), HostError> {
+        let offer = Offer::new(&attach);
+        attach.stream_dir = offer.as_ref().map(|o| o.dir.clone());
+        let verbose = attach.engine.verbose;
+        let (out_r, out_w) = pipe()?;
+        let (in_r, in_w) = if input {
+            let (r, w) = pipe()?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
+        // SAFETY: this process has one thread (no runtime, no thread
+        // started yet on this path), so the child may run arbitrary code.
+        match unsafe { fork() }.map_err(|e| HostError::Local(format!("cannot fork: {e}")))? {
+            ForkResult::Child => {
+                drop((parents, out_r, in_w));
+                // The directory is the parent's to remove (the listener is
+                // close-on-exec and never accepted on here).
+                std::mem::forget(offer);
+                let stdin = match in_r {
+                    Some(r) => Ok(r),
+                    None => nix::fcntl::open(
+                        "/dev/null",
+                        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                        nix::sys::stat::Mode::empty(),
+                    ),
+                };
+                let moved = stdin
+                    .and_then(|r| nix::unistd::dup2_stdin(&r))
+                    .and_then(|()| nix::unistd::dup2_stdout(&out_w));
+                drop(out_w);
+                if let Err(e) = moved {
+                    eprintln!("nosh cp: cannot connect the copy's stream: {e}");
+                    std::process::exit(i32::from(EXIT_NOSH_FAILED));
+                }
+                let code = super::attach(attach);
+                // An ExitCode's number is read only by returning it from
+                // main; end here with the same number instead.
+                std::process::exit(exit_number(code));
+            }
+            ForkResult::Parent { child } => {
+                drop((out_w, in_r));
+                for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+                    // SAFETY: SIG_IGN installs no handler code.
+                    let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+                }
+                let session = Session {
+                    child,
+                    out: std::fs::File::from(out_r),
+                    input: in_w.map(std::fs::File::from),
+                    offer,
+                    verbose,
+                };
+                Ok((session, parents))
+            }
+        }
+    }
+
+    /// Which way the copy's bytes go: the offered socket once the toolbox
+    /// connects, else the session's own stdin or stdout (the toolbox said
+    /// [`OVER_ATTACH`], or nothing was offered, or the session ended).
+    ///
+    /// [`OVER_ATTACH`]: crate::toolbox::stream::OVER_ATTACH
+    fn stream(&mut self) -> Result<Stream, HostError> {
+        let failed = |e: io::Error| HostError::Local(format!("the copy's stream: {e}"));
+        let head = match &self.offer {
+            None => Vec::new(),
+            Some(offer) => match word_or_socket(&offer.listener, &self.out).map_err(failed)? {
+                Ok(conn) => {
+                    if self.verbose {
+                        eprintln!("nosh: the copy goes over a socket of this host, not the engine");
+                    }
+                    // The session's own stdin is not the copy's: EOF on it.
+                    self.input = None;
+                    return Ok(Stream::Socket(conn));
+                }
+                Err(head) => {
+                    if self.verbose {
+                        eprintln!("nosh: the copy goes over the engine's attach stream");
+                    }
+                    head
+                }
+            },
+        };
+        Ok(match self.input.take() {
+            Some(input) => Stream::In(input),
+            None => Stream::Out(io::Cursor::new(head).chain(self.out.try_clone().map_err(failed)?)),
+        })
+    }
+
+    /// The session's exit status. Its stdout stays open until then, so a
+    /// late write there never meets a closed pipe.
+    fn wait(self) -> u8 {
+        let Session {
+            child, out, input, ..
+        } = self;
+        drop(input);
+        let status = wait(child);
+        drop(out);
+        status
+    }
+}
+
+/// Waits for the toolbox to connect to `listener` (`Ok`) or to say on
+/// `out`, the session's stdout, that it will not (`Err` with what followed
+/// its word there, the copy's first bytes). A stdout that starts with
+/// anything else (a toolbox that has no word) or ends is the copy's too.
+fn word_or_socket(
+    listener: &UnixListener,
+    out: &std::fs::File,
+) -> io::Result<Result<UnixStream, Vec<u8>>> {
+    use crate::toolbox::stream::OVER_ATTACH;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut head = Vec::new();
+    loop {
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(out.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => other.map_err(io::Error::from)?,
+        };
+        let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+        if ready(&fds[0]) {
+            if let Some(conn) = accept_ours(listener)? {
+                return Ok(Ok(conn));
+            }
+            continue;
+        }
+        if ready(&fds[1]) {
+            let mut buf = [0u8; 4096];
+            let n = (&*out).read(&mut buf)?;
+            if n == 0 {
+                return Ok(Err(head));
+            }
+            head.extend_from_slice(&buf[..n]);
+            if head.starts_with(OVER_ATTACH) {
+                return Ok(Err(head.split_off(OVER_ATTACH.len())));
+            }
+            if !OVER_ATTACH.starts_with(&head) {
+                return Ok(Err(head));
+            }
+        }
+    }
+}
+
+/// A connection, if it is the toolbox's: root of the sidecar (or this
+/// user, for a rootless engine). The directory is this user's only, so
+/// nothing else should ever connect; anything else is turned away.
+fn accept_ours(listener: &UnixListener) -> io::Result<Option<UnixStream>> {
+    let (conn, _) = listener.accept()?;
+    let creds = nix::sys::socket::getsockopt(&conn, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(io::Error::from)?;
+    let ours = creds.uid() == 0 || creds.uid() == nix::unistd::geteuid().as_raw();
+    Ok(ours.then_some(conn))
 }
 
 /// The number an `ExitCode` stands for (it has no getter: compare).
@@ -515,6 +740,53 @@ mod tests {
             target("pod://ns/web/app", "/tmp")
         );
         assert_eq!(parse("pid://4242"), Side::Local("pid://4242".into()));
+    }
+
+    fn listener() -> (tempfile::TempDir, UnixListener) {
+        let dir = tempfile::tempdir().unwrap();
+        let l = UnixListener::bind(dir.path().join("socket")).unwrap();
+        (dir, l)
+    }
+
+    fn stdout_with(bytes: &[u8]) -> std::fs::File {
+        let (r, w) = pipe().unwrap();
+        let mut w = std::fs::File::from(w);
+        w.write_all(bytes).unwrap();
+        std::fs::File::from(r)
+    }
+
+    #[test]
+    fn a_toolbox_that_connects_carries_the_copy_over_the_socket() {
+        let (dir, l) = listener();
+        let out = stdout_with(b"");
+        let conn = UnixStream::connect(dir.path().join("socket")).unwrap();
+        let got = word_or_socket(&l, &out).unwrap();
+        let mut server = got.expect("the socket");
+        (&conn).write_all(b"tar bytes").unwrap();
+        drop(conn);
+        let mut text = String::new();
+        server.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "tar bytes");
+    }
+
+    #[test]
+    fn a_toolbox_that_cannot_connect_says_so_and_the_copy_follows_on_stdout() {
+        let (_dir, l) = listener();
+        let mut said = crate::toolbox::stream::OVER_ATTACH.to_vec();
+        said.extend_from_slice(b"ustar...");
+        let out = stdout_with(&said);
+        assert_eq!(word_or_socket(&l, &out).unwrap().unwrap_err(), b"ustar...");
+        // A toolbox with no word (another build): everything is the copy.
+        let out = stdout_with(b"data.txt\0\0\0");
+        assert_eq!(
+            word_or_socket(&l, &out).unwrap().unwrap_err(),
+            b"data.txt\0\0\0"
+        );
+        // A session that ended first: nothing.
+        let (r, w) = pipe().unwrap();
+        drop(w);
+        let out = std::fs::File::from(r);
+        assert!(word_or_socket(&l, &out).unwrap().unwrap_err().is_empty());
     }
 
     #[test]

@@ -358,6 +358,7 @@ async fn attach_session(
             pids: args.pids_limit.unwrap_or(defaults.pids),
             memory: args.memory.unwrap_or(defaults.memory),
         },
+        stream_dir: args.stream_dir.as_ref().map(|d| d.display().to_string()),
     };
     if mode == target::Mode::Sidecar
         && let Some(warning) = target::ptrace_warning(&target)

@@ -187,6 +187,7 @@ pub fn replica_config(
             security_opt: Some(security_opt(target)),
             volumes_from: Some(vec![format!("{helper}:ro")]),
             mounts: Some(mounts(target, rw)),
+            binds: session::stream_binds(req),
             tmpfs: h.tmpfs.clone(),
             network_mode,
             sysctls: h.sysctls.clone(),

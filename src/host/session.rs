@@ -54,6 +54,9 @@ pub struct Request {
     pub stderr_terminal: bool,
     /// What the sidecar may use.
     pub limits: Limits,
+    /// `nosh cp`'s socket directory on this host, mounted at
+    /// `toolbox::stream::DIR` in the sidecar or replica.
+    pub stream_dir: Option<String>,
 }
 
 /// The sidecar's resource limits: a hostile target can make any builtin
@@ -206,6 +209,13 @@ pub fn unlogged() -> Option<HostConfigLogConfig> {
     })
 }
 
+/// `nosh cp`'s socket directory, mounted where the toolbox looks for it.
+pub fn stream_binds(req: &Request) -> Option<Vec<String>> {
+    req.stream_dir
+        .as_ref()
+        .map(|d| vec![format!("{d}:{}", crate::toolbox::stream::DIR)])
+}
+
 /// The sidecar's configuration.
 pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
     let id = &target.info.id;
@@ -229,6 +239,7 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             memory: (req.limits.memory > 0).then_some(req.limits.memory),
             auto_remove: Some(true),
             log_config: unlogged(),
+            binds: stream_binds(req),
             ..Default::default()
         }),
         ..attached_io(req.tty)

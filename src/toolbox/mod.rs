@@ -23,6 +23,7 @@ pub mod forward;
 pub mod identity;
 pub mod join;
 pub mod reaper;
+pub mod stream;
 
 use std::error::Error;
 use std::os::fd::OwnedFd;
@@ -64,6 +65,8 @@ pub fn main(args: ToolboxArgs) -> ExitCode {
 fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 0.
     sys::set_not_dumpable()?;
+    // A copy's own stream, when `nosh cp` offers one, before any output.
+    stream::take_offered();
     let info: TargetInfo = match &args.target_info {
         Some(json) => serde_json::from_str(json)
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
