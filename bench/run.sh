@@ -10,10 +10,12 @@
 #   size_mem.sh toolbox image size and sidecar memory vs the static binary
 #               and the target app
 #   trace.sh    trace -- LOOP       vs  strace -f -qq -Z  (a syscall-heavy loop)
+#   tools.sh    nosh T --with curl  vs  nosh T (cached and first), and
+#               nosh cp of 100 MB   vs  docker cp, out and in
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
-for b in attach.sh direct.sh ports.sh find.sh ps.sh size_mem.sh trace.sh; do
+for b in attach.sh direct.sh ports.sh find.sh ps.sh size_mem.sh trace.sh tools.sh; do
     if [[ ! -x $b ]]; then
         echo "== $b: missing" >&2
         status=1
