@@ -14,38 +14,19 @@
 set -euo pipefail
 
 N=${N:-9}
-here=$(cd "$(dirname "$0")/.." && pwd)
-NOSH=${NOSH_BIN:-${CARGO_TARGET_DIR:-$here/target}/x86_64-unknown-linux-gnu/static-dev/nosh}
-[[ -x $NOSH ]] || { echo "bench: $NOSH missing: build the static binary first" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
+bench_init files
 command -v curl >/dev/null || { echo "bench: curl missing (the tool brought)" >&2; exit 1; }
 
-work=$(mktemp -d)
-target=nosh-bench-files-$$
-cleanup() {
-    docker rm -f "$target" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# 1. A shell-less target with a /tmp the app may write: a static app that
-#    sleeps, FROM scratch, as 65532.
-cat >"$work/app.c" <<'EOF'
-#include <signal.h>
-#include <unistd.h>
-static void term(int s) { (void)s; _exit(0); }
-int main(void) { signal(SIGTERM, term); for (;;) pause(); }
-EOF
-mkdir -p "$work/root/app" "$work/root/tmp"
+# 1. A shell-less target with a /tmp the app may write.
+sleeping_app
+mkdir -p "$work/root/tmp"
 chmod 1777 "$work/root/tmp"
-gcc -static -O2 -o "$work/root/app/app" "$work/app.c"
-tar -C "$work/root" -c . | docker import -c 'ENTRYPOINT ["/app/app"]' -c 'USER 65532' - nosh-bench-files:latest >/dev/null
-docker run -d --name "$target" nosh-bench-files:latest >/dev/null
+start_target nosh-bench-files:latest
 
-ms_now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
 ms() { printf '%s\n' "$@" | awk '{print $1/1000}' | median; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
-timed() { local t0 t1; t0=$(ms_now); "$@" >/dev/null; t1=$(ms_now); echo $(( (t1 - t0) / 1000 )); }
+timed() { local t0 t1; t0=$(ns_now); "$@" >/dev/null; t1=$(ns_now); echo $(( (t1 - t0) / 1000 )); }
 
 # 2. Attach with and without brought tools (warm the plain image first).
 "$NOSH" "$target" -c true

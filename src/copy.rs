@@ -399,58 +399,24 @@ fn write_dir<W: Write>(
             }
         };
         match kind(&st) {
-            SFlag::S_IFDIR => {
-                let opened = openat(
-                    dir.as_fd(),
-                    child.as_os_str(),
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .and_then(|fd| Ok((fstat(fd.as_fd())?, fd)));
-                match opened {
-                    Ok((now, fd)) if same(&st, &now) => {
-                        if pseudo_fs(fd.as_fd()) {
-                            walk.problem(
-                                &path,
-                                "a kernel filesystem (proc, sys, cgroup): not copied",
-                            );
-                            sum.problems += 1;
-                        } else {
-                            write_dir(tar, fd, &now, &path, walk, sum)?;
-                        }
-                    }
-                    Ok(_) => {
-                        walk.problem(&path, "changed while it was read: not copied");
-                        sum.problems += 1;
-                    }
-                    Err(e) => {
-                        walk.problem(&path, &errno_text(e));
-                        sum.problems += 1;
-                    }
+            SFlag::S_IFDIR => match reopen(dir.as_fd(), &child, OFlag::O_DIRECTORY, &st) {
+                Ok((_, fd)) if pseudo_fs(fd.as_fd()) => {
+                    walk.problem(&path, "a kernel filesystem (proc, sys, cgroup): not copied");
+                    sum.problems += 1;
                 }
-            }
-            SFlag::S_IFREG => {
-                let opened = openat(
-                    dir.as_fd(),
-                    child.as_os_str(),
-                    flags_for_read(false) | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .and_then(|fd| Ok((fstat(fd.as_fd())?, fd)));
-                match opened {
-                    Ok((now, fd)) if same(&st, &now) && kind(&now) == SFlag::S_IFREG => {
-                        write_file(tar, File::from(fd), &now, &path, walk, sum)?;
-                    }
-                    Ok(_) => {
-                        walk.problem(&path, "changed while it was read: not copied");
-                        sum.problems += 1;
-                    }
-                    Err(e) => {
-                        walk.problem(&path, &errno_text(e));
-                        sum.problems += 1;
-                    }
+                Ok((now, fd)) => write_dir(tar, fd, &now, &path, walk, sum)?,
+                Err(why) => {
+                    walk.problem(&path, &why);
+                    sum.problems += 1;
                 }
-            }
+            },
+            SFlag::S_IFREG => match reopen(dir.as_fd(), &child, flags_for_read(false), &st) {
+                Ok((now, fd)) => write_file(tar, File::from(fd), &now, &path, walk, sum)?,
+                Err(why) => {
+                    walk.problem(&path, &why);
+                    sum.problems += 1;
+                }
+            },
             SFlag::S_IFLNK => match readlinkat(dir.as_fd(), child.as_os_str()) {
                 Ok(target) => write_link(tar, &st, &path, target.as_bytes(), sum)?,
                 Err(e) => {
@@ -465,6 +431,29 @@ fn write_dir<W: Write>(
         }
     }
     Ok(())
+}
+
+/// `name` in `dir` opened with `flags` (never following a symlink), if it
+/// is still what `st`, read before, said: the same file of the same kind.
+/// Else why not, in a few words.
+fn reopen(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    flags: OFlag,
+    st: &FileStat,
+) -> Result<(FileStat, OwnedFd), String> {
+    let fd = openat(
+        dir,
+        name,
+        flags | OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_text)?;
+    let now = fstat(fd.as_fd()).map_err(errno_text)?;
+    if !same(st, &now) || kind(&now) != kind(st) {
+        return Err("changed while it was read: not copied".into());
+    }
+    Ok((now, fd))
 }
 
 fn errno_text(e: Errno) -> String {

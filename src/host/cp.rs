@@ -132,6 +132,15 @@ fn session(args: &CpArgs, target: &str, command: String) -> AttachArgs {
     }
 }
 
+/// A path of this host that could not be used, as one sentence.
+fn local(path: &str, e: &io::Error) -> HostError {
+    HostError::Local(format!(
+        "{}: {}",
+        escape::field(path.as_bytes()),
+        crate::builtins::util::io_error(e)
+    ))
+}
+
 /// A path names what is inside a directory when it ends in `/.`.
 fn contents(path: &str) -> bool {
     path == "." || path.ends_with("/.")
@@ -156,21 +165,11 @@ fn copy_out(args: &CpArgs, target: &str, path: &str, dest: &str) -> Result<ExitC
         Ok(m) if m.is_dir() => Existing::Dir,
         Ok(_) => Existing::Other,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Existing::Missing,
-        Err(e) => {
-            return Err(HostError::Local(format!(
-                "{}: {e}",
-                escape::field(dest.as_bytes())
-            )));
-        }
+        Err(e) => return Err(local(dest, &e)),
     };
     let place = copy::place(dest, existing, contents(path)).map_err(HostError::Local)?;
-    let dir = copy::open_dir(std::path::Path::new(&place.dir)).map_err(|e| {
-        HostError::Local(format!(
-            "{}: {}",
-            escape::field(place.dir.as_bytes()),
-            crate::builtins::util::io_error(&e)
-        ))
-    })?;
+    let dir =
+        copy::open_dir(std::path::Path::new(&place.dir)).map_err(|e| local(&place.dir, &e))?;
     let (mut session, mut kept) = Session::start(attach, false, vec![dir])?;
     let Some(dir) = kept.pop() else {
         unreachable!("start gives back what it was given")
@@ -233,13 +232,7 @@ fn copy_in(args: &CpArgs, src: &str, target: &str, path: &str) -> Result<ExitCod
     } else {
         std::fs::symlink_metadata(src)
     }
-    .map_err(|e| {
-        HostError::Local(format!(
-            "{}: {}",
-            escape::field(src.as_bytes()),
-            crate::builtins::util::io_error(&e)
-        ))
-    })?;
+    .map_err(|e| local(src, &e))?;
     let name = std::path::Path::new(src.trim_end_matches("/."))
         .file_name()
         .map(|n| n.to_os_string())

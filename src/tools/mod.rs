@@ -28,7 +28,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
 
-use nix::fcntl::{OFlag, open, openat};
+use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 
@@ -179,14 +179,9 @@ impl Brought {
             Err(_) => {
                 // No CAP_SYS_ADMIN (a restricted Kubernetes profile): the
                 // directory itself, which lies in the toolbox's own image.
-                let fd = open(
-                    path,
-                    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| ToolsError::Open {
+                let fd = crate::copy::open_dir(path).map_err(|source| ToolsError::Open {
                     path: shown.clone(),
-                    source: e.into(),
+                    source,
                 })?;
                 (fd, false)
             }
@@ -367,12 +362,7 @@ mod tests {
     #[test]
     fn a_dynamic_tool_runs_through_the_bundle_loader_and_a_static_one_as_itself() {
         let dir = tempfile::tempdir().unwrap();
-        let fd = open(
-            dir.path(),
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap();
+        let fd = crate::copy::open_dir(dir.path()).unwrap();
         let brought = Brought {
             dir: fd,
             manifest: Manifest {
