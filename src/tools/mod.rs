@@ -209,42 +209,46 @@ impl Brought {
         })
     }
 
-    /// The command that runs `tool` with `args`: through the bundle's
-    /// loader for a dynamically linked one, else the program itself;
-    /// either way from fd 3, which [`sys::place_at_fd3`] puts there in the
-    /// child.
+    /// What is executed for `tool`: the bundle's loader for a dynamically
+    /// linked one, else the program itself; either way through fd 3.
+    pub fn program(&self, tool: &Tool) -> String {
+        if self.through_loader(tool) {
+            format!("{FD_DIR}/{LOADER}")
+        } else {
+            format!("{FD_DIR}/{BIN_DIR}/{}", tool.name)
+        }
+    }
+
+    fn through_loader(&self, tool: &Tool) -> bool {
+        tool.dynamic && self.manifest.loader.is_some()
+    }
+
+    /// Completes `cmd`, made for [`Brought::program`] by the shell's one
+    /// way of starting target code, to run `tool` with `args`: the
+    /// loader's options and the program, and the bundle put at fd 3 in the
+    /// child ([`sys::place_at_fd3`]; registered after whatever closes the
+    /// caller's fds, so that it is the last word on fd 3).
     ///
     /// [`sys::place_at_fd3`]: crate::sys::place_at_fd3
-    pub fn command(&self, tool: &Tool, args: &[String]) -> Command {
+    pub fn prepare(&self, cmd: &mut Command, tool: &Tool, args: &[String]) {
         use std::os::unix::process::CommandExt;
-        let program = format!("{FD_DIR}/{BIN_DIR}/{}", tool.name);
-        let mut cmd = match (&self.manifest.loader, tool.dynamic) {
-            (Some(loader), true) => {
-                let mut cmd = Command::new(format!("{FD_DIR}/{LOADER}"));
-                cmd.arg0(&tool.name);
-                cmd.args(&loader.options);
-                cmd.args(["--library-path", &format!("{FD_DIR}/{LIB_DIR}")]);
-                if loader.argv0 {
-                    cmd.args(["--argv0", &tool.name]);
-                }
-                cmd.arg(program);
-                cmd
+        cmd.arg0(&tool.name);
+        if let (Some(loader), true) = (&self.manifest.loader, self.through_loader(tool)) {
+            cmd.args(&loader.options);
+            cmd.args(["--library-path", &format!("{FD_DIR}/{LIB_DIR}")]);
+            if loader.argv0 {
+                cmd.args(["--argv0", &tool.name]);
             }
-            _ => {
-                let mut cmd = Command::new(program);
-                cmd.arg0(&tool.name);
-                cmd
-            }
-        };
+            cmd.arg(format!("{FD_DIR}/{BIN_DIR}/{}", tool.name));
+        }
         cmd.args(args);
         let fd = self.dir.as_raw_fd();
-        let inherit = tool.dynamic;
+        let inherit = self.through_loader(tool);
         // SAFETY: the closure runs in the forked child before exec and only
         // calls dup3 or fcntl, which are async-signal-safe.
         unsafe {
             cmd.pre_exec(move || crate::sys::place_at_fd3(fd, inherit));
         }
-        cmd
     }
 }
 
@@ -285,7 +289,8 @@ pub fn run(brought: &Brought, tool: &Tool, argv: &[String], io: &mut Io, ctx: &C
             "nosh: note: the target's /etc/ld.so.preload names libraries that every glibc program loads, {shown} too"
         );
     }
-    let cmd = brought.command(tool, &argv[1..]);
+    let mut cmd = Command::new(brought.program(tool));
+    brought.prepare(&mut cmd, tool, &argv[1..]);
     let env = ctx
         .vars
         .iter()
@@ -359,6 +364,12 @@ mod tests {
         assert!(!valid_name("evil\x1b]0;x"));
     }
 
+    fn command(brought: &Brought, tool: &Tool, args: &[String]) -> Command {
+        let mut cmd = Command::new(brought.program(tool));
+        brought.prepare(&mut cmd, tool, args);
+        cmd
+    }
+
     #[test]
     fn a_dynamic_tool_runs_through_the_bundle_loader_and_a_static_one_as_itself() {
         let dir = tempfile::tempdir().unwrap();
@@ -381,7 +392,7 @@ mod tests {
             dynamic: true,
             ..Default::default()
         };
-        let cmd = brought.command(&curl, &["-s".into()]);
+        let cmd = command(&brought, &curl, &["-s".into()]);
         assert_eq!(cmd.get_program(), "/proc/self/fd/3/ld.so");
         let args: Vec<_> = cmd.get_args().map(|a| a.to_str().unwrap()).collect();
         assert_eq!(
@@ -400,7 +411,7 @@ mod tests {
             name: "busybox".into(),
             ..Default::default()
         };
-        let cmd = brought.command(&tool, &["ls".into()]);
+        let cmd = command(&brought, &tool, &["ls".into()]);
         assert_eq!(cmd.get_program(), "/proc/self/fd/3/bin/busybox");
         let args: Vec<_> = cmd.get_args().map(|a| a.to_str().unwrap()).collect();
         assert_eq!(args, ["ls"]);
