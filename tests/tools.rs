@@ -348,6 +348,64 @@ fn a_restricted_toolbox_runs_the_bundle_its_image_carries_and_streams_a_copy_out
     .stdout_has("claims-api");
 }
 
+/// A prepared toolkit: `greet` needs `libgreet.so.1`, which only the
+/// toolkit's own `lib/` has, and the static probe beside it.
+fn toolkit() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("lib")).unwrap();
+    std::fs::write(
+        d.join("greet-lib.c"),
+        "#include <stdio.h>\nvoid greet(void) { puts(\"hello from the toolkit's own library\"); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("greet.c"),
+        "void greet(void);\nint main(void) { greet(); return 0; }\n",
+    )
+    .unwrap();
+    let gcc = |args: &[&str]| {
+        let ok = Command::new("gcc")
+            .current_dir(d)
+            .args(args)
+            .status()
+            .expect("gcc");
+        assert!(ok.success(), "gcc {args:?}");
+    };
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libgreet.so.1",
+        "-o",
+        "lib/libgreet.so.1",
+        "greet-lib.c",
+    ]);
+    gcc(&["-o", "greet", "greet.c", "-Llib", "-l:libgreet.so.1"]);
+    for f in ["greet-lib.c", "greet.c"] {
+        std::fs::remove_file(d.join(f)).unwrap();
+    }
+    std::fs::copy(probes().0, d.join("probe-static")).unwrap();
+    dir
+}
+
+#[test]
+fn a_prepared_toolkit_brings_every_program_with_its_own_libraries() {
+    require_engine();
+    let kit = toolkit();
+    let target = python_target();
+    Nosh::new()
+        .arg(target.name())
+        .arg("--with-dir")
+        .arg(kit.path().display().to_string())
+        .c("greet; probe-static | grep Uid; tools")
+        .run()
+        .success()
+        .stdout_has("hello from the toolkit's own library")
+        .stdout_has(&format!("Uid:\t{NONROOT}"))
+        .stdout_has("greet ")
+        .stdout_has("probe-static ");
+}
+
 #[test]
 fn what_cannot_be_brought_is_refused_in_one_sentence() {
     require_engine();

@@ -351,6 +351,44 @@ fn preloads(ctx: &Ctx) -> bool {
 mod tests {
     use super::*;
 
+    fn bundle_with(manifest: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), manifest).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_bundle_whose_manifest_is_odd_is_refused_in_one_sentence() {
+        let ok = bundle_with(
+            r#"{"format":1,"loader":null,"tools":[{"name":"curl","host_path":"/usr/bin/curl","size":1,"dynamic":false,"libraries":[],"needs":[],"needs_why":null}],"libraries":[]}"#,
+        );
+        let b = Brought::open(ok.path()).unwrap();
+        assert_eq!(b.manifest.find("curl").unwrap().host_path, "/usr/bin/curl");
+        let newer = bundle_with(r#"{"format":2,"loader":null,"tools":[],"libraries":[]}"#);
+        let e = Brought::open(newer.path()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("are of format 2, and this nosh reads format 1"),
+            "{e}"
+        );
+        let bad = bundle_with(
+            r#"{"format":1,"loader":null,"tools":[{"name":"../sh","host_path":"","size":1,"dynamic":false,"libraries":[],"needs":[],"needs_why":null}],"libraries":[]}"#,
+        );
+        let e = Brought::open(bad.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("which is not a plain command name"),
+            "{e}"
+        );
+        let none = tempfile::tempdir().unwrap();
+        let e = Brought::open(none.path()).unwrap_err();
+        assert!(e.to_string().contains("have no readable manifest"), "{e}");
+        assert!(
+            Brought::open_if_present(&none.path().join("absent"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
     #[test]
     fn tool_names_are_plain_command_names() {
         assert!(valid_name("curl"));
