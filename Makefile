@@ -76,12 +76,14 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) fmt --check
 
-## toolbox-image: the toolbox image for registries and Kubernetes (toolbox/Dockerfile)
+## toolbox-image: the toolbox image for registries and Kubernetes (toolbox/Dockerfile);
+## WITH=curl,strace adds this host's programs as brought tools (/.nosh/tools)
 toolbox-image: static
 	rm -rf $(TARGET_DIR)/toolbox-context
 	mkdir -p $(TARGET_DIR)/toolbox-context/.nosh
 	cp dist/nosh $(TARGET_DIR)/toolbox-context/.nosh/nosh
 	ln -s .nosh/nosh $(TARGET_DIR)/toolbox-context/nosh
+	$(if $(WITH),dist/nosh bundle --with $(WITH) $(TARGET_DIR)/toolbox-context/.nosh/tools)
 	DOCKER_BUILDKIT=0 docker build -q -f toolbox/Dockerfile \
 		-t $(TOOLBOX_IMAGE) $(TARGET_DIR)/toolbox-context
 	@docker image inspect --format '{{.Id}} {{.Size}} bytes' $(TOOLBOX_IMAGE)

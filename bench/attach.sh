@@ -11,32 +11,13 @@
 set -euo pipefail
 
 N=${N:-15}
-here=$(cd "$(dirname "$0")/.." && pwd)
-NOSH=${NOSH_BIN:-${CARGO_TARGET_DIR:-$here/target}/x86_64-unknown-linux-gnu/static-dev/nosh}
-[[ -x $NOSH ]] || { echo "bench: $NOSH missing: build the static binary first" >&2; exit 1; }
-
-work=$(mktemp -d)
-target=nosh-bench-target-$$
-cleanup() {
-    docker rm -f "$target" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+bench_init target
 
 # 1. A shell-less target: a static app that sleeps, FROM scratch, as 65532.
-cat >"$work/app.c" <<'EOF'
-#include <signal.h>
-#include <unistd.h>
-static void term(int s) { (void)s; _exit(0); }
-int main(void) { signal(SIGTERM, term); for (;;) pause(); }
-EOF
-mkdir -p "$work/root/app"
-gcc -static -O2 -o "$work/root/app/app" "$work/app.c"
-tar -C "$work/root" -c . | docker import -c 'ENTRYPOINT ["/app/app"]' -c 'USER 65532' - nosh-bench-app:latest >/dev/null
-docker run -d --name "$target" nosh-bench-app:latest >/dev/null
+sleeping_app
+start_target nosh-bench-app:latest
 
-ms_now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
 
 # 2. First run: the toolbox image is imported from this binary.
 image=$("$NOSH" -v "$target" -c true 2>&1 >/dev/null | sed -n 's/.*toolbox image \(nosh-toolbox:[^ ]*\) is present.*/\1/p; s/.*importing \(nosh-toolbox:[^ ]*\).*/\1/p' | head -1)
@@ -44,9 +25,9 @@ image=$("$NOSH" -v "$target" -c true 2>&1 >/dev/null | sed -n 's/.*toolbox image
 first=()
 for _ in 1 2 3; do
     docker rmi -f "$image" >/dev/null
-    t0=$(ms_now)
+    t0=$(ns_now)
     "$NOSH" "$target" -c true
-    t1=$(ms_now)
+    t1=$(ns_now)
     first+=($(( (t1 - t0) / 1000 )))
 done
 first_ms=$(printf '%s\n' "${first[@]}" | awk '{print $1/1000}' | median)
@@ -54,13 +35,13 @@ first_ms=$(printf '%s\n' "${first[@]}" | awk '{print $1/1000}' | median)
 # 3. Cached runs, alternating so that engine drift hits both alike.
 nosh_t=() docker_t=()
 for _ in $(seq "$N"); do
-    t0=$(ms_now)
+    t0=$(ns_now)
     "$NOSH" "$target" -c true
-    t1=$(ms_now)
+    t1=$(ns_now)
     docker run --rm --pid "container:$target" --network "container:$target" \
         --cap-add SYS_ADMIN --cap-add SYS_PTRACE --cap-add SYS_CHROOT \
         "$image" --pid 1 -c true
-    t2=$(ms_now)
+    t2=$(ns_now)
     nosh_t+=($(( (t1 - t0) / 1000 )))
     docker_t+=($(( (t2 - t1) / 1000 )))
 done

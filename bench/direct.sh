@@ -15,40 +15,22 @@
 set -euo pipefail
 
 N=${N:-21}
-here=$(cd "$(dirname "$0")/.." && pwd)
-NOSH=${NOSH_BIN:-${CARGO_TARGET_DIR:-$here/target}/x86_64-unknown-linux-gnu/static-dev/nosh}
-[[ -x $NOSH ]] || { echo "bench: $NOSH missing: build the static binary first" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
+bench_init direct
 [[ $(id -u) == 0 ]] || { echo "bench: direct attach needs root" >&2; exit 1; }
 command -v nsenter >/dev/null || { echo "bench: nsenter (util-linux) missing" >&2; exit 1; }
 
-work=$(mktemp -d)
-target=nosh-bench-direct-$$
-cleanup() {
-    docker rm -f "$target" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 # 1. A shell-less target: a static app that sleeps, FROM scratch, as 65532.
-cat >"$work/app.c" <<'APP'
-#include <signal.h>
-#include <unistd.h>
-static void term(int s) { (void)s; _exit(0); }
-int main(void) { signal(SIGTERM, term); for (;;) pause(); }
-APP
-printf 'int main(void) { return 0; }\n' >"$work/true.c"
-mkdir -p "$work/root/app" "$work/root/bin"
-gcc -static -O2 -o "$work/root/app/app" "$work/app.c"
+sleeping_app
 # nsenter --all lands in the target's mount namespace and root: its `true`
 # must be there (a static one; the app itself has no shell or coreutils).
+printf 'int main(void) { return 0; }\n' >"$work/true.c"
+mkdir -p "$work/root/bin"
 gcc -static -O2 -o "$work/root/bin/true" "$work/true.c"
-tar -C "$work/root" -c . | docker import -c 'ENTRYPOINT ["/app/app"]' -c 'USER 65532' - nosh-bench-direct-app:latest >/dev/null
-docker run -d --name "$target" nosh-bench-direct-app:latest >/dev/null
+start_target nosh-bench-direct-app:latest
 pid=$(docker inspect -f '{{.State.Pid}}' "$target")
 "$NOSH" "$target" -c true # the toolbox image imported once, not timed
 
-ns_now() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 
 direct_t=() nsenter_t=() sidecar_t=()
 for _ in $(seq "$N"); do
@@ -63,7 +45,7 @@ for _ in $(seq "$N"); do
     nsenter_t+=($(( (t2 - t1) / 1000 )))
     sidecar_t+=($(( (t3 - t2) / 1000 )))
 done
-ms() { printf '%s\n' "$@" | awk '{print $1/1000}' | median; }
+ms() { printf "%s\n" "$@" | awk "{print \$1/1000}" | median 2; }
 direct_ms=$(ms "${direct_t[@]}")
 nsenter_ms=$(ms "${nsenter_t[@]}")
 sidecar_ms=$(ms "${sidecar_t[@]}")

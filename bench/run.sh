@@ -12,10 +12,12 @@
 #   trace.sh    trace -- LOOP       vs  strace -f -qq -Z  (a syscall-heavy loop)
 #   doctor.sh   doctor IMAGE --run  vs  docker run + waiting for the port;
 #               doctor --all        vs  one doctor per container (20)
+#   tools.sh    nosh T --with curl  vs  nosh T (cached and first), and
+#               nosh cp of 100 MB   vs  docker cp, out and in
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
-for b in attach.sh direct.sh ports.sh find.sh ps.sh size_mem.sh trace.sh doctor.sh; do
+for b in attach.sh direct.sh ports.sh find.sh ps.sh size_mem.sh trace.sh doctor.sh tools.sh; do
     if [[ ! -x $b ]]; then
         echo "== $b: missing" >&2
         status=1

@@ -27,8 +27,10 @@ DEPS=(
     "xxd xxd xxd builtin compared with xxd"
     "hexdump bsdextrautils hexdump builtin compared with hexdump -C"
     "strings binutils strings builtin compared with strings"
-    "strace strace trace's decoding compared with strace"
+    "strace strace trace's decoding compared with strace, and brought tools (--with strace)"
     "xmllint libxml2-utils doctor's JUnit reports checked against their schema"
+    "curl curl brought tools (--with curl answers from the app)"
+    "tcpdump tcpdump brought tools (a capture refused for want of CAP_NET_RAW)"
 )
 # Files (not commands) and their package.
 FILE_DEPS=(

@@ -11,13 +11,20 @@ use clap::{Args, Parser, Subcommand};
 /// files, ports and permissions. The target is never modified. A stopped
 /// or crash-looping container, or an image, gets a replica instead: a copy
 /// started with the shell in place of its command, removed on exit.
+///
+/// Brought tools: `--with curl,strace` brings programs of this host, with
+/// their libraries and the host's own loader, into the session; they are
+/// commands of the shell that run in the target as the app's identity with
+/// no capabilities, and nothing is written to the target (`tools` lists
+/// them). Files: `nosh cp TARGET:PATH DEST` and `nosh cp SRC TARGET:PATH`
+/// copy out and in as the app's identity, for every kind of target.
 #[derive(Debug, Parser)]
 #[command(
     name = "nosh",
     version,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  nosh claims-api                 open a shell beside the container\n  nosh claims-api -c 'why /var/log/claims-api write'\n  echo 'ps; ports' | nosh -T claims-api\n  nosh doctor claims-api --json"
+    after_help = "Examples:\n  nosh claims-api                 open a shell beside the container\n  nosh claims-api -c 'why /var/log/claims-api write'\n  echo 'ps; ports' | nosh -T claims-api\n  nosh doctor claims-api --json\n  nosh claims-api --with curl -c 'curl -s http://127.0.0.1:8080/health'\n  nosh cp claims-api:/app/heap.hprof ."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -67,6 +74,13 @@ pub enum Command {
     /// throwaway container).
     #[command(hide = true)]
     Watch(crate::toolbox::watch::WatchArgs),
+    /// Copy files and directories out of a target or into it, as the app's
+    /// identity: `nosh cp TARGET:PATH DEST`, `nosh cp SRC TARGET:PATH`.
+    Cp(CpArgs),
+    /// Write brought tools (`--with`, `--with-dir`) into a directory: for a
+    /// toolbox image that carries them (`kubectl debug`), where the toolbox
+    /// finds them at /.nosh/tools, or `nosh toolbox --tools DIR`.
+    Bundle(BundleArgs),
     /// Print a completion script: `nosh completions bash > /etc/bash_completion.d/nosh`.
     Completions(CompletionsArgs),
     /// Print the man page (roff): `nosh man | man -l -`.
@@ -104,6 +118,66 @@ pub struct PortForwardArgs {
     /// HOST:REMOTE in the container (127.0.0.1 by default). IPs only.
     #[arg(required = true, value_name = "FORWARD")]
     pub forwards: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "Examples:\n  nosh cp claims-api:/app/heap.hprof .          out of a running container\n  nosh cp ./config.yaml claims-api:/app/conf/    into it, as the app's uid\n  nosh cp crashed:/var/log/app ./logs            out of a stopped one (a replica)\n  nosh cp claims-api:/app - | tar -t             a tar stream on stdout\n  nosh cp pid://4242:/data/dump.bin .            attached directly (root)"
+)]
+pub struct CpArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Follow the source if it is a symlink (in the target: inside its root).
+    #[arg(short = 'L', long = "follow-link")]
+    pub follow: bool,
+
+    /// Copy as root (uid 0), still with no capabilities.
+    #[arg(long)]
+    pub root: bool,
+
+    /// Copy as UID[:GID] instead of the target process's identity.
+    #[arg(short, long, value_name = "UID[:GID]", conflicts_with = "root")]
+    pub user: Option<String>,
+
+    /// Use this prebuilt toolbox image instead of importing this binary.
+    #[arg(long, value_name = "REF")]
+    pub toolbox_image: Option<String>,
+
+    /// Attach directly, without a sidecar (root on the target's host).
+    #[arg(long, conflicts_with = "toolbox_image")]
+    pub direct: bool,
+
+    /// containerd's socket, for containerd:// and pod:// targets.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+
+    /// TARGET:PATH, a local path, or - (a tar stream on stdin). A path ending
+    /// in /. copies what is inside the directory.
+    #[arg(value_name = "SRC")]
+    pub src: String,
+
+    /// TARGET:PATH, a local path, or - (a tar stream on stdout). An existing
+    /// directory takes the copy inside it; otherwise the copy gets this name.
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BundleArgs {
+    /// Programs of this host to bring (names in PATH or paths; repeatable,
+    /// or comma-separated).
+    #[arg(long = "with", value_name = "PROG[,PROG...]")]
+    pub with: Vec<String>,
+
+    /// Every executable file in DIR (DIR/lib is searched first for their
+    /// libraries).
+    #[arg(long = "with-dir", value_name = "DIR")]
+    pub with_dir: Vec<std::path::PathBuf>,
+
+    /// The directory to write (it must not exist).
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -388,6 +462,27 @@ pub struct AttachArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// Bring a program of this host into the session: a name in this host's
+    /// PATH or a path, with its shared libraries and the host's own loader
+    /// (repeatable, or comma-separated). In the shell it is a command like a
+    /// builtin, run in the target as the app's identity with no
+    /// capabilities; nothing is written to the target. `tools` lists them.
+    #[arg(
+        long = "with",
+        value_name = "PROG[,PROG...]",
+        conflicts_with = "toolbox_image"
+    )]
+    pub with: Vec<String>,
+
+    /// Bring every executable file in DIR, a prepared toolkit (DIR/lib is
+    /// searched first for their libraries).
+    #[arg(
+        long = "with-dir",
+        value_name = "DIR",
+        conflicts_with = "toolbox_image"
+    )]
+    pub with_dir: Vec<std::path::PathBuf>,
+
     /// Attach directly, without a sidecar: join the target's namespaces
     /// from this process (root on the target's host; the local engine is
     /// asked only for the container's PID and config). `pid://PID` targets
@@ -415,6 +510,11 @@ pub struct AttachArgs {
     /// A command and its arguments to run instead of a shell (after `--`).
     #[arg(last = true, value_name = "CMD ARGS")]
     pub args: Vec<String>,
+
+    /// `nosh cp`: a directory of this host holding a socket for the copy's
+    /// bytes, mounted in the sidecar (see `toolbox::stream`).
+    #[arg(skip)]
+    pub stream_dir: Option<std::path::PathBuf>,
 }
 
 /// What each sidecar may use: a hostile target can make it work hard.
@@ -467,6 +567,12 @@ pub struct ToolboxArgs {
     /// stdout to it (one connection of `nosh port-forward`).
     #[arg(long, value_name = "IP:PORT")]
     pub forward: Option<String>,
+
+    /// A directory of brought tools made by `nosh bundle` (default:
+    /// /.nosh/tools, when the toolbox image carries one). Opened before
+    /// joining the target: the tools never enter its filesystem.
+    #[arg(long, value_name = "DIR")]
+    pub tools: Option<std::path::PathBuf>,
 
     /// The target's configuration as JSON (set by the host half).
     #[arg(

@@ -15,6 +15,7 @@
 pub mod builtins;
 pub mod cli;
 pub mod color;
+pub mod copy;
 pub mod diagnosis;
 pub mod dns;
 pub mod escape;
@@ -36,6 +37,7 @@ pub mod sys;
 pub mod target;
 pub mod targetfile;
 pub mod toolbox;
+pub mod tools;
 pub mod trace;
 pub mod users;
 pub mod watched;

@@ -68,6 +68,8 @@ fn main() -> ExitCode {
         Some(Command::Doctor(args)) => nosh::host::doctor(*args),
         Some(Command::PortForward(args)) => nosh::host::port_forward(args),
         Some(Command::Watch(args)) => nosh::toolbox::watch::main(args),
+        Some(Command::Cp(args)) => nosh::host::cp::run(args),
+        Some(Command::Bundle(args)) => nosh::host::bundle(args),
         Some(Command::Completions(args)) => {
             install::to_stdout(|out| install::completions(args.shell, out))
         }

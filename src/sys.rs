@@ -379,6 +379,109 @@ pub fn hung_up(fd: BorrowedFd<'_>) -> bool {
     rc > 0 && p.revents & (libc::POLLHUP | libc::POLLNVAL) != 0
 }
 
+/// A detached, read-only copy of the directory tree at `path`:
+/// `open_tree(2)` with `OPEN_TREE_CLONE` gives a mount of its own, in no
+/// mount namespace, whose root is `path` (so `..` from it stays there,
+/// which an fd of a plain directory does not guarantee), then
+/// `mount_setattr(2)` makes it read-only, nosuid and nodev, and lifts a
+/// noexec it inherited. Needs CAP_SYS_ADMIN.
+pub fn open_detached_readonly(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, SysError> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let open_failed = |source: std::io::Error| SysError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| open_failed(std::io::Error::other(e)))?;
+    // SAFETY: open_tree takes a directory fd, a NUL-terminated path that
+    // outlives the call, and flags; it returns a new fd or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(open_failed(std::io::Error::last_os_error()));
+    }
+    // SAFETY: open_tree returned a new fd that nothing else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+        attr_clr: libc::MOUNT_ATTR_NOEXEC,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd is ours, the empty path is NUL-terminated, and `attr`
+    // is a valid mount_attr whose size is passed with it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(rc as i32).map_err(call("make the brought tools' mount read-only"))?;
+    Ok(fd)
+}
+
+/// The permitted set of a file's capabilities (`security.capability`,
+/// `struct vfs_cap_data` of capability.h, revision 2 or 3), or `None` when
+/// it has none or they cannot be read.
+pub fn file_capabilities(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut buf = [0u8; 24];
+    // SAFETY: both strings are NUL-terminated and outlive the call; the
+    // kernel writes at most `buf.len()` bytes into `buf`.
+    let n = unsafe {
+        libc::getxattr(
+            c_path.as_ptr(),
+            c"security.capability".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).ok()?;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?))
+    };
+    let revision = word(0)? & 0xff00_0000;
+    let low = word(4)?;
+    let high = match revision {
+        0x0200_0000 | 0x0300_0000 if n >= 20 => word(12)?,
+        0x0100_0000 => 0,
+        _ => return None,
+    };
+    Some(u64::from(high) << 32 | u64::from(low))
+}
+
+/// Put `fd` at descriptor 3 of a child about to exec, open across the exec
+/// only when `inherit` (a dynamically linked brought tool's loader reaches
+/// its libraries through `/proc/self/fd/3`; a static one needs it only
+/// for the exec itself). Call it only between fork and exec.
+pub fn place_at_fd3(fd: std::os::fd::RawFd, inherit: bool) -> std::io::Result<()> {
+    const TARGET: i32 = 3;
+    if fd == TARGET {
+        let flags = if inherit { 0 } else { libc::FD_CLOEXEC };
+        // SAFETY: F_SETFD on an fd this process holds; no pointers.
+        let rc = unsafe { libc::fcntl(TARGET, libc::F_SETFD, flags) };
+        return Errno::result(rc).map(drop).map_err(std::io::Error::from);
+    }
+    let flags = if inherit { 0 } else { libc::O_CLOEXEC };
+    // SAFETY: dup3 of an fd this process holds onto descriptor 3; whatever
+    // 3 held is closed atomically, which is what the caller wants.
+    let rc = unsafe { libc::dup3(fd, TARGET, flags) };
+    Errno::result(rc).map(drop).map_err(std::io::Error::from)
+}
+
 /// `fchdir` to an open directory, then `chroot(".")`: enter the target's root
 /// exactly as its process sees it (chroots included).
 pub fn chroot_to(root: impl AsFd) -> Result<(), SysError> {

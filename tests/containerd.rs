@@ -485,6 +485,65 @@ fn containerd_target_in_a_user_namespace_gets_the_apps_uid_inside_it() {
     .stdout_lacks("165532");
 }
 
+#[test]
+fn files_copy_in_and_out_of_containerd_and_pod_targets_as_the_app() {
+    let c = Containerd::start();
+    let image = c.import("k8s.io", &static_app_image());
+    let id = unique("files");
+    c.run(
+        "k8s.io",
+        &image,
+        &id,
+        &[
+            "--label",
+            "io.kubernetes.pod.namespace=shop",
+            "--label",
+            "io.kubernetes.pod.name=files-1",
+            "--label",
+            "io.cri-containerd.kind=container",
+            "--label",
+            "io.kubernetes.container.name=app",
+        ],
+        &[],
+    );
+    let here = tempfile::tempdir().unwrap();
+    let sent = here.path().join("sent.txt");
+    std::fs::write(&sent, b"copied through containerd\n").unwrap();
+    let cp = |src: &str, dest: &str| {
+        Nosh::new()
+            .args([
+                "cp",
+                "--containerd-address",
+                c.sock().to_str().unwrap(),
+                src,
+                dest,
+            ])
+            .run()
+    };
+    cp(
+        sent.to_str().unwrap(),
+        &format!("containerd://k8s.io/{id}:/tmp/"),
+    )
+    .success();
+    let back = here.path().join("back.txt");
+    cp("pod://shop/files-1:/tmp/sent.txt", back.to_str().unwrap()).success();
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        b"copied through containerd\n"
+    );
+    // Written as the app, inside the container.
+    c.nosh(&format!("containerd://{id}"), "ls -ln /tmp")
+        .success()
+        .stdout_has("65532 65532");
+    // And a file the app may not write is refused with the reason.
+    cp(
+        sent.to_str().unwrap(),
+        &format!("containerd://{id}:/var/log/demo/x"),
+    )
+    .code_is(1)
+    .stderr_has("uid 65532 may not write /var/log/demo");
+}
+
 /// The fixture needs these two programs; a missing one fails the tests.
 #[test]
 fn containerd_and_ctr_are_installed() {

@@ -10,6 +10,8 @@ mod cd;
 pub(crate) mod cgroup;
 mod clear;
 mod connect;
+mod copy_in;
+mod copy_out;
 mod cut;
 mod date;
 mod df;
@@ -42,12 +44,13 @@ mod pwd;
 pub(crate) mod readlink;
 mod resolve;
 mod route;
-mod run;
+pub(crate) mod run;
 mod sleep;
 mod sort;
 mod stat;
 mod strings;
 mod tail;
+mod tools;
 mod top;
 mod tr;
 pub(crate) mod trace;
@@ -163,6 +166,8 @@ pub fn table() -> &'static [Entry] {
             entry::<cd::Cd>(),
             entry::<clear::Clear>(),
             entry::<connect::Connect>(),
+            entry::<copy_in::CopyIn>(),
+            entry::<copy_out::CopyOut>(),
             entry::<doctor::Doctor>(),
             entry::<cgroup::Cgroup>(),
             entry::<cut::Cut>(),
@@ -205,6 +210,7 @@ pub fn table() -> &'static [Entry] {
             entry::<stat::Stat>(),
             entry::<strings::Strings>(),
             entry::<tail::Tail>(),
+            entry::<tools::Tools>(),
             entry::<trace::Trace>(),
             entry::<top::Top>(),
             entry::<tr::Tr>(),
@@ -226,6 +232,12 @@ pub fn table() -> &'static [Entry] {
 pub fn find(name: &str) -> Option<&'static Entry> {
     table().iter().find(|e| e.name == name)
 }
+
+/// The builtins that are the shell itself: a brought tool of the same
+/// name does not take their place.
+pub const SHELL_OWN: &[&str] = &[
+    "cd", "exit", "export", "unset", "history", "help", "tools", "run", "which",
+];
 
 /// Programs people type out of habit, and the builtin that does their job.
 const HABITS: &[(&str, &str)] = &[

@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use clap::Parser;
 
@@ -56,21 +56,9 @@ impl Builtin for Run {
                 return Ok(126);
             }
         };
-        cmd.arg0(&self.program)
-            .args(&self.args)
-            .env_clear()
-            .envs(&ctx.vars)
-            .current_dir(ctx.resolve(&ctx.cwd))
-            .stdin(io.stdin.stdio()?)
-            .stderr(io.err.stdio()?);
-        let capture = matches!(io.out, Sink::Buffer(_));
-        cmd.stdout(if capture {
-            Stdio::piped()
-        } else {
-            io.out.stdio()?
-        });
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
+        cmd.arg0(&self.program).args(&self.args);
+        match start(cmd, &ctx.vars, io, ctx)? {
+            Ok(status) => Ok(status),
             Err(e) => {
                 let code = if e.kind() == io::ErrorKind::PermissionDenied {
                     126
@@ -84,19 +72,49 @@ impl Builtin for Run {
                     escape::field(path.as_bytes()),
                     escape::field(path.as_bytes())
                 )?;
-                return Ok(code);
+                Ok(code)
             }
-        };
-        if capture && let Some(mut out) = child.stdout.take() {
-            let mut buf = Vec::new();
-            out.read_to_end(&mut buf)?;
-            io.out.write_all(&buf)?;
         }
-        let status = child.wait()?;
-        Ok(status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
     }
+}
+
+/// Starts `cmd` (made by [`spawn::command`]: only fds 0-2, dying with the
+/// shell, confined as the session is) in the target as `run` does, and
+/// waits for it: with the environment `env` (the shell's variables), the
+/// shell's working directory and streams. Every program the shell starts
+/// in the target goes through here: the target's own (`run`) and brought
+/// tools. The outer error is the shell's own (its streams); the
+/// inner one says the program could not be started.
+pub(crate) fn start<'a>(
+    mut cmd: Command,
+    env: impl IntoIterator<Item = (&'a String, &'a String)>,
+    io: &mut Io,
+    ctx: &Ctx,
+) -> io::Result<Result<i32, io::Error>> {
+    cmd.env_clear()
+        .envs(env)
+        .current_dir(ctx.resolve(&ctx.cwd))
+        .stdin(io.stdin.stdio()?)
+        .stderr(io.err.stdio()?);
+    let capture = matches!(io.out, Sink::Buffer(_));
+    cmd.stdout(if capture {
+        Stdio::piped()
+    } else {
+        io.out.stdio()?
+    });
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if capture && let Some(mut out) = child.stdout.take() {
+        let mut buf = Vec::new();
+        out.read_to_end(&mut buf)?;
+        io.out.write_all(&buf)?;
+    }
+    let status = child.wait()?;
+    Ok(Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))))
 }
 
 use std::os::unix::process::CommandExt;

@@ -10,7 +10,8 @@ use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 
-/// Say whether NAME is a builtin, and find programs in the target's $PATH.
+/// Say whether NAME is a builtin or a brought tool (`--with`), and find
+/// programs in the target's $PATH.
 #[derive(Parser)]
 #[command(name = "which", disable_version_flag = true)]
 pub struct Which {
@@ -43,6 +44,19 @@ impl Builtin for Which {
         let mut status = 0;
         for name in &self.names {
             let shown = escape::field(name.as_bytes());
+            let brought = ctx
+                .tools
+                .as_ref()
+                .and_then(|b| b.manifest.find(name))
+                .filter(|_| !super::SHELL_OWN.contains(&name.as_str()));
+            if let Some(tool) = brought {
+                writeln!(
+                    io.out,
+                    "{shown}: brought tool (this host's {})",
+                    escape::field(tool.host_path.as_bytes())
+                )?;
+                continue;
+            }
             let builtin = super::find(name).is_some();
             match (builtin, search_path(ctx, name)) {
                 (true, Some(p)) => writeln!(

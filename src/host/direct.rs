@@ -100,6 +100,14 @@ pub enum DirectError {
     },
     #[error(transparent)]
     Engine(#[from] HostError),
+    #[error(transparent)]
+    Bundle(#[from] crate::tools::bundle::BundleError),
+    #[error("failed to prepare the brought tools in {dir}")]
+    Tools {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl DirectError {
@@ -157,7 +165,8 @@ impl DirectError {
                 "name one: pod://{path}/{}",
                 containers.first().map_or("CONTAINER", String::as_str)
             ),
-            DirectError::Attach { .. } => return None,
+            DirectError::Attach { .. } | DirectError::Tools { .. } => return None,
+            DirectError::Bundle(e) => return e.hint(),
             DirectError::Engine(e) => return e.hint(),
         })
     }
@@ -269,6 +278,7 @@ fn prepare(args: &AttachArgs) -> Result<toolbox::Attach, DirectError> {
             seccomp,
             sidecar_hint,
         }),
+        tools: brought(args)?,
     })
 }
 
@@ -319,6 +329,34 @@ fn bundle_seccomp(id: &str) -> Option<serde_json::Value> {
         let spec: serde_json::Value = serde_json::from_slice(&text).ok()?;
         Some(spec["linux"]["seccomp"].clone()).filter(|s| !s.is_null())
     })
+}
+
+/// The brought tools of `--with` and `--with-dir`: a directory on this
+/// host, made once per set of host files, opened here as a detached,
+/// read-only mount that only this process holds (the target never sees
+/// it in its filesystem, and `..` from it leads nowhere on the host).
+fn brought(args: &AttachArgs) -> Result<Option<crate::tools::Brought>, DirectError> {
+    if args.with.is_empty() && args.with_dir.is_empty() {
+        return Ok(None);
+    }
+    let plan = crate::tools::bundle::Plan::new(&args.with, &args.with_dir)?;
+    let dir = crate::tools::bundle::cached_dir(&plan).map_err(|source| DirectError::Tools {
+        dir: crate::tools::bundle::cache_root().display().to_string(),
+        source,
+    })?;
+    let opened = crate::tools::Brought::open(&dir).map_err(|e| DirectError::Tools {
+        dir: dir.display().to_string(),
+        source: std::io::Error::other(crate::toolbox::report(&e)),
+    })?;
+    if !opened.detached {
+        return Err(DirectError::Tools {
+            dir: dir.display().to_string(),
+            source: std::io::Error::other(
+                "it could not be made a detached read-only mount, and a plain directory of the host is not handed to the target",
+            ),
+        });
+    }
+    Ok(Some(opened))
 }
 
 /// Step 4: the session, forked from this process while it has one thread.

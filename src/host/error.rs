@@ -145,6 +145,15 @@ pub enum HostError {
     /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
     #[error(transparent)]
     Context(#[from] super::context::ContextError),
+
+    /// `--with`, `--with-dir`: what to bring.
+    #[error(transparent)]
+    Bundle(#[from] crate::tools::bundle::BundleError),
+
+    /// Something of this host: the files given, a process or pipe, `nosh
+    /// cp`'s arguments.
+    #[error("{0}")]
+    Local(String),
 }
 
 impl HostError {
@@ -191,6 +200,8 @@ impl HostError {
             HostError::WriteReport { .. } => "check that the directory exists and is writable".into(),
             HostError::TooManyEngines(_) => "give one -H or --context, or check every engine's containers with --all".into(),
             HostError::WatchFailed(_) => "run with --verbose to see the engine calls; `nosh gc` removes leftovers".into(),
+            HostError::Bundle(e) => return e.hint(),
+            HostError::Local(_) => return None,
             HostError::Stream(_) => "the engine connection dropped (dockerd restarted, or a proxy closed it); the sidecar ends when its client is gone, and `nosh gc` removes any leftover".into(),
             HostError::Engine { .. } | HostError::Terminal(_) => return None,
             HostError::BadForward(_) => {

@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -149,10 +149,7 @@ pub fn forward_config(target: &Target, opts: &Options, remote: SocketAddr) -> Co
             cap_add: Some(vec!["SETUID".into(), "SETGID".into(), "SETPCAP".into()]),
             auto_remove: Some(true),
             // The stream is the user's data: not kept in the engine's log.
-            log_config: Some(HostConfigLogConfig {
-                typ: Some("none".into()),
-                config: None,
-            }),
+            log_config: super::session::unlogged(),
             ..opts.limits.host_config()
         }),
         ..attached_io(false)

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::engine::Engine;
 use super::error::{HostError, from_engine, status_of};
+use crate::tools::bundle::Plan;
 
 /// Repository of the toolbox images.
 pub const REPO: &str = "nosh-toolbox";
@@ -62,7 +63,14 @@ pub const BINARY_DIR: &str = "/.nosh";
 /// A tar holding `binary` as `/.nosh/nosh`, mode 0755, owned by root, and
 /// `/nosh` a symlink to it.
 pub fn toolbox_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::with_capacity(binary.len() + 4096));
+    toolbox_tar_with(binary, None)
+}
+
+/// [`toolbox_tar`], and brought tools at `/.nosh/tools` (the toolbox's
+/// [`crate::tools::SIDECAR_DIR`]) when there are some.
+pub fn toolbox_tar_with(binary: &[u8], tools: Option<&Plan>) -> std::io::Result<Vec<u8>> {
+    let extra = tools.map_or(0, |p| p.total_size() as usize + 64 * 1024);
+    let mut builder = tar::Builder::new(Vec::with_capacity(binary.len() + extra + 4096));
     let header = |kind: tar::EntryType, size: usize, mode: u32| {
         let mut h = tar::Header::new_gnu();
         h.set_size(size as u64);
@@ -79,6 +87,12 @@ pub fn toolbox_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
     builder.append_data(&mut file, ".nosh/nosh", binary)?;
     let mut link = header(tar::EntryType::Symlink, 0, 0o777);
     builder.append_link(&mut link, "nosh", ".nosh/nosh")?;
+    if let Some(plan) = tools {
+        plan.append_to_tar(
+            &mut builder,
+            crate::tools::SIDECAR_DIR.trim_start_matches('/'),
+        )?;
+    }
     builder.into_inner()
 }
 
@@ -93,7 +107,23 @@ pub fn import_changes() -> Vec<String> {
 
 /// Makes sure the engine has the toolbox image for `binary`; returns its tag.
 pub async fn ensure(engine: &Engine, binary: &SelfBinary) -> Result<String, HostError> {
-    let tag = binary.tag();
+    ensure_with(engine, binary, None).await
+}
+
+/// The toolbox image for `binary` that also carries the brought tools of
+/// `tools`: `nosh-toolbox:<version>-<hash>-<tools key>`, imported once per
+/// binary and set of host files (the key changes when any of them does),
+/// so the next session with the same tools starts as fast as one without.
+/// `nosh gc` removes it when no sidecar uses it.
+pub async fn ensure_with(
+    engine: &Engine,
+    binary: &SelfBinary,
+    tools: Option<&Plan>,
+) -> Result<String, HostError> {
+    let tag = match tools {
+        Some(plan) => format!("{}-{}", binary.tag(), plan.key),
+        None => binary.tag(),
+    };
     match engine.docker.inspect_image(&tag).await {
         Ok(_) => {
             engine.log.say(|| format!("toolbox image {tag} is present"));
@@ -103,12 +133,18 @@ pub async fn ensure(engine: &Engine, binary: &SelfBinary) -> Result<String, Host
         Err(e) => return Err(from_engine(&engine.endpoint, "inspect image", &e)),
     }
     let progress = std::io::stderr().is_terminal();
-    let mb = binary.bytes.len() as f64 / 1e6;
+    let tools_bytes = tools.map_or(0, Plan::total_size);
+    let mb = (binary.bytes.len() as u64 + tools_bytes) as f64 / 1e6;
+    let with = tools
+        .map(|p| format!(" with {} brought tool(s)", p.manifest.tools.len()))
+        .unwrap_or_default();
     if progress {
-        eprint!("nosh: importing toolbox image {tag} ({mb:.1} MB)...");
+        eprint!("nosh: importing toolbox image {tag}{with} ({mb:.1} MB)...");
     }
-    engine.log.say(|| format!("importing {tag} ({mb:.1} MB)"));
-    let result = import(engine, binary, &tag).await;
+    engine
+        .log
+        .say(|| format!("importing {tag}{with} ({mb:.1} MB)"));
+    let result = import(engine, binary, tools, &tag).await;
     if progress {
         eprintln!("{}", if result.is_ok() { " done" } else { " failed" });
     }
@@ -117,12 +153,17 @@ pub async fn ensure(engine: &Engine, binary: &SelfBinary) -> Result<String, Host
     Ok(tag)
 }
 
-async fn import(engine: &Engine, binary: &SelfBinary, tag: &str) -> Result<(), HostError> {
+async fn import(
+    engine: &Engine,
+    binary: &SelfBinary,
+    tools: Option<&Plan>,
+    tag: &str,
+) -> Result<(), HostError> {
     let failed = |reason: String| HostError::ImportFailed {
         image: tag.to_string(),
         reason,
     };
-    let tar = toolbox_tar(&binary.bytes).map_err(|e| failed(e.to_string()))?;
+    let tar = toolbox_tar_with(&binary.bytes, tools).map_err(|e| failed(e.to_string()))?;
     let options = CreateImageOptionsBuilder::new()
         .from_src("-")
         // The whole reference in `repo` (the API allows a tag there): Podman

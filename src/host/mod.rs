@@ -30,6 +30,7 @@ pub mod capture;
 pub mod containerd;
 pub mod containerd_api;
 pub mod context;
+pub mod cp;
 pub mod direct;
 pub mod doctor_all;
 pub mod doctor_report;
@@ -56,6 +57,7 @@ use std::process::ExitCode;
 
 use crate::EXIT_NOSH_FAILED;
 use crate::cli::{AttachArgs, EngineArgs, shell_join};
+use crate::tools::bundle::Plan;
 use engine::{Engine, Log};
 use error::HostError;
 use session::{Outcome, Request};
@@ -82,8 +84,10 @@ pub fn attach(args: AttachArgs) -> ExitCode {
         .toolbox_image
         .is_none()
         .then(|| std::thread::spawn(image::SelfBinary::read));
+    // Finding the brought tools' libraries overlaps the engine calls too.
+    let tools = planned_tools(&args);
     run_to_exit(async move {
-        let code = attach_session(&args, binary, watchdog.as_mut()).await?;
+        let code = attach_session(&args, binary, tools, watchdog.as_mut()).await?;
         // Only a clean end says "done": after a failure mid-session the
         // watchdog removes whatever may be left.
         if let Some(w) = watchdog.as_mut() {
@@ -155,6 +159,31 @@ async fn toolbox_image(
     image::ensure(engine, &binary).await
 }
 
+/// The bundle of `--with` and `--with-dir`, planned on a thread of its own
+/// (it reads the headers of every library), or nothing to bring.
+type PlanTask = std::thread::JoinHandle<Result<Plan, crate::tools::bundle::BundleError>>;
+
+fn planned_tools(args: &AttachArgs) -> Option<PlanTask> {
+    if args.with.is_empty() && args.with_dir.is_empty() {
+        return None;
+    }
+    let (with, dirs) = (args.with.clone(), args.with_dir.clone());
+    Some(std::thread::spawn(move || Plan::new(&with, &dirs)))
+}
+
+/// What the planning thread found.
+async fn plan_of(task: Option<PlanTask>) -> Result<Option<Plan>, HostError> {
+    let Some(task) = task else {
+        return Ok(None);
+    };
+    match tokio::task::spawn_blocking(move || task.join()).await {
+        Ok(Ok(plan)) => Ok(Some(plan?)),
+        _ => Err(HostError::Local(
+            "the thread that finds the brought tools' libraries failed".into(),
+        )),
+    }
+}
+
 /// What the thread hashing this binary (started early, beside the engine
 /// lookup) read.
 async fn hashed(
@@ -166,6 +195,45 @@ async fn hashed(
             path: "/proc/self/exe".into(),
             source: std::io::Error::other("the hashing thread failed"),
         }),
+    }
+}
+
+/// `nosh bundle DIR --with PROG...`: the brought tools as a directory, for
+/// a toolbox image that carries them or `nosh toolbox --tools DIR`.
+pub fn bundle(args: crate::cli::BundleArgs) -> ExitCode {
+    let made = Plan::new(&args.with, &args.with_dir)
+        .map_err(HostError::from)
+        .and_then(|plan| {
+            plan.write_dir(&args.dir).map_err(|e| {
+                HostError::Local(format!(
+                    "cannot write the brought tools into {}: {}",
+                    crate::escape::field(args.dir.as_os_str().as_encoded_bytes()),
+                    crate::builtins::util::io_error(&e)
+                ))
+            })?;
+            Ok(plan)
+        });
+    match made {
+        Ok(plan) => {
+            let names: Vec<&str> = plan
+                .manifest
+                .tools
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            println!(
+                "{}: {} with {} libraries, {:.1} MB",
+                args.dir.display(),
+                names.join(", "),
+                plan.manifest.libraries.len(),
+                plan.total_size() as f64 / 1e6
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            report(&e);
+            ExitCode::from(EXIT_NOSH_FAILED)
+        }
     }
 }
 
@@ -248,6 +316,7 @@ pub fn exit_status(status: i64) -> u8 {
 async fn attach_session(
     args: &AttachArgs,
     binary: Option<std::thread::JoinHandle<Result<image::SelfBinary, HostError>>>,
+    tools: Option<PlanTask>,
     watchdog: Option<&mut watchdog::Watchdog>,
 ) -> Result<u8, HostError> {
     let log = Log::new(args.engine.verbose);
@@ -279,7 +348,8 @@ async fn attach_session(
         Some(task) => {
             let binary = hashed(task).await?;
             log.say(|| format!("hashed this binary: {}", binary.short_hash));
-            image::ensure(&engine, &binary).await?
+            let plan = plan_of(tools).await?;
+            image::ensure_with(&engine, &binary, plan.as_ref()).await?
         }
     };
 
@@ -296,6 +366,7 @@ async fn attach_session(
         stderr_terminal: std::io::stderr().is_terminal(),
         limits: session::Limits::from(&args.limits),
         hold_output: false,
+        stream_dir: args.stream_dir.as_ref().map(|d| d.display().to_string()),
     };
     let mut watchdog = watchdog;
     let mut attempt = 1;

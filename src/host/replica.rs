@@ -205,6 +205,7 @@ pub fn replica_config(
             security_opt: Some(security_opt(target)),
             volumes_from: Some(vec![format!("{helper}:ro")]),
             mounts: Some(mounts(target, rw)),
+            binds: session::stream_binds(req),
             tmpfs: h.tmpfs.clone(),
             network_mode,
             sysctls: h.sysctls.clone(),
@@ -226,6 +227,7 @@ pub fn replica_config(
             cpuset_cpus: h.cpuset_cpus.clone().filter(|s| !s.is_empty()),
             cpuset_mems: h.cpuset_mems.clone().filter(|s| !s.is_empty()),
             auto_remove: Some(true),
+            log_config: session::unlogged(),
             ..Default::default()
         }),
         ..session::attached_io(req.tty)
@@ -489,6 +491,7 @@ mod tests {
         );
         assert_eq!(h.volumes_from.unwrap(), ["helper123:ro"]);
         assert_eq!(h.auto_remove, Some(true));
+        assert_eq!(h.log_config.as_ref().unwrap().typ.as_deref(), Some("none"));
         assert_eq!(h.restart_policy, None);
         assert_eq!(h.network_mode.as_deref(), Some("claims-net"));
         assert_eq!(h.readonly_rootfs, Some(true));

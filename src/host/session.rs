@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
 };
@@ -58,6 +58,9 @@ pub struct Request {
     /// one-shot command beside a container that restarts may lose its
     /// run half-way, and is then run again rather than shown half.
     pub hold_output: bool,
+    /// `nosh cp`'s socket directory on this host, mounted at
+    /// `toolbox::stream::DIR` in the sidecar or replica.
+    pub stream_dir: Option<String>,
 }
 
 /// The sidecar's resource limits: a hostile target can make any builtin
@@ -236,6 +239,24 @@ pub fn attached_io(tty: bool) -> ContainerCreateBody {
     }
 }
 
+/// No log driver for a container this client attaches to: what it prints
+/// is the user's session (files shown, a copy's bytes, a forwarded
+/// stream), which has no business on the engine's disk, and logging it
+/// costs the engine a JSON encoding of every byte it relays.
+pub fn unlogged() -> Option<HostConfigLogConfig> {
+    Some(HostConfigLogConfig {
+        typ: Some("none".into()),
+        config: None,
+    })
+}
+
+/// `nosh cp`'s socket directory, mounted where the toolbox looks for it.
+pub fn stream_binds(req: &Request) -> Option<Vec<String>> {
+    req.stream_dir
+        .as_ref()
+        .map(|d| vec![format!("{d}:{}", crate::toolbox::stream::DIR)])
+}
+
 /// The sidecar's configuration.
 pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
     let id = &target.info.id;
@@ -255,6 +276,8 @@ pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerC
             cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
             security_opt: Some(vec!["no-new-privileges".into()]),
             auto_remove: Some(true),
+            log_config: unlogged(),
+            binds: stream_binds(req),
             ..req.limits.host_config()
         }),
         ..attached_io(req.tty)
@@ -556,7 +579,15 @@ async fn pump(
     loop {
         tokio::select! {
             n = from_sidecar.read(&mut buf) => {
-                let n = n.map_err(lost)?;
+                let n = match n {
+                    Ok(n) => n,
+                    // The engine may reset rather than close the stream of
+                    // a container that ended while input was on its way:
+                    // the end of the output all the same; the wait says
+                    // how it ended (or that the engine is gone).
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+                    Err(e) => return Err(lost(e)),
+                };
                 if n == 0 {
                     return Ok(None);
                 }
@@ -573,22 +604,32 @@ async fn pump(
                     return Err(lost(e));
                 }
             }
-            chunk = stdin.recv(), if stdin_open => match chunk {
-                Some(bytes) => to_sidecar.write_all(&bytes).await.map_err(lost)?,
-                None => {
-                    stdin_open = false;
-                    if tty {
-                        // On a TTY the engine answers a half-close by closing
-                        // our output streams, which can lose the last output.
-                        // End of input on a terminal is ^D: send that.
-                        to_sidecar.write_all(b"\x04").await.map_err(lost)?;
-                    } else {
-                        // Half-close: the engine closes the sidecar's stdin.
-                        to_sidecar.shutdown().await.map_err(lost)?;
+            chunk = stdin.recv(), if stdin_open => {
+                let sent = match chunk {
+                    Some(bytes) => to_sidecar.write_all(&bytes).await,
+                    None => {
+                        stdin_open = false;
+                        engine.log.say(|| "stdin closed".into());
+                        if tty {
+                            // On a TTY the engine answers a half-close by
+                            // closing our output streams, which can lose the
+                            // last output. End of input on a terminal is ^D.
+                            to_sidecar.write_all(b"\x04").await
+                        } else {
+                            // Half-close: the engine closes the sidecar's stdin.
+                            to_sidecar.shutdown().await
+                        }
                     }
-                    engine.log.say(|| "stdin closed".into());
+                };
+                match sent {
+                    Ok(()) => {}
+                    // The shell ended without reading all its input (`-c
+                    // exit < FILE`): its output ends next, and the wait
+                    // says how it ended.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => stdin_open = false,
+                    Err(e) => return Err(lost(e)),
                 }
-            },
+            }
             _ = winch.recv(), if tty => {
                 if let Some((cols, rows)) = terminal::size() {
                     resize(engine, id, cols, rows).await;
@@ -716,6 +757,7 @@ mod tests {
         assert_eq!(h.pids_limit, Some(1024));
         assert_eq!(h.memory, Some(1 << 30));
         assert_eq!(h.auto_remove, Some(true));
+        assert_eq!(h.log_config.unwrap().typ.as_deref(), Some("none"));
         assert_eq!(c.stdin_once, Some(true));
         assert_eq!(c.tty, Some(true));
         // Nothing the operator typed, nor anything else, on the command line.

@@ -172,17 +172,25 @@ fn run_command(cmd: &Command, mut io: Io, ctx: &mut Ctx) -> i32 {
         ctx.vars.insert(name.to_string(), value.to_string());
         return 0;
     }
-    let status = match builtins::find(&argv[0]) {
-        Some(entry) => (entry.run)(&argv, &mut io, ctx),
-        None => {
+    // A brought tool takes a builtin's place, but not the shell's own.
+    let brought = ctx
+        .tools
+        .clone()
+        .filter(|_| !builtins::SHELL_OWN.contains(&argv[0].as_str()))
+        .and_then(|b| Some((b.manifest.find(&argv[0])?.clone(), b)));
+    let status = match (brought, builtins::find(&argv[0])) {
+        (Some((tool, b)), _) => crate::tools::run(&b, &tool, &argv, &mut io, ctx),
+        (None, Some(entry)) => (entry.run)(&argv, &mut io, ctx),
+        (None, None) => {
             let _ = writeln!(
                 io.err,
-                "nosh: {}: not a builtin{} (nosh runs no program by itself: `run {}` executes one from the target; `help` lists builtins)",
+                "nosh: {}: not a builtin{} (nosh runs no program by itself: `run {}` executes one from the target, `nosh TARGET --with {}` brings this host's; `help` lists builtins)",
                 crate::escape::field(argv[0].as_bytes()),
                 builtins::suggest(&argv[0])
                     .map(|b| format!("; did you mean `{b}`?"))
                     .unwrap_or_default(),
-                crate::cli::shell_join(&argv[..1]),
+                crate::escape::field(crate::cli::shell_join(&argv[..1]).as_bytes()),
+                crate::escape::field(crate::cli::shell_join(&argv[..1]).as_bytes()),
             );
             127
         }

@@ -136,12 +136,20 @@ impl Completer for Completion {
         let (start, command) = word_at(line, pos);
         let word = &line[start..pos];
         if command && !word.contains('/') {
-            let names = builtins::table()
+            let brought = self.ctx.tools.iter().flat_map(|b| b.manifest.tools.iter());
+            let mut names: Vec<&str> = builtins::table()
                 .iter()
-                .filter(|b| b.name.starts_with(word))
-                .map(|b| Pair {
-                    display: b.name.to_string(),
-                    replacement: format!("{} ", b.name),
+                .map(|b| b.name)
+                .chain(brought.map(|t| t.name.as_str()))
+                .filter(|n| n.starts_with(word))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            let names = names
+                .into_iter()
+                .map(|n| Pair {
+                    display: n.to_string(),
+                    replacement: format!("{n} "),
                 })
                 .collect();
             return Ok((start, names));

@@ -37,6 +37,8 @@ pub struct Session {
     pub confinement: Confinement,
     /// Attached directly: where the seccomp profile came from.
     pub seccomp: Option<String>,
+    /// The brought tools (`--with`), opened before the join.
+    pub tools: Option<crate::tools::Brought>,
 }
 
 /// Shell state. Cloned for each stage of a multi-stage pipeline, so, as in
@@ -63,6 +65,8 @@ pub struct Ctx {
     pub confinement: Confinement,
     /// Attached directly: where the seccomp profile came from.
     pub seccomp: Option<String>,
+    /// The brought tools, if the session has any.
+    pub tools: Option<Arc<crate::tools::Brought>>,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -134,6 +138,7 @@ impl Ctx {
             exit_requested: None,
             confinement: Confinement::Engine,
             seccomp: None,
+            tools: None,
         };
         ctx.vars.insert("PWD".into(), ctx.cwd.clone());
         ctx
@@ -382,6 +387,18 @@ pub fn banner(ctx: &Ctx) -> String {
             escape::field(reason.as_bytes())
         )),
     }
+    if let Some(tools) = &ctx.tools {
+        let names: Vec<String> = tools
+            .manifest
+            .tools
+            .iter()
+            .map(|t| escape::field(t.name.as_bytes()).into_owned())
+            .collect();
+        out.push_str(&format!(
+            "  tools     {} (brought from the host; `tools` lists them)\n",
+            names.join(", ")
+        ));
+    }
     out.push_str("  `help` lists the builtins; `exit` or Ctrl-D leaves. Nothing is written to the target unless you ask.\n");
     out
 }
@@ -410,6 +427,7 @@ pub fn run(session: Session) -> u8 {
     );
     ctx.confinement = session.confinement;
     ctx.seccomp = session.seccomp;
+    ctx.tools = session.tools.map(Arc::new);
     if !ctx.info.cut.is_empty() {
         eprintln!(
             "nosh: the target's configuration was too large to hand over whole; entrypoint and doctor see only part of it ({})",

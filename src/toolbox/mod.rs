@@ -29,6 +29,7 @@ pub mod join;
 pub mod reaper;
 pub mod seccomp;
 pub mod spawn;
+pub mod stream;
 pub mod watch;
 
 use std::error::Error;
@@ -93,6 +94,8 @@ pub fn main(args: ToolboxArgs) -> ExitCode {
 fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // 0.
     sys::set_not_dumpable()?;
+    // A copy's own stream, when `nosh cp` offers one, before any output.
+    stream::take_offered();
     let info: TargetInfo = match &args.target_info {
         Some(json) => serde_json::from_str(json)
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,
@@ -125,6 +128,13 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     if let Some(spec) = &args.forward {
         return forward::run(chosen.pid, args.user.as_deref(), args.root, spec);
     }
+    // Brought tools in this container's own filesystem, opened before the
+    // join: afterwards only the fd reaches them.
+    let tools_dir = args
+        .tools
+        .clone()
+        .unwrap_or_else(|| crate::tools::SIDECAR_DIR.into());
+    let tools = crate::tools::Brought::open_if_present(&tools_dir)?;
     attach(Attach {
         pid: chosen.pid,
         user: args.user,
@@ -132,6 +142,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         command: args.command,
         info,
         direct: None,
+        tools,
     })
 }
 
@@ -146,6 +157,8 @@ pub struct Attach {
     /// Attached directly from the host: what the engine would otherwise
     /// give a sidecar, nosh does itself.
     pub direct: Option<Direct>,
+    /// Brought tools, opened in the caller's mount namespace.
+    pub tools: Option<crate::tools::Brought>,
 }
 
 /// Direct attach's part of the join.
@@ -169,6 +182,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         command,
         info,
         direct,
+        tools,
     } = req;
     // 0. Again, for callers that come here directly (direct attach): the
     // verification after the drop refuses a dumpable process.
@@ -269,6 +283,7 @@ pub fn attach(req: Attach) -> Result<u8, Box<dyn Error>> {
         command,
         confinement,
         seccomp: filtered,
+        tools,
     });
     reaper::reap_all();
     Ok(status)
