@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Nosh, RunOutput, static_app_image};
+use common::{Nosh, RunOutput, static_app_image, static_app_image_with};
 
 /// A private containerd, stopped and cleaned up when dropped: tasks killed
 /// and removed, containers removed, the daemon stopped, its mounts undone.
@@ -254,9 +254,23 @@ fn doctor_all_checks_every_running_container_of_a_containerd_namespace() {
             &["/app/demo-app", "--port", "8443", "--log", "-"],
         );
     }
-    // Its default command logs into root-owned /var/log/demo.
+    // containerd keeps no log nosh can read, so the broken one is broken
+    // in a way that shows without the app's words: its image runs it as
+    // root.
+    let as_root = c.import(
+        ns,
+        &static_app_image_with(
+            "static-app-root",
+            &[
+                "USER 0:0",
+                "WORKDIR /app",
+                r#"ENTRYPOINT ["/app/demo-app"]"#,
+                r#"CMD ["--port", "8443", "--log", "-"]"#,
+            ],
+        ),
+    );
     let broken = unique("broken");
-    c.run(ns, &image, &broken, &[], &[]);
+    c.run(ns, &as_root, &broken, &[], &[]);
     // Not running: no row.
     let created = unique("created");
     c.ctr_ok(ns, &["containers", "create", &image, &created]);
@@ -284,11 +298,7 @@ fn doctor_all_checks_every_running_container_of_a_containerd_namespace() {
     for id in &healthy {
         assert!(row(id).ends_with(" -"), "{}", out.stdout());
     }
-    assert!(
-        row(&broken).ends_with("unwritable-path"),
-        "{}",
-        out.stdout()
-    );
+    assert!(row(&broken).ends_with("runs-as-root"), "{}", out.stdout());
     assert!(!out.stdout().contains(&created));
     // A namespace is named with its slash, or without; never an id.
     Nosh::new()

@@ -164,7 +164,8 @@ fn a_100_mb_file_and_a_tree_round_trip_into_and_out_of_a_running_target_as_the_a
     );
     let screen = term.screen();
     assert!(
-        screen.contains("MiB/95.37 MiB"),
+        // A fast copy may draw a single frame before it clears the bar.
+        screen.contains("/95.37 MiB ["),
         "no progress bar: {screen:?}"
     );
     cp(&[&format!("{t}:/tmp/tree"), &path(&back.join("tree"))]).success();

@@ -590,11 +590,32 @@ fn the_common_calls_read_as_strace_prints_them() {
     let out = t.toolbox(&[], "trace --all -- /app/trace-app calls");
     assert!(out.status.success(), "{}", stderr(&out));
     let ours = workload(&stdout(&out));
-    let strace = Command::new("setpriv")
+    let mut strace = Command::new("setpriv");
+    strace
         .args(["--reuid", "65532", "--regid", "65532", "--clear-groups"])
         .args(["strace", "-f", "-qq"])
         .arg(trace_app())
-        .arg("calls")
+        .arg("calls");
+    // As a program trace starts, it holds fds 0-2 only: the lowest free fd
+    // a dup returns is then the same for both.
+    // SAFETY: close_range is async-signal-safe and allocates nothing.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        strace.pre_exec(|| {
+            let r = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let strace = strace
         .output()
         .expect("strace is needed: apt-get install strace");
     assert!(strace.status.success(), "{}", stderr(&strace));

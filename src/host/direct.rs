@@ -376,6 +376,8 @@ fn run(req: toolbox::Attach, args: &AttachArgs) -> Result<u8, DirectError> {
         .map(|d| d.process.fds())
         .unwrap_or_default();
     keep.extend(watch.as_ref().map(std::os::fd::AsRawFd::as_raw_fd));
+    // The brought tools' bundle, opened before the fork.
+    keep.extend(req.tools.as_ref().map(crate::tools::Brought::raw_fd));
     let plan = relay::Plan::choose(args.tty, args.no_tty);
     let session = move || match toolbox::attach(req) {
         Ok(code) => code,

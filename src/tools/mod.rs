@@ -156,6 +156,11 @@ pub struct Brought {
 }
 
 impl Brought {
+    /// The bundle's directory descriptor, for a fork that must keep it.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.dir.as_raw_fd()
+    }
+
     /// Opens the bundle at `path` in this process's mount namespace (before
     /// any join): a detached read-only mount of it when this process may
     /// make one, else the directory itself. `None` when there is none.
