@@ -9,7 +9,7 @@
 //! - everything carries the run's own label, so that what a create still
 //!   in flight at a Ctrl-C makes is found and removed too.
 //!
-//! One container's steps, as a session's (see [`super::session`]):
+//! One container's steps, as a session's (see [`crate::host::session`]):
 //! create, attach and register the wait before the start (no output and
 //! no exit is missed), start, read to the end, the status.
 
@@ -22,11 +22,11 @@ use bollard::query_parameters::{
 };
 use tokio::io::AsyncReadExt;
 
-use super::engine::Engine;
-use super::error::HostError;
-use super::session::Step;
-use super::watchdog::Watchdog;
-use super::wire::{self, Channel, Demux, Until};
+use crate::host::engine::Engine;
+use crate::host::error::HostError;
+use crate::host::session::Step;
+use crate::host::watchdog::Watchdog;
+use crate::host::wire::{self, Channel, Demux, Until};
 
 /// The label every container of one `doctor --run` or `--all` run wears.
 pub const LABEL_RUN: &str = "io.nosh.run";
@@ -45,7 +45,7 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(watchdog: Option<Watchdog>) -> Tracker {
-        let seed = super::session::sidecar_name("");
+        let seed = crate::host::session::sidecar_name("");
         Tracker {
             run_id: seed.trim_start_matches("nosh-").to_string(),
             watchdog: Mutex::new(watchdog),
@@ -198,7 +198,7 @@ pub async fn run(
         .map_err(|e| {
             (
                 Step::Create,
-                super::error::from_engine(&engine.endpoint, "create", &e),
+                crate::host::error::from_engine(&engine.endpoint, "create", &e),
             )
         })?;
     let id = created.id;
@@ -229,7 +229,7 @@ async fn run_created(
     engine.docker.start_container(id, None).await.map_err(|e| {
         (
             Step::Start,
-            super::error::from_engine(&engine.endpoint, "start", &e),
+            crate::host::error::from_engine(&engine.endpoint, "start", &e),
         )
     })?;
     engine

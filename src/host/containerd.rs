@@ -14,9 +14,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::containerd_api::{self, ApiError, Client, Container};
-use super::direct::DirectError;
 use crate::escape;
+use crate::host::containerd_api::{self, ApiError, Client, Container};
+use crate::host::direct::DirectError;
 use crate::target::TargetInfo;
 
 /// containerd's socket, where packages and Kubernetes nodes put it.
@@ -233,7 +233,7 @@ pub fn pick(wanted: &Wanted, all: &[Found]) -> Result<Found, DirectError> {
 /// spec's `linux.seccomp`): a single-threaded runtime, dropped before this
 /// returns (the caller joins namespaces next).
 pub fn find(address: &str, wanted: &Wanted) -> Result<Located, DirectError> {
-    let runtime = super::direct::current_thread_runtime()?;
+    let runtime = crate::host::direct::current_thread_runtime()?;
     let found = runtime.block_on(lookup(address, wanted));
     drop(runtime);
     found

@@ -36,7 +36,7 @@ use thiserror::Error;
 pub const DEFAULT_CONTEXT: &str = "default";
 
 /// What failed while choosing the engine. Wrapped by
-/// [`super::error::HostError::Context`]; exit status 125 like every other
+/// [`crate::host::error::HostError::Context`]; exit status 125 like every other
 /// nosh failure.
 #[derive(Debug, Error)]
 pub enum ContextError {
@@ -124,7 +124,7 @@ pub struct Tls {
     pub verify: bool,
 }
 
-/// The chosen engine: an address for [`super::engine::endpoint`] (`None` is
+/// The chosen engine: an address for [`crate::host::engine::endpoint`] (`None` is
 /// the local socket), TLS if the endpoint needs it, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chosen {

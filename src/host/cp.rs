@@ -35,11 +35,11 @@ use nix::sys::signal::{SigHandler, Signal, signal};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
-use super::error::HostError;
 use crate::EXIT_NOSH_FAILED;
 use crate::cli::{AttachArgs, CpArgs, shell_join};
 use crate::copy::{self, Existing, Resolve};
 use crate::escape;
+use crate::host::error::HostError;
 
 /// One side of a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ pub fn parse(arg: &str) -> Side {
 /// `nosh cp SRC DEST`.
 pub fn run(args: CpArgs) -> ExitCode {
     let failed = |e: HostError| {
-        super::report(&e);
+        crate::host::report(&e);
         ExitCode::from(EXIT_NOSH_FAILED)
     };
     match (parse(&args.src), parse(&args.dest)) {
@@ -159,7 +159,7 @@ fn copy_out(args: &CpArgs, target: &str, path: &str, dest: &str) -> Result<ExitC
                 "a tar stream is not for a terminal: redirect stdout (nosh cp T:PATH - > FILE), or give a destination path".into(),
             ));
         }
-        return Ok(super::attach(attach));
+        return Ok(crate::host::attach(attach));
     }
     let existing = match std::fs::metadata(dest) {
         Ok(m) if m.is_dir() => Existing::Dir,
@@ -225,7 +225,7 @@ fn copy_in(args: &CpArgs, src: &str, target: &str, path: &str) -> Result<ExitCod
                 "- reads a tar stream from stdin, and stdin is a terminal: pipe one in (tar -c DIR | nosh cp - T:PATH)".into(),
             ));
         }
-        return Ok(super::attach(attach));
+        return Ok(crate::host::attach(attach));
     }
     let meta = if args.follow {
         std::fs::metadata(src)
@@ -304,12 +304,12 @@ impl Offer {
     /// directly the copy never leaves this host; an engine elsewhere could
     /// not mount the directory; another toolbox image would not take it).
     fn new(attach: &AttachArgs) -> Option<Offer> {
-        if super::direct::wanted(attach) || attach.toolbox_image.is_some() {
+        if crate::host::direct::wanted(attach) || attach.toolbox_image.is_some() {
             return None;
         }
         let local = matches!(
-            super::engine::chosen_endpoint(&attach.engine),
-            Ok(super::error::Endpoint::Unix(_))
+            crate::host::engine::chosen_endpoint(&attach.engine),
+            Ok(crate::host::error::Endpoint::Unix(_))
         );
         if !local {
             return None;
@@ -437,7 +437,7 @@ impl Session {
                     eprintln!("nosh cp: cannot connect the copy's stream: {e}");
                     std::process::exit(i32::from(EXIT_NOSH_FAILED));
                 }
-                let code = super::attach(attach);
+                let code = crate::host::attach(attach);
                 // An ExitCode's number is read only by returning it from
                 // main; end here with the same number instead.
                 std::process::exit(exit_number(code));

@@ -31,13 +31,13 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 
-use super::containerd;
-use super::engine::{self, Log};
-use super::error::{Endpoint, HostError};
-use super::relay;
-use super::target;
 use crate::EXIT_NOSH_FAILED;
 use crate::cli::{AttachArgs, shell_join};
+use crate::host::containerd;
+use crate::host::engine::{self, Log};
+use crate::host::error::{Endpoint, HostError};
+use crate::host::relay;
+use crate::host::target;
 use crate::target::TargetInfo;
 use crate::toolbox::{self, join, seccomp};
 
@@ -197,7 +197,7 @@ pub fn attach(args: &AttachArgs) -> ExitCode {
     match prepare(args).and_then(|prepared| run(prepared, args)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            super::report_with_hint(&e, e.hint());
+            crate::host::report_with_hint(&e, e.hint());
             ExitCode::from(EXIT_NOSH_FAILED)
         }
     }
@@ -396,7 +396,7 @@ fn run(req: toolbox::Attach, args: &AttachArgs) -> Result<u8, DirectError> {
                     reason: toolbox::report(e.as_ref()),
                 }
             };
-            super::report_with_hint(&e, e.hint());
+            crate::host::report_with_hint(&e, e.hint());
             EXIT_NOSH_FAILED
         }
     };
@@ -511,7 +511,7 @@ fn engine_target(args: &AttachArgs, name: &str) -> Result<containerd::Located, D
             .docker
             .inspect_container(&target.info.id, None)
             .await
-            .map_err(|e| super::error::from_engine(&engine.endpoint, "inspect", &e))?;
+            .map_err(|e| crate::host::error::from_engine(&engine.endpoint, "inspect", &e))?;
         let pid = inspect.state.and_then(|s| s.pid).unwrap_or(0);
         if wants_log {
             target.info.log_tail = target::log_tail(&engine, &target.info.id).await;

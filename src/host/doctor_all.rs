@@ -22,13 +22,13 @@ use bollard::models::ContainerSummary;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use futures_util::StreamExt;
 
-use super::capture::{self, Tracker};
-use super::engine::{self, Engine, Log};
-use super::error::HostError;
-use super::session::{self, LABEL_SESSION, Limits, Request};
-use super::watchdog::Watchdog;
-use super::wire::Until;
 use crate::cli::{DoctorArgs, EngineArgs};
+use crate::host::capture::{self, Tracker};
+use crate::host::engine::{self, Engine, Log};
+use crate::host::error::HostError;
+use crate::host::session::{self, LABEL_SESSION, Limits, Request};
+use crate::host::watchdog::Watchdog;
+use crate::host::wire::Until;
 use crate::report::{self, Document, Shape, Sink, Status};
 
 /// One engine of the run, as given.
@@ -128,8 +128,8 @@ pub fn main(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
     let binary = args
         .toolbox_image
         .is_none()
-        .then(|| std::thread::spawn(super::image::SelfBinary::read));
-    super::run_to_exit(async move {
+        .then(|| std::thread::spawn(crate::host::image::SelfBinary::read));
+    crate::host::run_to_exit(async move {
         let trackers: Vec<Tracker> = watchdogs.into_iter().map(Tracker::new).collect();
         let log = Log::new(args.verbose);
         let connected: Vec<Result<Engine, HostError>> = futures_util::future::join_all(
@@ -155,7 +155,7 @@ pub fn main(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
                 return Ok(128u8.saturating_add(sig as u8));
             }
         };
-        super::doctor_report::write(&sinks, Shape::All, &docs)?;
+        crate::host::doctor_report::write(&sinks, Shape::All, &docs)?;
         Ok(report::exit_code(&docs, args.fail_on))
     })
 }
@@ -167,13 +167,13 @@ async fn check_engines(
     specs: &[EngineSpec],
     connected: &[Result<Engine, HostError>],
     trackers: &[Tracker],
-    binary: Option<std::thread::JoinHandle<Result<super::image::SelfBinary, HostError>>>,
+    binary: Option<std::thread::JoinHandle<Result<crate::host::image::SelfBinary, HostError>>>,
     progress: &Progress,
 ) -> Result<Vec<Document>, HostError> {
     let several = specs.len() > 1;
     let host = |i: usize| several.then(|| specs[i].label.clone());
     let binary = match binary {
-        Some(task) => Some(super::hashed(task).await?),
+        Some(task) => Some(crate::host::hashed(task).await?),
         None => None,
     };
     let mut docs = Vec::new();
@@ -195,8 +195,8 @@ async fn check_engines(
         };
         let listed = list(engine, &args.filters).await;
         let image = match (&binary, &args.toolbox_image) {
-            (Some(b), _) => super::image::ensure(engine, b).await,
-            (None, Some(given)) => super::image::check_given(engine, given)
+            (Some(b), _) => crate::host::image::ensure(engine, b).await,
+            (None, Some(given)) => crate::host::image::check_given(engine, given)
                 .await
                 .map(|()| given.clone()),
             (None, None) => Err(HostError::NoToolboxImage(String::new())),
@@ -246,7 +246,7 @@ async fn list(engine: &Engine, filters: &[String]) -> Result<Vec<ContainerSummar
         .docker
         .list_containers(Some(options))
         .await
-        .map_err(|e| super::error::from_engine(&engine.endpoint, "list containers", &e))?;
+        .map_err(|e| crate::host::error::from_engine(&engine.endpoint, "list containers", &e))?;
     Ok(all
         .into_iter()
         .filter(|c| {
@@ -299,7 +299,7 @@ async fn check(
         error: Some(why),
         ..base.clone()
     };
-    let mut target = match super::target::resolve(engine, &id, false).await {
+    let mut target = match crate::host::target::resolve(engine, &id, false).await {
         Ok(t) if t.is_image => return vanished("removed during the run"),
         Ok(t) => t,
         Err(HostError::NoSuchContainer(_)) => return vanished("removed during the run"),
@@ -308,7 +308,7 @@ async fn check(
     if target.info.state != "running" || target.paused {
         return vanished(&format!("{} during the run", target.info.state));
     }
-    target.info.log_tail = super::target::log_tail(engine, &id).await;
+    target.info.log_tail = crate::host::target::log_tail(engine, &id).await;
     let mut command = String::from("doctor --json");
     if prod_like {
         command.push_str(" --prod-like");
@@ -355,7 +355,7 @@ async fn check(
 /// `containerd://NS/` (or `containerd://NS`): the namespace's name.
 fn namespace_of(target: &str) -> Option<&str> {
     let ns = target
-        .strip_prefix(super::containerd::CONTAINERD_SCHEME)?
+        .strip_prefix(crate::host::containerd::CONTAINERD_SCHEME)?
         .trim_end_matches('/');
     (!ns.is_empty() && !ns.contains('/')).then_some(ns)
 }
@@ -365,7 +365,7 @@ fn namespace_of(target: &str) -> Option<&str> {
 /// containerd://NS/ID`).
 fn containerd_all(args: &DoctorArgs, target: &str, sinks: Vec<Sink>) -> ExitCode {
     let Some(ns) = namespace_of(target).map(str::to_string) else {
-        super::report(&HostError::BadRunOption(format!(
+        crate::host::report(&HostError::BadRunOption(format!(
             "--all takes containerd://NAMESPACE/ or no target, not {}",
             crate::escape::field(target.as_bytes())
         )));
@@ -373,22 +373,22 @@ fn containerd_all(args: &DoctorArgs, target: &str, sinks: Vec<Sink>) -> ExitCode
     };
     let euid = nix::unistd::geteuid();
     if !euid.is_root() {
-        let e = super::direct::DirectError::NotRoot(euid.as_raw());
-        super::report_with_hint(&e, e.hint());
+        let e = crate::host::direct::DirectError::NotRoot(euid.as_raw());
+        crate::host::report_with_hint(&e, e.hint());
         return ExitCode::from(crate::EXIT_NOSH_FAILED);
     }
     let address = args
         .containerd_address
         .clone()
-        .unwrap_or_else(|| super::containerd::DEFAULT_ADDRESS.to_string());
+        .unwrap_or_else(|| crate::host::containerd::DEFAULT_ADDRESS.to_string());
     let prod_like = args.prod_like;
     let jobs = jobs(args);
     let fail_on = args.fail_on;
-    super::run_to_exit(async move {
+    crate::host::run_to_exit(async move {
         let running = match running_in(&address, &ns).await {
             Ok(r) => r,
             Err(e) => {
-                super::report_with_hint(&e, e.hint());
+                crate::host::report_with_hint(&e, e.hint());
                 return Ok(crate::EXIT_NOSH_FAILED);
             }
         };
@@ -473,7 +473,7 @@ fn containerd_all(args: &DoctorArgs, target: &str, sinks: Vec<Sink>) -> ExitCode
         };
         progress.clear();
         docs.sort_by(|a, b| a.target.cmp(&b.target));
-        super::doctor_report::write(&sinks, Shape::All, &docs)?;
+        crate::host::doctor_report::write(&sinks, Shape::All, &docs)?;
         Ok(report::exit_code(&docs, fail_on))
     })
 }
@@ -482,10 +482,10 @@ fn containerd_all(args: &DoctorArgs, target: &str, sinks: Vec<Sink>) -> ExitCode
 async fn running_in(
     address: &str,
     ns: &str,
-) -> Result<Vec<(String, String, String)>, super::direct::DirectError> {
-    use super::containerd_api::{Client, RUNNING};
-    use super::direct::DirectError;
-    let api = |e: super::containerd_api::ApiError| DirectError::Containerd {
+) -> Result<Vec<(String, String, String)>, crate::host::direct::DirectError> {
+    use crate::host::containerd_api::{Client, RUNNING};
+    use crate::host::direct::DirectError;
+    let api = |e: crate::host::containerd_api::ApiError| DirectError::Containerd {
         address: address.to_string(),
         reason: crate::toolbox::report(&e),
     };

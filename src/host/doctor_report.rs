@@ -7,7 +7,7 @@
 //!   its work, cleanup included, unchanged), and renders the document:
 //!   to files, in JUnit or SARIF, with the Dockerfile lines of an engine
 //!   target's image;
-//! - `--run`: [`super::doctor_run`]; `--all`: [`super::doctor_all`].
+//! - `--run`: [`crate::host::doctor_run`]; `--all`: [`crate::host::doctor_all`].
 //!
 //! The exit status is the gate: 0 clean, 1 errors (`--fail-on warning`:
 //! warnings too), 125 when nosh itself failed.
@@ -16,12 +16,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::capture::{self, Tracker};
-use super::engine::{self, Log};
-use super::error::HostError;
-use super::watchdog::Watchdog;
 use crate::EXIT_NOSH_FAILED;
 use crate::cli::{AttachArgs, DoctorArgs, EngineArgs};
+use crate::host::capture::{self, Tracker};
+use crate::host::engine::{self, Log};
+use crate::host::error::HostError;
+use crate::host::watchdog::Watchdog;
 use crate::report::{self, Document, FailOn, Format, Shape, Sink};
 
 pub fn main(args: DoctorArgs) -> ExitCode {
@@ -30,7 +30,7 @@ pub fn main(args: DoctorArgs) -> ExitCode {
         Err(e) => return fail(&HostError::BadReport(e)),
     };
     if args.all {
-        return super::doctor_all::main(args, sinks);
+        return crate::host::doctor_all::main(args, sinks);
     }
     let engines = args.hosts.len() + args.contexts.len();
     if engines > 1 {
@@ -43,7 +43,7 @@ pub fn main(args: DoctorArgs) -> ExitCode {
 }
 
 fn fail(e: &HostError) -> ExitCode {
-    super::report(e);
+    crate::host::report(e);
     ExitCode::from(EXIT_NOSH_FAILED)
 }
 
@@ -93,7 +93,7 @@ fn one_target(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
         if args.no_start {
             command.push_str(" --no-start");
         }
-        return super::attach(AttachArgs {
+        return crate::host::attach(AttachArgs {
             engine: engine_args(&args),
             target: Some(target),
             command: Some(command),
@@ -109,13 +109,14 @@ fn one_target(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
         Err(code) => return ExitCode::from(code),
     };
     let direct = args.direct
-        || target.starts_with(super::direct::PID_SCHEME)
-        || super::containerd::is_containerd(&target);
+        || target.starts_with(crate::host::direct::PID_SCHEME)
+        || crate::host::containerd::is_containerd(&target);
     let engine = engine_args(&args);
-    super::run_to_exit(async move {
+    crate::host::run_to_exit(async move {
         if !direct && let Ok(engine) = engine::connect_args(&engine, Log::new(args.verbose)).await {
             let image = doc.image.clone();
-            super::doctor_run::locate(&engine, &image, &mut doc, args.dockerfile.as_deref()).await;
+            crate::host::doctor_run::locate(&engine, &image, &mut doc, args.dockerfile.as_deref())
+                .await;
         }
         let docs = [doc];
         write(&sinks, Shape::One, &docs)?;
@@ -128,7 +129,7 @@ fn one_target(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
 /// exit status is returned as the error.
 fn json_of_child(args: &DoctorArgs, target: &str) -> Result<Document, u8> {
     let exe = std::env::current_exe().map_err(|source| {
-        super::report(&HostError::HashBinary {
+        crate::host::report(&HostError::HashBinary {
             path: "/proc/self/exe".into(),
             source,
         });
@@ -191,8 +192,8 @@ fn run_image(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
     let binary = args
         .toolbox_image
         .is_none()
-        .then(|| std::thread::spawn(super::image::SelfBinary::read));
-    super::run_to_exit(async move {
+        .then(|| std::thread::spawn(crate::host::image::SelfBinary::read));
+    crate::host::run_to_exit(async move {
         let tracker = Arc::new(Tracker::new(watchdog));
         let engine = match engine::connect_args(&engine_args, Log::new(args.verbose)).await {
             Ok(e) => e,
@@ -203,8 +204,8 @@ fn run_image(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
         };
         let work = async {
             let image =
-                super::toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?;
-            super::doctor_run::run(&engine, &args, &image, &tracker).await
+                crate::host::toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?;
+            crate::host::doctor_run::run(&engine, &args, &image, &tracker).await
         };
         let result = capture::interruptible(work).await;
         if !matches!(result, Ok(Ok(_))) {
@@ -219,7 +220,8 @@ fn run_image(args: DoctorArgs, sinks: Vec<Sink>) -> ExitCode {
             }
         };
         let image = args.target.clone().unwrap_or_default();
-        super::doctor_run::locate(&engine, &image, &mut doc, args.dockerfile.as_deref()).await;
+        crate::host::doctor_run::locate(&engine, &image, &mut doc, args.dockerfile.as_deref())
+            .await;
         let docs = [doc];
         write(&sinks, Shape::One, &docs)?;
         Ok(report::exit_code(&docs, args.fail_on))

@@ -25,14 +25,14 @@ use std::path::Path;
 
 use bollard::models::{ContainerCreateBody, HealthConfig, HostConfig, PortBinding};
 
-use super::capture::{self, Tracker};
-use super::engine::Engine;
-use super::error::HostError;
-use super::image::BINARY_DIR;
-use super::session::{Step, session_labels};
-use super::target::Target;
-use super::wire::Until;
 use crate::cli::{DoctorArgs, RunOptions};
+use crate::host::capture::{self, Tracker};
+use crate::host::engine::Engine;
+use crate::host::error::HostError;
+use crate::host::image::BINARY_DIR;
+use crate::host::session::{Step, session_labels};
+use crate::host::target::Target;
+use crate::host::wire::Until;
 use crate::report::{Document, Finding};
 use crate::target::TARGET_INFO_ENV;
 
@@ -212,11 +212,11 @@ pub fn plan(target: &Target, args: &DoctorArgs) -> Result<Plan, HostError> {
     for l in &opts.labels {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
         let ours = [
-            super::session::LABEL_SESSION,
-            super::session::LABEL_TARGET,
-            super::session::LABEL_TARGET_NAME,
-            super::session::LABEL_VERSION,
-            super::replica::LABEL_CREATED,
+            crate::host::session::LABEL_SESSION,
+            crate::host::session::LABEL_TARGET,
+            crate::host::session::LABEL_TARGET_NAME,
+            crate::host::session::LABEL_VERSION,
+            crate::host::replica::LABEL_CREATED,
             capture::LABEL_RUN,
         ];
         if k.is_empty() || ours.contains(&k) {
@@ -295,7 +295,7 @@ pub fn config(
     // The image's labels emptied, as a replica's: tools that act on them
     // (a Traefik route, a Compose project) must not take the throwaway
     // container for a live one. The options' labels and nosh's own stay.
-    let mut labels = super::replica::replica_labels(target);
+    let mut labels = crate::host::replica::replica_labels(target);
     labels.extend(plan.labels.clone());
     labels.extend(session_labels(target, SESSION));
     let network = args.docker_run.network.clone();
@@ -377,7 +377,7 @@ pub async fn run(
 ) -> Result<Document, HostError> {
     let reference = args.target.clone().unwrap_or_default();
     // 1.
-    let target = super::target::resolve(engine, &reference, true).await?;
+    let target = crate::host::target::resolve(engine, &reference, true).await?;
     let plan = plan(&target, args)?;
     if plan.argv.is_empty() {
         return Ok(not_started(
@@ -394,7 +394,7 @@ pub async fn run(
         }
     }
     // 2.
-    let mut helper = super::replica::helper_config(&target, toolbox_image);
+    let mut helper = crate::host::replica::helper_config(&target, toolbox_image);
     let labels = helper.labels.get_or_insert_with(HashMap::new);
     labels.extend(plan.labels.clone());
     labels.insert(tracker.label().0, tracker.label().1);
@@ -405,13 +405,15 @@ pub async fn run(
             helper,
         )
         .await
-        .map_err(|e| super::error::from_engine(&engine.endpoint, "create the toolbox helper", &e))?
+        .map_err(|e| {
+            crate::host::error::from_engine(&engine.endpoint, "create the toolbox helper", &e)
+        })?
         .id;
     tracker.helper(&helper_id);
     // 3.
     let name = format!(
         "{}-run",
-        super::session::sidecar_name(&format!("doctor-{}", short_ref(&reference)))
+        crate::host::session::sidecar_name(&format!("doctor-{}", short_ref(&reference)))
     );
     let config = config(&target, &plan, &helper_id, args);
     let captured = capture::run(engine, tracker, &name, config, Until::Removed).await;
@@ -586,7 +588,7 @@ mod tests {
         );
         assert_eq!(c.image.as_deref(), Some("sha256:0123"));
         assert_eq!(
-            c.labels.unwrap()[super::super::session::LABEL_SESSION],
+            c.labels.unwrap()[crate::host::session::LABEL_SESSION],
             SESSION
         );
         // Without --prod-like: the engine's defaults, and no extra tmpfs.

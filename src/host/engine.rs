@@ -1,4 +1,4 @@
-//! Connecting to the engine: which one is chosen by [`super::context`] (`-H`,
+//! Connecting to the engine: which one is chosen by [`crate::host::context`] (`-H`,
 //! `--context`, `DOCKER_HOST`, `DOCKER_CONTEXT`, the docker CLI's current
 //! context, else the local socket); then the API version is negotiated down
 //! to what the engine speaks (Engine 20.10 speaks 1.41).
@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
-use super::context::{self, Inputs};
-use super::error::{Endpoint, HostError, from_engine};
-use super::wire;
 use crate::cli::EngineArgs;
+use crate::host::context::{self, Inputs};
+use crate::host::error::{Endpoint, HostError, from_engine};
+use crate::host::wire;
 
 /// The default local socket, as the docker CLI uses it.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -85,7 +85,7 @@ pub fn endpoint(host: Option<&str>, docker_host_env: Option<&str>) -> Result<End
         return Ok(Endpoint::Tcp(addr));
     }
     if given.starts_with("ssh://") {
-        return super::ssh::SshDest::parse(given)
+        return crate::host::ssh::SshDest::parse(given)
             .map(Endpoint::Ssh)
             .ok_or_else(|| HostError::BadHost(given.into()));
     }
@@ -117,7 +117,7 @@ pub fn endpoint_of(chosen: &context::Chosen) -> Result<Endpoint, HostError> {
                 Some(h) if !host.as_deref().unwrap_or("").ends_with(":2375") => format!("{h}:2376"),
                 _ => addr,
             };
-            Endpoint::Tls(addr, super::tls::TlsFiles::in_dir(&tls.dir))
+            Endpoint::Tls(addr, crate::host::tls::TlsFiles::in_dir(&tls.dir))
         }
         (plain, _) => plain,
     })
@@ -151,7 +151,7 @@ fn client(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, HostEr
             TIMEOUT_SECS,
             version,
         ),
-        Endpoint::Ssh(dest) => super::ssh::client(dest, TIMEOUT_SECS, version),
+        Endpoint::Ssh(dest) => crate::host::ssh::client(dest, TIMEOUT_SECS, version),
     }
     .map_err(|e| from_engine(endpoint, "connect", &e))
 }

@@ -36,12 +36,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 
-use super::engine::Engine;
-use super::error::{HostError, from_create, from_start};
-use super::session::{self, Limits, attached_io, session_labels, target_args, toolbox_args_env};
-use super::target::Target;
-use super::watchdog::Watchdog;
-use super::wire::{self, Channel, Demux};
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, from_create, from_start};
+use crate::host::session::{
+    self, Limits, attached_io, session_labels, target_args, toolbox_args_env,
+};
+use crate::host::target::Target;
+use crate::host::watchdog::Watchdog;
+use crate::host::wire::{self, Channel, Demux};
 
 /// One `[ADDR:]LOCAL:[HOST:]REMOTE`: where to listen, where to connect
 /// inside the target.
@@ -149,7 +151,7 @@ pub fn forward_config(target: &Target, opts: &Options, remote: SocketAddr) -> Co
             cap_add: Some(vec!["SETUID".into(), "SETGID".into(), "SETPCAP".into()]),
             auto_remove: Some(true),
             // The stream is the user's data: not kept in the engine's log.
-            log_config: super::session::unlogged(),
+            log_config: crate::host::session::unlogged(),
             ..opts.limits.host_config()
         }),
         ..attached_io(false)
@@ -261,7 +263,7 @@ pub async fn run(
                     (engine.clone(), target.clone(), opts.clone(), live.clone());
                 tokio::spawn(async move {
                     if let Err(e) = connection(&engine, &target, &opts, remote, conn, &live).await {
-                        super::report(&e);
+                        crate::host::report(&e);
                     }
                     drop(slot);
                 });

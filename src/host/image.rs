@@ -11,8 +11,8 @@ use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::engine::Engine;
-use super::error::{HostError, from_engine, status_of};
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, from_engine, status_of};
 use crate::tools::bundle::Plan;
 
 /// Repository of the toolbox images.

@@ -39,8 +39,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-use super::error::HostError;
-use super::terminal;
+use crate::host::error::HostError;
+use crate::host::terminal;
 use crate::sys::{self, SysError};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,7 @@ impl Plan {
             std::io::stdout().is_terminal(),
             std::io::stderr().is_terminal(),
         ];
-        if super::wants_tty(force, refuse, relayed[0], relayed[1]) {
+        if crate::host::wants_tty(force, refuse, relayed[0], relayed[1]) {
             let (cols, rows) = terminal::size().unwrap_or(terminal::DEFAULT_SIZE);
             Plan::Pty {
                 raw: relayed[0],

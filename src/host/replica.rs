@@ -31,12 +31,12 @@ use bollard::query_parameters::{
     CommitContainerOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 
-use super::engine::Engine;
-use super::error::{HostError, from_engine};
-use super::image::BINARY_DIR;
-use super::session::{self, Outcome, Request, Step, session_labels};
-use super::target::Target;
-use super::watchdog::Watchdog;
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, from_engine};
+use crate::host::image::BINARY_DIR;
+use crate::host::session::{self, Outcome, Request, Step, session_labels};
+use crate::host::target::Target;
+use crate::host::watchdog::Watchdog;
 
 /// Repository of the temporary commits.
 pub const REPO: &str = "nosh-replica";
@@ -455,7 +455,7 @@ mod tests {
                 ]
             }))
             .unwrap();
-        super::super::target::from_inspect(&inspect)
+        crate::host::target::from_inspect(&inspect)
     }
 
     fn config(req: &Request, rw: bool) -> ContainerCreateBody {

@@ -1,5 +1,5 @@
 //! One session: the sidecar container beside the target (or a replica, see
-//! [`super::replica`]), and the terminal attached to it.
+//! [`crate::host::replica`]), and the terminal attached to it.
 //!
 //! Order (each step needs the one before):
 //! 1. create the container (auto-remove, stdin once);
@@ -25,13 +25,13 @@ use bollard::query_parameters::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::engine::Engine;
-use super::error::{HostError, SIDECAR_CAPS, from_create, from_start};
-use super::replica::LABEL_CREATED;
-use super::target::Target;
-use super::terminal;
-use super::watchdog::Watchdog;
-use super::wire::{self, Channel, Demux, Until};
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, SIDECAR_CAPS, from_create, from_start};
+use crate::host::replica::LABEL_CREATED;
+use crate::host::target::Target;
+use crate::host::terminal;
+use crate::host::watchdog::Watchdog;
+use crate::host::wire::{self, Channel, Demux, Until};
 
 /// Labels every sidecar carries: `nosh ls` and `nosh gc` find them by these.
 pub const LABEL_SESSION: &str = "io.nosh.session";
@@ -368,7 +368,7 @@ pub async fn run(
     if let Err(
         HostError::CreateFailed(_) | HostError::StartFailed(_) | HostError::CapsRefused { .. },
     ) = &result
-        && super::settle::run_changed(engine, target).await
+        && crate::host::settle::run_changed(engine, target).await
     {
         // The runtime's own words for a target that stopped (or is being
         // restarted) between the inspect and the sidecar's start are

@@ -18,10 +18,10 @@ use bollard::query_parameters::{
     RemoveImageOptionsBuilder,
 };
 
-use super::engine::Engine;
-use super::error::{HostError, from_engine, status_of};
-use super::replica::{LABEL_CREATED, REPO as REPLICA_REPO};
-use super::session::{LABEL_SESSION, LABEL_TARGET, LABEL_TARGET_NAME, remove};
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, from_engine, status_of};
+use crate::host::replica::{LABEL_CREATED, REPO as REPLICA_REPO};
+use crate::host::session::{LABEL_SESSION, LABEL_TARGET, LABEL_TARGET_NAME, remove};
 
 /// Helpers and temporary images younger than this are left to the session
 /// that is setting them up (its replica does not exist yet).
@@ -76,7 +76,7 @@ async fn made_images(engine: &Engine) -> Result<Made, HostError> {
     let ids =
         |images: Vec<bollard::models::ImageSummary>| images.into_iter().map(|i| i.id).collect();
     Ok(Made {
-        toolbox: ids(images_where(engine, "reference", super::image::REPO).await?),
+        toolbox: ids(images_where(engine, "reference", crate::host::image::REPO).await?),
         replica: ids(images_where(engine, "reference", REPLICA_REPO).await?),
     })
 }
@@ -91,14 +91,14 @@ pub fn is_nosh(c: &ContainerSummary, made: &Made) -> bool {
         "sidecar" => made.toolbox.contains(image) && command.starts_with("/nosh toolbox"),
         "helper" => made.toolbox.contains(image),
         // `doctor --run`: the image itself, nosh as its PID 1.
-        super::doctor_run::SESSION => {
+        crate::host::doctor_run::SESSION => {
             !image.is_empty()
                 && image == label(c, LABEL_TARGET)
-                && command.starts_with(&format!("{}/nosh watch", super::image::BINARY_DIR))
+                && command.starts_with(&format!("{}/nosh watch", crate::host::image::BINARY_DIR))
         }
         "replica" => {
             (made.replica.contains(image) || (!image.is_empty() && image == label(c, LABEL_TARGET)))
-                && command.starts_with(&format!("{}/nosh toolbox", super::image::BINARY_DIR))
+                && command.starts_with(&format!("{}/nosh toolbox", crate::host::image::BINARY_DIR))
         }
         _ => false,
     }
@@ -221,7 +221,7 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
         // running by design.
         let replica = matches!(
             label(c, LABEL_SESSION),
-            "replica" | super::doctor_run::SESSION
+            "replica" | crate::host::doctor_run::SESSION
         );
         let why = if !is_running(c) {
             // A young sidecar or replica may be between its create and its
@@ -250,7 +250,7 @@ pub async fn gc(engine: &Engine) -> Result<Vec<String>, HostError> {
         .filter(|c| {
             matches!(
                 label(c, LABEL_SESSION),
-                "replica" | super::doctor_run::SESSION
+                "replica" | crate::host::doctor_run::SESSION
             ) && is_running(c)
         })
         .map(|c| label(c, LABEL_TARGET))
@@ -321,7 +321,7 @@ pub fn is_replica_tag(tag: &str) -> bool {
 /// `nosh-toolbox:VERSION-<12 hex digits>`. A tag made by `make
 /// toolbox-image` (`nosh-toolbox:VERSION`) is the user's and is kept.
 fn imported_by_nosh(tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix(&format!("{}:", super::image::REPO)) else {
+    let Some(rest) = tag.strip_prefix(&format!("{}:", crate::host::image::REPO)) else {
         return false;
     };
     rest.rsplit_once('-')
@@ -348,8 +348,8 @@ async fn images_where(
 /// each one no container uses; the engine refuses those in use, and they
 /// are left for a later gc.
 async fn old_toolbox_images(engine: &Engine) -> Result<Vec<String>, HostError> {
-    let current = super::image::SelfBinary::read()?.tag();
-    let images = images_where(engine, "reference", super::image::REPO).await?;
+    let current = crate::host::image::SelfBinary::read()?.tag();
+    let images = images_where(engine, "reference", crate::host::image::REPO).await?;
     let mut done = Vec::new();
     for tag in images.iter().flat_map(|i| i.repo_tags.iter()) {
         if *tag == current || !imported_by_nosh(tag) {

@@ -26,10 +26,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 
-use super::engine::Engine;
-use super::error::{HostError, from_engine, status_of};
-use super::target::{Target, from_inspect};
-use super::wire::{self, Until};
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, from_engine, status_of};
+use crate::host::target::{Target, from_inspect};
+use crate::host::wire::{self, Until};
 
 /// How long a run must last for the engine to count it a successful start
 /// (moby's restart manager resets its backoff after 10 s).

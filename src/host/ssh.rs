@@ -10,7 +10,7 @@
 //!
 //! Three users of it: bollard's API calls (through [`Connector`], pooled
 //! like any HTTP connection), the attach and wait connections of
-//! [`super::wire`], and the watchdog's blocking requests ([`blocking`]).
+//! [`crate::host::wire`], and the watchdog's blocking requests ([`blocking`]).
 
 use std::fmt;
 use std::future::Future;

@@ -13,8 +13,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use super::engine::Engine;
-use super::error::{HostError, from_engine, status_of};
+use crate::host::engine::Engine;
+use crate::host::error::{HostError, from_engine, status_of};
 use crate::target::TargetInfo;
 
 /// The target as the host half needs it.
@@ -41,7 +41,7 @@ pub struct Target {
     pub started_at: String,
     pub finished_at: String,
     /// True when the run found running has ended since, or is about to be
-    /// replaced (see [`super::settle`]): a sidecar would join a dying
+    /// replaced (see [`crate::host::settle`]): a sidecar would join a dying
     /// process, so a replica is used.
     pub run_ended: bool,
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
-use super::error::HostError;
+use crate::host::error::HostError;
 
 /// Whether raw mode is on, for the panic hook.
 static RAW: AtomicBool = AtomicBool::new(false);

@@ -23,7 +23,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use super::error::Endpoint;
+use crate::host::error::Endpoint;
 
 /// The client's end of the pipe to the watchdog process.
 pub struct Watchdog {
@@ -201,8 +201,8 @@ fn request(endpoint: &Endpoint, method: &str, path: &str) -> std::io::Result<u16
             s.read_to_end(&mut answer)?;
         }
         Endpoint::Tls(addr, files) => {
-            let config = super::tls::client_config(files)?;
-            let name = super::tls::server_name(addr)?;
+            let config = crate::host::tls::client_config(files)?;
+            let name = crate::host::tls::server_name(addr)?;
             let conn =
                 rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
             let tcp = std::net::TcpStream::connect(addr)?;
@@ -216,13 +216,13 @@ fn request(endpoint: &Endpoint, method: &str, path: &str) -> std::io::Result<u16
                 return Err(e);
             }
         }
-        Endpoint::Ssh(dest) => answer = super::ssh::blocking(dest, request.as_bytes())?,
+        Endpoint::Ssh(dest) => answer = crate::host::ssh::blocking(dest, request.as_bytes())?,
     }
     let end = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(answer.len());
-    super::wire::parse_head(&answer[..end]).map(|h| h.status)
+    crate::host::wire::parse_head(&answer[..end]).map(|h| h.status)
 }
 
 #[cfg(test)]

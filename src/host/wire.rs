@@ -21,15 +21,15 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::engine::Engine;
-use super::error::{Endpoint, HostError, from_io};
+use crate::host::engine::Engine;
+use crate::host::error::{Endpoint, HostError, from_io};
 
 /// A connection to the engine.
 pub enum Conn {
     Unix(UnixStream),
     Tcp(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    Ssh(Box<super::ssh::SshStream>),
+    Ssh(Box<crate::host::ssh::SshStream>),
 }
 
 impl Conn {
@@ -39,16 +39,16 @@ impl Conn {
             Endpoint::Tcp(addr) => TcpStream::connect(addr).await.map(Conn::Tcp),
             Endpoint::Tls(addr, files) => tls(addr, files).await,
             Endpoint::Ssh(dest) => {
-                super::ssh::SshStream::connect(dest).map(|s| Conn::Ssh(Box::new(s)))
+                crate::host::ssh::SshStream::connect(dest).map(|s| Conn::Ssh(Box::new(s)))
             }
         }
         .map_err(|e| from_io(endpoint, &e))
     }
 }
 
-async fn tls(addr: &str, files: &super::tls::TlsFiles) -> std::io::Result<Conn> {
-    let config = super::tls::client_config(files)?;
-    let name = super::tls::server_name(addr)?;
+async fn tls(addr: &str, files: &crate::host::tls::TlsFiles) -> std::io::Result<Conn> {
+    let config = crate::host::tls::client_config(files)?;
+    let name = crate::host::tls::server_name(addr)?;
     let tcp = TcpStream::connect(addr).await?;
     let stream = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
