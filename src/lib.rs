@@ -14,33 +14,16 @@
 
 pub mod builtins;
 pub mod cli;
-pub mod color;
-pub mod copy;
 pub mod diagnosis;
-pub mod dns;
-pub mod escape;
-#[cfg(test)]
-mod fuzz;
 pub mod host;
-pub mod install;
-pub mod libs;
-pub mod mountinfo;
-pub mod perm;
-pub mod plugin;
-pub mod privileged;
-pub mod procinfo;
-pub mod procnet;
-pub mod program;
 pub mod report;
 pub mod shell;
 pub mod sys;
 pub mod target;
-pub mod targetfile;
+pub mod term;
 pub mod toolbox;
 pub mod tools;
 pub mod trace;
-pub mod users;
-pub mod watched;
 
 /// Exit status for nosh's own failures, as `docker run` uses it.
 pub const EXIT_NOSH_FAILED: u8 = 125;

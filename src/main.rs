@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use nosh::cli::{Cli, Command};
-use nosh::{color, install, plugin};
+use nosh::cli::{install, plugin};
+use nosh::term::color;
 
 fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().collect();
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
     let as_plugin = plugin::from_docker_cli(&args);
     if let Some(call) = as_plugin.as_ref() {
         args.clone_from(&call.args);
-        nosh::host::context::set_plugin_globals(call.globals.clone());
+        nosh::host::engine::context::set_plugin_globals(call.globals.clone());
     }
 
     // The host half hands the toolbox its arguments in the environment,

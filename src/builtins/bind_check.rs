@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use super::ports::{self, Filter};
 use super::{Builtin, util};
-use crate::escape;
-use crate::procnet::{Owners, Proto};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procnet::{Owners, Proto};
+use crate::term::escape;
 
 /// Check whether the app can listen on PORT, and explain why not
 ///

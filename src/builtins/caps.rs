@@ -6,9 +6,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::procinfo::cap_names;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procinfo::cap_names;
 
 /// Decode the capability sets of a process (default: the target's main
 /// process; `self` for this shell): effective, permitted, inheritable,
@@ -49,7 +49,7 @@ impl Builtin for Caps {
                     writeln!(
                         io.err,
                         "caps: not a pid: {}",
-                        crate::escape::field(p.as_bytes())
+                        crate::term::escape::field(p.as_bytes())
                     )?;
                     return Ok(2);
                 }
@@ -90,7 +90,7 @@ impl Builtin for Caps {
         writeln!(
             io.out,
             "pid {pid} ({}) uid {}",
-            crate::escape::field(st.name.as_bytes()),
+            crate::term::escape::field(st.name.as_bytes()),
             st.uid[1]
         )?;
         for (name, set) in [

@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Change the working directory (default: $HOME, else /).
 #[derive(Parser)]

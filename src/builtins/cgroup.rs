@@ -9,9 +9,9 @@ use serde::{Serialize, Serializer};
 
 use super::mounts::{self, Mount};
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Memory, CPU and pids limits and usage of a process's cgroup, OOM kills.
 ///
@@ -308,7 +308,7 @@ impl Builtin for Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procinfo::Proc;
+    use crate::target::procinfo::Proc;
 
     #[test]
     fn cgroup_files_parse() {

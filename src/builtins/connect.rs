@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::dns::Source;
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::dns::Source;
+use crate::term::escape;
 
 /// Test a TCP connection to HOST:PORT as the app would make it
 ///

@@ -8,11 +8,11 @@ use clap::Parser;
 use nix::fcntl::OFlag;
 
 use super::{Builtin, util};
-use crate::copy::{self, Existing, Resolve, Top};
-use crate::escape;
-use crate::perm::{self, Access, Who};
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Source};
+use crate::target::perm::{self, Access, Who};
+use crate::term::escape;
+use crate::tools::copy::{self, Existing, Resolve, Top};
 
 /// Write the tar stream on stdin out at PATH, as this identity (the half
 /// of `nosh cp SRC TARGET:PATH` that runs in the target).

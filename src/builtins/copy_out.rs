@@ -7,10 +7,10 @@ use std::os::fd::AsFd;
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::copy::{self, Resolve};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
+use crate::tools::copy::{self, Resolve};
 
 /// Write PATH to stdout as a tar stream, as this identity: a regular file,
 /// a directory with everything below it, or a symlink itself (the half of

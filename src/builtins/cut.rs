@@ -56,7 +56,12 @@ pub struct Cut {
 pub fn parse_list(s: &str) -> Result<Vec<(usize, usize)>, String> {
     let mut v = Vec::new();
     for part in s.split(',') {
-        let bad = || format!("invalid list `{}'", crate::escape::field(s.as_bytes()));
+        let bad = || {
+            format!(
+                "invalid list `{}'",
+                crate::term::escape::field(s.as_bytes())
+            )
+        };
         let num = |t: &str| -> Result<usize, String> {
             let n: usize = t.parse().map_err(|_| bad())?;
             if n == 0 {

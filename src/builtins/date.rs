@@ -183,7 +183,7 @@ impl Builtin for Date {
                     writeln!(
                         io.err,
                         "date: invalid argument `{}': a format starts with + (date +%F), and nosh does not set the clock",
-                        crate::escape::field(f.as_bytes())
+                        crate::term::escape::field(f.as_bytes())
                     )?;
                     return Ok(2);
                 }
@@ -196,7 +196,7 @@ impl Builtin for Date {
                     writeln!(
                         io.err,
                         "date: invalid date `{}' (try @SECONDS or YYYY-MM-DD HH:MM:SS)",
-                        crate::escape::field(d.as_bytes())
+                        crate::term::escape::field(d.as_bytes())
                     )?;
                     return Ok(1);
                 }

@@ -6,9 +6,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, mounts, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Free space on the target's filesystems.
 ///

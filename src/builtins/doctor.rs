@@ -13,15 +13,15 @@ use super::{Builtin, bind_check, entrypoint, http};
 use crate::diagnosis::access::{self, Seen};
 use crate::diagnosis::facts::{self, Facts};
 use crate::diagnosis::logs::{self, Errno, Op, Signature};
+use crate::diagnosis::watched::{FailedCall, Watched};
 use crate::diagnosis::{Finding, Report, caps, cause, fix, readonly, start};
-use crate::libs;
-use crate::perm::{self, Access};
-use crate::procinfo::{self, CAP_NET_BIND_SERVICE};
-use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
-use crate::target::{explain_exit, explain_last_exit};
-use crate::watched::{FailedCall, Watched};
+use crate::target::info::{explain_exit, explain_last_exit};
+use crate::target::libs;
+use crate::target::perm::{self, Access};
+use crate::target::procinfo::{self, CAP_NET_BIND_SERVICE};
+use crate::target::procnet::{self, Owners, Proto, State};
 
 /// Check the target against what hardened, nonroot images require: root
 /// user, privileged ports, unwritable paths (fixes derived from the
@@ -583,7 +583,7 @@ fn program(f: &Facts, r: &mut Report) -> (Vec<entrypoint::Check>, Option<libs::R
                     n.needed_by, n.name
                 ),
                 json!({"library": n.name, "needed_by": n.needed_by, "program": program, "searched": {"ld_library_path": env_value(&info.env, "LD_LIBRARY_PATH"), "ld_so_cache": "/etc/ld.so.cache", "default": res.lib_dir}, "log": loader_line}),
-                crate::libs::missing_library_fix(&n.name, &res.lib_dir),
+                crate::target::libs::missing_library_fix(&n.name, &res.lib_dir),
             ).from_lines(loader_lines.iter().copied()));
         }
         for v in &res.missing_versions {
@@ -852,7 +852,7 @@ fn crash(
     // host half learns the code of a restarted container's last run even
     // while it runs again). A non-zero or OOM-killed end is an error
     // whatever the phase of the loop.
-    let exit_known = crate::target::last_exit_known(info);
+    let exit_known = crate::target::info::last_exit_known(info);
     let failed = exit_known && (info.exit_code != 0 || info.oom_killed);
     let generic = if exit_known {
         explain_last_exit(info).unwrap_or_else(|| "it exited".into())
@@ -934,7 +934,10 @@ fn crash(
             "the app exited with code {} during its start: {why}",
             info.exit_code
         ),
-        None => format!("the container {}: {why}", crate::target::last_run(info)),
+        None => format!(
+            "the container {}: {why}",
+            crate::target::info::last_run(info)
+        ),
     };
     r.add("crash-loop", severity, "", summary, json!({"restart_count": info.restart_count, "restart_policy": info.restart_policy, "exit_code": exit_known.then_some(info.exit_code), "exit_code_source": info.exit_code_source, "oom_killed": info.oom_killed, "state": info.state, "error": info.error, "last_log_line": last_log, "meaning": generic, "cause": cause_id, "cause_subject": cause_subject, "traced_start": start}), fix.unwrap_or_else(|| "`nosh TARGET -c 'entrypoint --test'` runs the command and shows why it dies".into()));
 }

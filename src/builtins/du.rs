@@ -11,9 +11,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Disk usage of directories (allocated blocks, hard links once).
 ///

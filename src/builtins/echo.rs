@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::Builtin;
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Print the arguments, separated by spaces.
 #[derive(Parser)]

@@ -10,13 +10,13 @@ use serde::Serialize;
 
 use super::{Builtin, util};
 use crate::diagnosis;
-use crate::escape;
-use crate::libs;
-use crate::perm::{Access, Who};
-use crate::program::{self, Program};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
-use crate::target::explain_exit;
+use crate::target::info::explain_exit;
+use crate::target::libs;
+use crate::target::perm::{Access, Who};
+use crate::target::program::{self, Program};
+use crate::term::escape;
 use crate::toolbox::spawn::{self, Refused};
 
 /// Compare the configured command (the image's Entrypoint + Cmd, User,
@@ -104,7 +104,7 @@ pub fn image_path(ctx: &Ctx) -> String {
         .env
         .iter()
         .find_map(|e| e.strip_prefix("PATH=").map(str::to_string))
-        .unwrap_or_else(|| crate::target::ENGINE_DEFAULT_PATH.into())
+        .unwrap_or_else(|| crate::target::info::ENGINE_DEFAULT_PATH.into())
 }
 
 /// The environment the engine gives the container's process for `uid`,
@@ -122,7 +122,10 @@ pub fn engine_env(ctx: &Ctx, uid: u32) -> Vec<(String, String)> {
         ctx.info.hostname.clone()
     };
     let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), crate::target::ENGINE_DEFAULT_PATH.into()),
+        (
+            "PATH".into(),
+            crate::target::info::ENGINE_DEFAULT_PATH.into(),
+        ),
         ("HOSTNAME".into(), hostname),
     ];
     if ctx.info.tty {
@@ -963,7 +966,7 @@ mod tests {
         )
         .unwrap();
         let mut ctx = Ctx::for_root(dir.path().to_path_buf());
-        let with_env = |env: &[&str]| crate::target::TargetInfo {
+        let with_env = |env: &[&str]| crate::target::info::TargetInfo {
             hostname: "web-1".into(),
             tty: true,
             env: env.iter().map(|e| e.to_string()).collect(),
@@ -987,7 +990,7 @@ mod tests {
         assert_eq!(
             pairs(engine_env(&ctx, 777)),
             [
-                &format!("PATH={}", crate::target::ENGINE_DEFAULT_PATH),
+                &format!("PATH={}", crate::target::info::ENGINE_DEFAULT_PATH),
                 "HOSTNAME=web-1",
                 "TERM=xterm",
                 "HOME=/"

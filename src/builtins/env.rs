@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Print the shell's variables, or the environment of process PID as the
 /// kernel holds it (/proc/PID/environ).

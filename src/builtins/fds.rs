@@ -10,9 +10,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Open file descriptors of a process: files, sockets, pipes.
 ///

@@ -9,11 +9,11 @@ use nix::unistd::AccessFlags;
 use serde::Serialize;
 
 use super::{Builtin, readlink, util};
-use crate::escape;
-use crate::libs::{self, Resolution};
-use crate::program::{Elf, Shebang, parse_elf, parse_shebang, text_kind};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::libs::{self, Resolution};
+use crate::target::program::{Elf, Shebang, parse_elf, parse_shebang, text_kind};
+use crate::term::escape;
 
 /// What a file is: ELF static/dynamic and its interpreter, script and its #!.
 ///

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, Parser};
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Search for files (GNU find's tests, no -exec), without following symlinks
 ///

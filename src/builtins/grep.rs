@@ -10,9 +10,9 @@ use clap::Parser;
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Print lines matching a pattern, as GNU grep does.
 ///

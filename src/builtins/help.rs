@@ -86,7 +86,7 @@ impl Builtin for Help {
                     writeln!(
                         io.err,
                         "help: no builtin named {}",
-                        crate::escape::field(name.as_bytes())
+                        crate::term::escape::field(name.as_bytes())
                     )?;
                     Ok(1)
                 }

@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::Builtin;
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// List the lines typed in this session (kept in memory only: nothing is
 /// written to the target).

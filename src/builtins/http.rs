@@ -21,9 +21,9 @@ use rustls::{
 
 use super::connect::{failure, lookup, timeout};
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// GET a URL as the app would (HTTP/1.1, HTTPS with the target's CA bundle)
 ///
@@ -429,10 +429,10 @@ pub fn load_roots(ctx: &Ctx) -> Option<(&'static str, RootCertStore)> {
         if !real.exists() {
             continue;
         }
-        let pem = crate::targetfile::read_or_note(
+        let pem = crate::target::file::read_or_note(
             path,
             &real,
-            crate::targetfile::DATABASE_CAP,
+            crate::target::file::DATABASE_CAP,
             "looking for another CA bundle",
         );
         if pem.is_empty() {

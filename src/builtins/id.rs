@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::Builtin;
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Print user and group ids, with names from the target's /etc/passwd and
 /// /etc/group (numbers when the target has no entry).

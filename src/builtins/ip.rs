@@ -9,10 +9,10 @@ use nix::net::if_::InterfaceFlags;
 use serde::Serialize;
 
 use super::{Builtin, route, util};
-use crate::escape;
-use crate::procnet;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procnet;
+use crate::term::escape;
 
 /// Show the target's network interfaces and addresses, or its routes
 ///

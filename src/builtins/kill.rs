@@ -73,7 +73,7 @@ fn eperm_reason(ctx: &Ctx, pid: i32) -> String {
         Ok(st) => format!(
             "pid {pid} runs as uid {} ({}); this shell is uid {me} with no capabilities",
             st.uid[0],
-            crate::escape::field(ctx.user_name(st.uid[0]).as_bytes())
+            crate::term::escape::field(ctx.user_name(st.uid[0]).as_bytes())
         ),
         Err(_) => format!("this shell is uid {me} with no capabilities"),
     }
@@ -149,7 +149,7 @@ impl Builtin for Kill {
                     writeln!(
                         io.err,
                         "kill: {}: not a process id (process groups are not supported)",
-                        crate::escape::field(p.as_bytes())
+                        crate::term::escape::field(p.as_bytes())
                     )?;
                     status = 1;
                     continue;

@@ -7,9 +7,9 @@ use std::os::fd::BorrowedFd;
 use clap::Parser;
 
 use super::{Builtin, cat, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Source};
+use crate::term::escape;
 
 /// Show a file or piped output one screenful at a time (`ps | less`).
 ///

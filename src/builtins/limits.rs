@@ -6,9 +6,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Resource limits (ulimits) of a process.
 ///

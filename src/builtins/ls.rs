@@ -9,9 +9,9 @@ use std::os::unix::fs::MetadataExt;
 use clap::{ArgAction, Parser};
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// List directory contents. Names are shown with control characters escaped.
 #[derive(Parser)]

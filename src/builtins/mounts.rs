@@ -5,9 +5,9 @@ use std::io;
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// The target's mounts, with ro/noexec/nosuid/nodev spelled out.
 ///
@@ -25,7 +25,7 @@ pub struct Mounts {
     json: bool,
 }
 
-pub use crate::mountinfo::{Mount, parse};
+pub use crate::target::mountinfo::{Mount, parse};
 
 /// The target's mounts: its own mountinfo (mount points relative to its
 /// root), else ours (the same once joined and chrooted).

@@ -8,10 +8,10 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
-use crate::procnet::{self, Owners, Proto, State};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procnet::{self, Owners, Proto, State};
+use crate::term::escape;
 
 /// List the target's sockets and the process that owns each
 ///
@@ -272,7 +272,7 @@ impl Builtin for Ports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procnet::Owner;
+    use crate::target::procnet::Owner;
 
     fn fake_proc() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

@@ -8,10 +8,10 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
-use crate::procinfo::{self, Proc};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procinfo::{self, Proc};
+use crate::term::escape;
 
 /// List the processes of the target's PID namespace as a tree: pid, ppid,
 /// user, state, rss, start time and command line.

@@ -7,9 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Print the target of a symbolic link, or with -f the canonical path.
 ///

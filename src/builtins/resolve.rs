@@ -6,10 +6,10 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::dns::{Resolver, Source};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::dns::{Resolver, Source};
+use crate::term::escape;
 
 /// Resolve a name as the target's programs would
 ///
@@ -45,10 +45,10 @@ struct Out {
 pub fn resolver(ctx: &Ctx) -> Resolver {
     Resolver::load(|p| {
         let instead = "resolving without it";
-        Ok(crate::targetfile::read_or_note(
+        Ok(crate::target::file::read_or_note(
             p,
             &ctx.resolve(p),
-            crate::targetfile::CONFIG_CAP,
+            crate::target::file::CONFIG_CAP,
             instead,
         ))
     })

@@ -5,10 +5,10 @@ use std::io::{self, Write};
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
-use crate::procnet::{self, Route as Row};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procnet::{self, Route as Row};
+use crate::term::escape;
 
 /// Show the target's routing table
 ///

@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use clap::Parser;
 
 use super::{Builtin, util, which};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Sink};
+use crate::term::escape;
 use crate::toolbox::join::View;
 use crate::toolbox::spawn;
 

@@ -49,7 +49,7 @@ impl Builtin for Sleep {
                     writeln!(
                         io.err,
                         "sleep: invalid time interval `{}' (a number, then s, m, h or d)",
-                        crate::escape::field(t.as_bytes())
+                        crate::term::escape::field(t.as_bytes())
                     )?;
                     return Ok(2);
                 }

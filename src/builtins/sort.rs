@@ -118,7 +118,7 @@ fn parse_pos(s: &str, order: &mut Order) -> Option<(usize, usize)> {
 }
 
 fn parse_key(s: &str, global: Order) -> Result<Key, String> {
-    let bad = || format!("invalid key `{}'", crate::escape::field(s.as_bytes()));
+    let bad = || format!("invalid key `{}'", crate::term::escape::field(s.as_bytes()));
     let mut order = Order::default();
     let (start, end) = match s.split_once(',') {
         Some((a, b)) => (a, Some(b)),

@@ -6,9 +6,9 @@ use std::os::unix::fs::MetadataExt;
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Show a file's type, size, owner, mode and times, as coreutils stat does.
 #[derive(Parser)]

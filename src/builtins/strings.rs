@@ -97,7 +97,7 @@ impl Builtin for Strings {
             writeln!(
                 io.err,
                 "strings: invalid radix `{}' (d, o or x)",
-                crate::escape::field(r.to_string().as_bytes())
+                crate::term::escape::field(r.to_string().as_bytes())
             )?;
             return Ok(2);
         }

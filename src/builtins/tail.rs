@@ -7,9 +7,9 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use clap::Parser;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Print the last lines (or bytes) of files or stdin.
 ///

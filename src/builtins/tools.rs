@@ -6,9 +6,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// List the brought tools: programs of the host brought into this session
 /// with `nosh TARGET --with PROG` (a name in the host's PATH or a path;

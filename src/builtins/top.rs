@@ -9,10 +9,10 @@ use clap::Parser;
 use super::less::{Key, RawKeys, have_keyboard, screen_size};
 use super::ps::{self, Row};
 use super::{Builtin, util};
-use crate::escape;
-use crate::procinfo;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::procinfo;
+use crate::term::escape;
 
 /// A live view of the target's processes by CPU and memory, as procps top.
 ///

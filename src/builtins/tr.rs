@@ -90,8 +90,8 @@ pub fn parse_set(s: &str) -> Result<Vec<u8>, String> {
             if hi < lo {
                 return Err(format!(
                     "range-endpoints of `{}-{}' are in reverse collating sequence order",
-                    crate::escape::field(&[lo]),
-                    crate::escape::field(&[hi])
+                    crate::term::escape::field(&[lo]),
+                    crate::term::escape::field(&[hi])
                 ));
             }
             out.extend(lo..=hi);

@@ -9,9 +9,9 @@ use clap::Parser;
 use nix::unistd::Pid;
 
 use super::{Builtin, util, which};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::{Io, Sink, Source};
+use crate::term::escape;
 use crate::trace::ldso::LibrarySearch;
 use crate::trace::session::{self, Outcome, Report, Started, Subject};
 use crate::trace::summary::{MAX_ENTRIES, Summary};
@@ -128,7 +128,7 @@ impl Printer<'_> {
 
     fn call(&mut self, e: &Event) -> io::Result<()> {
         writeln!(self.out, "[pid {}] {}", e.pid, e.line())?;
-        if let Some(need) = e.capability.and_then(crate::privileged::by_name) {
+        if let Some(need) = e.capability.and_then(crate::diagnosis::privileged::by_name) {
             // Not a path's permission: no chown or chmod helps.
             return writeln!(
                 self.out,

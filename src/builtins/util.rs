@@ -121,8 +121,8 @@ pub fn write_vars(
         writeln!(
             out,
             "{}={}",
-            crate::escape::field(k.as_bytes()),
-            crate::escape::field(v.as_bytes())
+            crate::term::escape::field(k.as_bytes()),
+            crate::term::escape::field(v.as_bytes())
         )?;
     }
     Ok(())
@@ -181,7 +181,7 @@ pub fn read_line_capped(input: &mut dyn io::BufRead, buf: &mut Vec<u8>) -> io::R
 /// Untrusted bytes to `out`: escaped on a terminal, unchanged otherwise.
 pub fn write_text(out: &mut dyn Write, tty: bool, bytes: &[u8]) -> io::Result<()> {
     if tty {
-        out.write_all(crate::escape::text(bytes).as_bytes())
+        out.write_all(crate::term::escape::text(bytes).as_bytes())
     } else {
         out.write_all(bytes)
     }
@@ -216,7 +216,7 @@ pub fn each_input(
                 writeln!(
                     io.err,
                     "{name}: {}: {}",
-                    crate::escape::field(f.as_bytes()),
+                    crate::term::escape::field(f.as_bytes()),
                     io_error(&e)
                 )?;
                 status = 1;
@@ -233,7 +233,7 @@ pub fn write_file_header(out: &mut impl Write, index: usize, name: &str) -> io::
         out,
         "{}==> {} <==",
         if index > 0 { "\n" } else { "" },
-        crate::escape::field(name.as_bytes())
+        crate::term::escape::field(name.as_bytes())
     )
 }
 

@@ -7,9 +7,9 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Count lines, words and bytes of files (or stdin), as coreutils wc does.
 ///

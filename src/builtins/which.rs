@@ -6,9 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use clap::Parser;
 
 use super::Builtin;
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Say whether NAME is a builtin or a brought tool (`--with`), and find
 /// programs in the target's $PATH.

@@ -6,10 +6,10 @@ use clap::Parser;
 
 use super::{Builtin, util};
 use crate::diagnosis;
-use crate::escape;
-use crate::perm::{Access, Who};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::perm::{Access, Who};
+use crate::term::escape;
 
 /// Explain whether this identity (the app's) may read, write or execute
 /// PATH: every component from / is checked (owner, group, mode, ACL, mount

@@ -8,10 +8,10 @@ use clap::Parser;
 use serde::Serialize;
 
 use super::{Builtin, util};
-use crate::escape;
-use crate::perm::{self, Who};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::target::perm::{self, Who};
+use crate::term::escape;
 
 /// List every directory under DIR (default /) in which this identity can
 /// create files, and why: owner, group, world, tmpfs. /proc, /sys and /dev

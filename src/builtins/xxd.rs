@@ -131,7 +131,7 @@ impl Builtin for Xxd {
                     writeln!(
                         io.err,
                         "xxd: {}: {}",
-                        crate::escape::field(f.as_bytes()),
+                        crate::term::escape::field(f.as_bytes()),
                         util::io_error(&e)
                     )?;
                     return Ok(2);

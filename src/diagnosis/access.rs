@@ -6,8 +6,8 @@ use serde_json::json;
 use super::Finding;
 use super::fix::{self, Kind};
 use super::logs::{Errno, Op};
-use crate::perm::{self, Access, Who};
 use crate::shell::Ctx;
+use crate::target::perm::{self, Access, Who};
 
 /// One failed access, whatever showed it.
 pub struct Seen<'a> {

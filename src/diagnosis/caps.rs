@@ -140,7 +140,7 @@ const KILL: Need = Need {
     directives: &[],
 };
 
-/// What asks for `capability` (as [`crate::privileged`] names the one a
+/// What asks for `capability` (as [`crate::diagnosis::privileged`] names the one a
 /// failed call lacked): a user switch is one subject, CAP_SETUID and
 /// CAP_SETGID together. Binding a low port is the privileged-port
 /// finding's.
@@ -165,11 +165,11 @@ pub fn for_capability(capability: &str) -> Option<Need> {
 /// The need behind a call a log line names failing (`Cannot
 /// chroot(...)`): what the call lacks when it fails with EPERM.
 pub fn needed_by_name(call: &str) -> Option<Need> {
-    let call_facts = crate::privileged::Call {
-        port_start: crate::privileged::unprivileged_port_start(),
+    let call_facts = crate::diagnosis::privileged::Call {
+        port_start: crate::diagnosis::privileged::unprivileged_port_start(),
         ..Default::default()
     };
-    crate::privileged::needed(call, libc::EPERM, &call_facts)
+    crate::diagnosis::privileged::needed(call, libc::EPERM, &call_facts)
         .and_then(|n| for_capability(n.capability))
 }
 
@@ -201,7 +201,7 @@ const MAX_FILES: usize = 16;
 /// The lines of a configuration file, if it is a readable regular file of
 /// a sane size.
 fn config_lines(ctx: &Ctx, file: &str) -> Option<Vec<String>> {
-    let bytes = crate::targetfile::read(&ctx.resolve(file), CONFIG_CAP).ok()?;
+    let bytes = crate::target::file::read(&ctx.resolve(file), CONFIG_CAP).ok()?;
     Some(
         String::from_utf8_lossy(&bytes)
             .lines()

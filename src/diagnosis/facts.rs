@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 
 use super::start::Start;
-use crate::perm::{self, Mount, Who};
-use crate::procinfo::Status;
+use crate::diagnosis::watched::Watched;
 use crate::shell::Ctx;
-use crate::target::TargetInfo;
-use crate::watched::Watched;
+use crate::target::info::TargetInfo;
+use crate::target::perm::{self, Mount, Who};
+use crate::target::procinfo::Status;
 
 pub struct Facts<'a> {
     pub ctx: &'a Ctx,
@@ -63,7 +63,8 @@ impl Facts<'_> {
 /// Whether the target's last run is a failure: it ended non-zero or
 /// OOM-killed (as the engine recorded it), or the engine restarts it.
 pub fn crashed(info: &TargetInfo) -> bool {
-    let failed = crate::target::last_exit_known(info) && (info.exit_code != 0 || info.oom_killed);
+    let failed =
+        crate::target::info::last_exit_known(info) && (info.exit_code != 0 || info.oom_killed);
     info.restart_count > 0 || info.state == "restarting" || failed
 }
 
@@ -136,7 +137,7 @@ pub fn gather<'a>(
         .map(|e| {
             e.iter()
                 .map(|x| String::from_utf8_lossy(x).into_owned())
-                .filter(|x| !crate::target::is_host_env(x))
+                .filter(|x| !crate::target::info::is_host_env(x))
                 .collect()
         })
         .unwrap_or_else(|_| info.env.clone());

@@ -18,7 +18,7 @@
 
 use std::path::Path;
 
-use crate::perm::{Access, Verdict};
+use crate::target::perm::{Access, Verdict};
 
 /// Directories of the image's own tree: no fix chowns, chmods, creates or
 /// mounts over one of these. Giving the app one breaks the image or hides
@@ -500,7 +500,10 @@ pub fn missing_file(path: &str) -> Vec<String> {
     }
     let name = path.rsplit('/').next().unwrap_or(path);
     if name.contains(".so") {
-        return vec![crate::libs::missing_library_fix(name, &parent(path))];
+        return vec![crate::target::libs::missing_library_fix(
+            name,
+            &parent(path),
+        )];
     }
     vec![format!(
         "COPY --from=build {path} {path} (in the build stage, `dpkg -S {path}` names the package that has it)"
@@ -510,7 +513,7 @@ pub fn missing_file(path: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::perm::{Component, Deciding, Who};
+    use crate::target::perm::{Component, Deciding, Who};
 
     /// A walk of `path` as uid 65532: `dirs` are the existing components
     /// after `/` as (path, owner uid); `missing` the first one missing;

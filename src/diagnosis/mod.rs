@@ -10,14 +10,16 @@ pub mod cause;
 pub mod facts;
 pub mod fix;
 pub mod logs;
+pub mod privileged;
 pub mod readonly;
 pub mod start;
+pub mod watched;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::perm::{self, Access, Verdict, Who};
 use crate::shell::Ctx;
+use crate::target::perm::{self, Access, Verdict, Who};
 
 /// The walk of `perm::check` with the fixes of the one engine: what `why`
 /// and `entrypoint` show.

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::facts::Facts;
 use super::fix::{self, Kind};
 use super::{Finding, Report};
-use crate::perm::{self, Access};
+use crate::target::perm::{self, Access};
 
 /// A path the app writes, and what showed it.
 #[derive(Debug, Clone, Serialize)]

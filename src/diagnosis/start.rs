@@ -23,7 +23,7 @@ pub struct Failed {
     /// The path (absolute when the tracer could tell) or address.
     pub target: String,
     pub errno: String,
-    /// The capability a privileged call lacked ([`crate::privileged`]).
+    /// The capability a privileged call lacked ([`crate::diagnosis::privileged`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capability: Option<&'static str>,
     /// The open flags, for an open.

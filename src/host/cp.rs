@@ -19,7 +19,7 @@
 //!    1 when this side could not write or read everything, else 0.
 //!
 //! What arrives from the target is written only below the destination
-//! directory, never through a symlink ([`crate::copy`]).
+//! directory, never through a symlink ([`crate::tools::copy`]).
 
 use std::ffi::OsStr;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -37,9 +37,9 @@ use nix::unistd::{ForkResult, fork};
 
 use crate::EXIT_NOSH_FAILED;
 use crate::cli::{AttachArgs, CpArgs, shell_join};
-use crate::copy::{self, Existing, Resolve};
-use crate::escape;
 use crate::host::error::HostError;
+use crate::term::escape;
+use crate::tools::copy::{self, Existing, Resolve};
 
 /// One side of a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,9 +18,9 @@ pub enum Endpoint {
     /// `host:port` over plain TCP.
     Tcp(String),
     /// `host:port` over TLS, with the client's certificate.
-    Tls(String, crate::host::tls::TlsFiles),
+    Tls(String, crate::host::engine::tls::TlsFiles),
     /// `ssh://[user@]host[:port]`: `docker system dial-stdio` over ssh.
-    Ssh(crate::host::ssh::SshDest),
+    Ssh(crate::host::engine::ssh::SshDest),
 }
 
 impl fmt::Display for Endpoint {
@@ -144,7 +144,7 @@ pub enum HostError {
 
     /// Choosing the engine (`--context`, `DOCKER_CONTEXT`, config.json).
     #[error(transparent)]
-    Context(#[from] crate::host::context::ContextError),
+    Context(#[from] crate::host::engine::context::ContextError),
 
     /// `--with`, `--with-dir`: what to bring.
     #[error(transparent)]

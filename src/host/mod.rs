@@ -26,30 +26,14 @@
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
 
-pub mod capture;
-pub mod containerd;
-pub mod containerd_api;
-pub mod context;
 pub mod cp;
 pub mod direct;
-pub mod doctor_all;
-pub mod doctor_report;
-pub mod doctor_run;
+pub mod doctor;
 pub mod engine;
 pub mod error;
-pub mod forward;
-pub mod image;
-pub mod relay;
-pub mod replica;
-pub mod session;
-pub mod sessions;
-pub mod settle;
-pub mod ssh;
+pub mod sidecar;
 pub mod target;
 pub mod terminal;
-pub mod tls;
-pub mod watchdog;
-pub mod wire;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -60,7 +44,9 @@ use crate::cli::{AttachArgs, EngineArgs, shell_join};
 use crate::tools::bundle::Plan;
 use engine::{Engine, Log};
 use error::HostError;
-use session::{Outcome, Request};
+use session::Outcome;
+use sidecar::{forward, image, replica, session, sessions, settle, spec, watchdog};
+use spec::Request;
 
 /// `nosh TARGET`: a shell beside a running container, or in a replica of a
 /// stopped one or of an image. Exits with the shell's status, or 125 when
@@ -77,7 +63,7 @@ pub fn attach(args: AttachArgs) -> ExitCode {
         .and_then(watchdog::Watchdog::start);
     // As the docker CLI's plugin: end like on SIGTERM when the CLI says so
     // (a thread, so only after the fork).
-    crate::plugin::watch_cli_socket();
+    crate::cli::plugin::watch_cli_socket();
     // Reading and hashing this binary (several MB) overlaps the runtime's
     // start and the engine calls that find the target.
     let binary = args
@@ -130,7 +116,7 @@ pub fn port_forward(args: crate::cli::PortForwardArgs) -> ExitCode {
         }
         let opts = forward::Options {
             image: toolbox_image(&engine, args.toolbox_image.as_deref(), binary).await?,
-            limits: session::Limits::from(&args.limits),
+            limits: spec::Limits::from(&args.limits),
             max_connections: args.max_connections as usize,
         };
         forward::run(
@@ -207,7 +193,7 @@ pub fn bundle(args: crate::cli::BundleArgs) -> ExitCode {
             plan.write_dir(&args.dir).map_err(|e| {
                 HostError::Local(format!(
                     "cannot write the brought tools into {}: {}",
-                    crate::escape::field(args.dir.as_os_str().as_encoded_bytes()),
+                    crate::term::escape::field(args.dir.as_os_str().as_encoded_bytes()),
                     crate::builtins::util::io_error(&e)
                 ))
             })?;
@@ -296,7 +282,10 @@ pub fn report_with_hint(e: &dyn std::error::Error, hint: Option<String>) {
         text.push_str(&format!(": {s}"));
         source = s.source();
     }
-    eprintln!("{}", crate::color::error(&text, crate::color::stderr()));
+    eprintln!(
+        "{}",
+        crate::term::color::error(&text, crate::term::color::stderr())
+    );
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
@@ -364,7 +353,7 @@ async fn attach_session(
             .or(Some("xterm".into())),
         stdout_terminal: std::io::stdout().is_terminal(),
         stderr_terminal: std::io::stderr().is_terminal(),
-        limits: session::Limits::from(&args.limits),
+        limits: spec::Limits::from(&args.limits),
         hold_output: false,
         stream_dir: args.stream_dir.as_ref().map(|d| d.display().to_string()),
     };
@@ -390,7 +379,7 @@ async fn attach_session(
             && attempt == 1
             && let Some(warning) = target::ptrace_warning(&target)
         {
-            eprintln!("nosh: {}", crate::escape::field(warning.as_bytes()));
+            eprintln!("nosh: {}", crate::term::escape::field(warning.as_bytes()));
         }
         let result = {
             let _raw = if tty && stdin_tty {
@@ -459,7 +448,7 @@ const ATTEMPTS: u32 = 3;
 /// start (`--run`) or on every container (`--all`), as text, JSON, JUnit
 /// or SARIF.
 pub fn doctor(args: crate::cli::DoctorArgs) -> ExitCode {
-    doctor_report::main(args)
+    doctor::main(args)
 }
 
 /// After a session that failed or was killed by a signal: say so if the
@@ -468,7 +457,7 @@ async fn explain_end(engine: &Engine, target: &target::Target) {
     if settle::run_changed(engine, target).await {
         eprintln!(
             "nosh: container {} stopped; the session ended with it",
-            crate::escape::field(target.info.display_name().as_bytes())
+            crate::term::escape::field(target.info.display_name().as_bytes())
         );
     }
 }

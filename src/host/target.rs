@@ -15,7 +15,7 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use crate::host::engine::Engine;
 use crate::host::error::{HostError, from_engine, status_of};
-use crate::target::TargetInfo;
+use crate::target::info::TargetInfo;
 
 /// The target as the host half needs it.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,7 @@ pub struct Target {
     pub started_at: String,
     pub finished_at: String,
     /// True when the run found running has ended since, or is about to be
-    /// replaced (see [`crate::host::settle`]): a sidecar would join a dying
+    /// replaced (see [`crate::host::sidecar::settle`]): a sidecar would join a dying
     /// process, so a replica is used.
     pub run_ended: bool,
 }
@@ -124,7 +124,7 @@ pub fn from_image(reference: &str, image: &ImageInspect) -> Target {
         working_dir: config.working_dir.unwrap_or_default(),
         env: config.env.clone().unwrap_or_default(),
         exposed_ports: config.exposed_ports.clone().unwrap_or_default(),
-        healthcheck: crate::target::bounded_healthcheck(
+        healthcheck: crate::target::info::bounded_healthcheck(
             config.healthcheck.clone().and_then(|h| h.test),
         ),
         state: "image".into(),
@@ -234,7 +234,9 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         log_tail: Vec::new(),
         changes: Vec::new(),
         cut: Vec::new(),
-        healthcheck: crate::target::bounded_healthcheck(config.healthcheck.and_then(|h| h.test)),
+        healthcheck: crate::target::info::bounded_healthcheck(
+            config.healthcheck.and_then(|h| h.test),
+        ),
         health_status: health
             .as_ref()
             .and_then(|h| h.status)
@@ -243,7 +245,7 @@ pub fn from_inspect(inspect: &ContainerInspectResponse) -> Target {
         health_exit_code: last_probe.as_ref().and_then(|p| p.exit_code),
         health_output: last_probe
             .and_then(|p| p.output)
-            .map(|o| crate::target::truncate(&o, crate::target::MAX_HEALTH_OUTPUT))
+            .map(|o| crate::target::info::truncate(&o, crate::target::info::MAX_HEALTH_OUTPUT))
             .unwrap_or_default(),
     };
     let host_config = inspect.host_config.clone().unwrap_or_default();
@@ -394,7 +396,7 @@ pub async fn changes(engine: &Engine, id: &str) -> Vec<String> {
                 bollard::models::ChangeType::_1 => "A",
                 bollard::models::ChangeType::_2 => "D",
             };
-            format!("{kind} {}", crate::target::truncate(&c.path, 512))
+            format!("{kind} {}", crate::target::info::truncate(&c.path, 512))
         })
         .collect()
 }

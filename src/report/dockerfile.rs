@@ -46,7 +46,7 @@ impl Instruction {
 /// A history entry's `CreatedBy` as the instruction it ran, if it names
 /// one (an imported image's entries name none).
 pub fn from_history(created_by: &str) -> Option<Instruction> {
-    let mut s = crate::target::truncate(created_by.trim(), MAX_ENTRY);
+    let mut s = crate::target::info::truncate(created_by.trim(), MAX_ENTRY);
     if let Some(rest) = s.strip_suffix("# buildkit") {
         s = rest.trim_end().to_string();
     }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::watched::Watched;
+use crate::diagnosis::watched::Watched;
 
 /// Every check doctor runs, with one line saying what it looks for: the
 /// test cases of a JUnit report (a check that found nothing passes) and

@@ -1,12 +1,12 @@
 //! The report as a person reads it on a terminal: one target's findings
 //! (the in-shell `doctor` prints the same), or the `doctor --all` table.
-//! Everything the target controls is escaped ([`crate::escape`]).
+//! Everything the target controls is escaped ([`crate::term::escape`]).
 
 use std::io::{self, Write};
 
 use super::{Document, Status};
 use crate::builtins::doctor::evidence_lines;
-use crate::escape;
+use crate::term::escape;
 
 /// Lines of the app's output shown when its start went wrong.
 const LOG_LINES_SHOWN: usize = 5;
@@ -51,7 +51,7 @@ pub fn write(out: &mut dyn Write, d: &Document) -> io::Result<()> {
         if let Some(why) = &run.trace_missing {
             writeln!(out, "run: not traced: {}", escape::field(why.as_bytes()))?;
         }
-        if run.ending != crate::watched::Ending::Ready {
+        if run.ending != crate::diagnosis::watched::Ending::Ready {
             let skip = run.log_tail.len().saturating_sub(LOG_LINES_SHOWN);
             for line in &run.log_tail[skip..] {
                 writeln!(out, "  app: {}", escape::field(line.as_bytes()))?;

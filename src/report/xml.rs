@@ -3,7 +3,7 @@
 //! Findings carry what the target controls (paths, log lines, image
 //! names, a system call's arguments), so every string written into a
 //! report goes through here: first the terminal escaping every other
-//! output uses ([`crate::escape::text`]: C0 and C1 controls, DEL and bidi
+//! output uses ([`crate::term::escape::text`]: C0 and C1 controls, DEL and bidi
 //! overrides shown as `\e`, `\x9b`, `\u{202e}`), which also removes every
 //! character XML 1.0 forbids below U+0020; then the noncharacters U+FFFE
 //! and U+FFFF, which XML forbids too, shown the same way; then the five
@@ -21,7 +21,7 @@ pub fn attr(s: &str) -> String {
 }
 
 fn escape(s: &str, attribute: bool) -> String {
-    let safe = crate::escape::text(s.as_bytes());
+    let safe = crate::term::escape::text(s.as_bytes());
     let mut out = String::with_capacity(safe.len() + 16);
     for c in safe.chars() {
         match c {

@@ -154,7 +154,7 @@ fn run_command(cmd: &Command, mut io: Io, ctx: &mut Ctx) -> i32 {
             Err(e) => {
                 eprintln!(
                     "nosh: {}: {} (try `why {} write`)",
-                    crate::escape::field(path.as_bytes()),
+                    crate::term::escape::field(path.as_bytes()),
                     crate::builtins::util::io_error(&e),
                     crate::cli::shell_join(std::slice::from_ref(&path))
                 );
@@ -185,12 +185,12 @@ fn run_command(cmd: &Command, mut io: Io, ctx: &mut Ctx) -> i32 {
             let _ = writeln!(
                 io.err,
                 "nosh: {}: not a builtin{} (nosh runs no program by itself: `run {}` executes one from the target, `nosh TARGET --with {}` brings this host's; `help` lists builtins)",
-                crate::escape::field(argv[0].as_bytes()),
+                crate::term::escape::field(argv[0].as_bytes()),
                 builtins::suggest(&argv[0])
                     .map(|b| format!("; did you mean `{b}`?"))
                     .unwrap_or_default(),
-                crate::escape::field(crate::cli::shell_join(&argv[..1]).as_bytes()),
-                crate::escape::field(crate::cli::shell_join(&argv[..1]).as_bytes()),
+                crate::term::escape::field(crate::cli::shell_join(&argv[..1]).as_bytes()),
+                crate::term::escape::field(crate::cli::shell_join(&argv[..1]).as_bytes()),
             );
             127
         }

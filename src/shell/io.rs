@@ -73,8 +73,8 @@ impl Sink {
     /// refusal depend on it).
     pub fn is_terminal(&self) -> bool {
         match self {
-            Sink::Stdout => crate::escape::stdout_reaches_terminal(),
-            Sink::Stderr => crate::escape::stderr_reaches_terminal(),
+            Sink::Stdout => crate::term::escape::stdout_reaches_terminal(),
+            Sink::Stderr => crate::term::escape::stderr_reaches_terminal(),
             Sink::File(f) => f.is_terminal(),
             Sink::Buffer(_) => false,
         }

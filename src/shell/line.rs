@@ -108,7 +108,7 @@ impl Completion {
                 }
                 // Names with control characters or bidi overrides are not
                 // offered: completing them would put them raw on the line.
-                if !crate::escape::is_plain(&name) {
+                if !crate::term::escape::is_plain(&name) {
                     return None;
                 }
                 let is_dir = e.file_type().is_ok_and(|t| t.is_dir());

@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::escape;
-use crate::procinfo::Proc;
-use crate::target::TargetInfo;
+use crate::target::info::TargetInfo;
+use crate::target::procinfo::Proc;
+use crate::target::users::Users;
+use crate::term::escape;
 use crate::toolbox::identity::{Identity, Source as IdSource};
 use crate::toolbox::join::View;
 use crate::toolbox::spawn::Confinement;
-use crate::users::Users;
 
 /// Everything the toolbox hands the shell after the drop.
 pub struct Session {
@@ -279,7 +279,7 @@ fn initial_vars(
         if let Some((k, v)) = e.split_once('=') {
             // In a replica, PID 1 is this toolbox: its environment is the
             // app's plus the host half's messages to us, which are not the app's.
-            if !crate::target::is_host_env(&e) {
+            if !crate::target::info::is_host_env(&e) {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
@@ -288,7 +288,7 @@ fn initial_vars(
         vars.entry("TERM".into()).or_insert(term);
     }
     vars.entry("PATH".into())
-        .or_insert_with(|| crate::target::ENGINE_DEFAULT_PATH.into());
+        .or_insert_with(|| crate::target::info::ENGINE_DEFAULT_PATH.into());
     if let Some(u) = users.user_by_uid(id.uid.as_raw()) {
         vars.entry("HOME".into()).or_insert_with(|| u.home.clone());
         vars.entry("USER".into()).or_insert_with(|| u.name.clone());
@@ -335,10 +335,10 @@ pub fn banner(ctx: &Ctx) -> String {
         } else {
             out.push_str(&format!(
                 "  original  {state}, {}",
-                crate::target::last_run(info)
+                crate::target::info::last_run(info)
             ));
-            if crate::target::last_exit_known(info)
-                && let Some(why) = crate::target::explain_last_exit(info)
+            if crate::target::info::last_exit_known(info)
+                && let Some(why) = crate::target::info::explain_last_exit(info)
             {
                 out.push_str(&format!(": {why}"));
             }

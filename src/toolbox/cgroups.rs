@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 
-use crate::mountinfo::Mount;
 use crate::sys::{self, SysError};
+use crate::target::mountinfo::Mount;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -94,7 +94,7 @@ pub fn locate(cgroup_text: &str, mounts: &[Mount]) -> Result<Vec<Cgroup>, Cgroup
         };
         let outside = || CgroupError::Outside {
             hierarchy: hierarchy.clone(),
-            path: crate::escape::field(path.as_bytes()).into_owned(),
+            path: crate::term::escape::field(path.as_bytes()).into_owned(),
         };
         let below = if mount.root == "/" {
             Some(path)
@@ -125,7 +125,7 @@ pub fn open(cgroup_text: &str) -> Result<Cgroups, CgroupError> {
         v1: Vec::new(),
         unified: None,
     };
-    for cgroup in locate(cgroup_text, &crate::mountinfo::read_self())? {
+    for cgroup in locate(cgroup_text, &crate::target::mountinfo::read_self())? {
         // A directory fd that clone3 accepts (not O_PATH).
         let dir = nix::fcntl::open(
             &cgroup.dir,
@@ -186,7 +186,7 @@ mod tests {
 ";
 
     fn mounts(text: &str) -> Vec<Mount> {
-        crate::mountinfo::parse(text)
+        crate::target::mountinfo::parse(text)
     }
 
     #[test]

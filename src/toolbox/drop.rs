@@ -20,8 +20,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use nix::unistd::Gid;
 
 use super::identity::Identity;
-use crate::procinfo::{self, Status};
 use crate::sys::{Credentials, SysError};
+use crate::target::procinfo::{self, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DropError {

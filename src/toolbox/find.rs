@@ -34,8 +34,8 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
-use crate::escape;
-use crate::procinfo::Proc;
+use crate::target::procinfo::Proc;
+use crate::term::escape;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FindError {
@@ -119,14 +119,14 @@ fn not_the_host(proc: &Proc, pid: i32) -> Result<i32, FindError> {
 
 /// Rule 1: the container's first process.
 fn main_process_of(proc: &Proc, id: &str, me: i32) -> Result<i32, FindError> {
-    let members: Vec<(i32, crate::procinfo::Stat)> = proc
+    let members: Vec<(i32, crate::target::procinfo::Stat)> = proc
         .pids()
         .unwrap_or_default()
         .into_iter()
         .filter(|&pid| pid != me && in_container(proc, pid, id))
         .filter_map(|pid| Some((pid, proc.stat(pid).ok()?)))
         .collect();
-    let roots: Vec<&(i32, crate::procinfo::Stat)> = members
+    let roots: Vec<&(i32, crate::target::procinfo::Stat)> = members
         .iter()
         .filter(|(_, st)| !members.iter().any(|(p, _)| *p == st.ppid))
         .collect();

@@ -23,8 +23,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
 use super::{drop, identity};
-use crate::procinfo::Proc;
 use crate::sys::RealCredentials;
+use crate::target::procinfo::Proc;
 
 /// Where to connect: an IP address and a port (names are the host half's
 /// business: it sends addresses only).

@@ -2,7 +2,7 @@
 
 use nix::unistd::{Gid, Uid};
 
-use crate::procinfo::Status;
+use crate::target::procinfo::Status;
 
 /// The uid, gid and supplementary groups the toolbox drops to.
 #[derive(Debug, Clone, PartialEq, Eq)]

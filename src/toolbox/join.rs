@@ -28,8 +28,8 @@ use nix::fcntl::{AtFlags, OFlag, open, openat};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 
-use crate::procinfo::{self, Status};
 use crate::sys::{self, OVERFLOW_ID, SysError};
+use crate::target::procinfo::{self, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {

@@ -45,7 +45,7 @@ use nix::unistd::{ForkResult, fork};
 use crate::cli::ToolboxArgs;
 use crate::shell::{self, Session};
 use crate::sys::{self, RealCredentials};
-use crate::target::TargetInfo;
+use crate::target::info::TargetInfo;
 use spawn::Confinement;
 
 /// Print an error and its causes once, as one line.
@@ -67,9 +67,9 @@ pub fn report(err: &dyn Error) -> String {
 /// # Safety
 /// Changes the environment: call it while the process has one thread.
 ///
-/// [`TOOLBOX_ARGS_ENV`]: crate::target::TOOLBOX_ARGS_ENV
+/// [`TOOLBOX_ARGS_ENV`]: crate::target::info::TOOLBOX_ARGS_ENV
 pub unsafe fn take_host_args() -> Result<Vec<String>, String> {
-    use crate::target::TOOLBOX_ARGS_ENV;
+    use crate::target::info::TOOLBOX_ARGS_ENV;
     let Some(value) = std::env::var_os(TOOLBOX_ARGS_ENV) else {
         return Ok(Vec::new());
     };
@@ -104,9 +104,9 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
     // SAFETY: the toolbox is single-threaded; nothing reads the
     // environment concurrently. Programs started later get the target's
     // environment, never this variable.
-    unsafe { std::env::remove_var(crate::target::TARGET_INFO_ENV) };
+    unsafe { std::env::remove_var(crate::target::info::TARGET_INFO_ENV) };
     // SAFETY: as above.
-    unsafe { crate::escape::take_host_terminal_env() };
+    unsafe { crate::term::escape::take_host_terminal_env() };
     // 2. (first half) Which process is the target's own: the shell's and a
     // forwarded connection's identity are both that process's.
     let chosen = if args.exact {
@@ -116,7 +116,7 @@ fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
         }
     } else {
         find::choose(
-            &crate::procinfo::Proc::default(),
+            &crate::target::procinfo::Proc::default(),
             args.pid,
             args.container_id.as_deref(),
             std::process::id() as i32,
@@ -309,7 +309,7 @@ fn own_identity() -> Result<identity::Identity, Box<dyn Error>> {
 /// Whether this process may change its uid and gid: CAP_SETUID (7) and
 /// CAP_SETGID (6) in its effective set.
 fn can_change_ids() -> Result<bool, Box<dyn Error>> {
-    let own = crate::procinfo::Proc::default().status(std::process::id() as i32)?;
+    let own = crate::target::procinfo::Proc::default().status(std::process::id() as i32)?;
     let both = (1u64 << 7) | (1u64 << 6);
     Ok(own.cap_eff & both == both)
 }

@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid};
 
-use crate::procinfo::Proc;
+use crate::target::procinfo::Proc;
 
 /// Kill every child of this process and reap until none is left.
 pub fn reap_all() {

@@ -287,7 +287,7 @@ fn verdict(action: &serde_json::Value, errno: &serde_json::Value) -> Result<Verd
         | "SCMP_ACT_NOTIFY" => Ok(Verdict::Errno(eperm)),
         other => Err(SeccompError::Profile(format!(
             "has an unknown action '{}'",
-            crate::escape::field(other.as_bytes())
+            crate::term::escape::field(other.as_bytes())
         ))),
     }
 }

@@ -38,15 +38,15 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::Pid;
 
 use crate::builtins::doctor;
-use crate::procinfo::Proc;
-use crate::procnet::{self, Proto, State};
+use crate::diagnosis::watched::{CallCounter, Ending, LogTail, Watched};
 use crate::shell::Ctx;
 use crate::sys::{self, Credentials, RealCredentials};
-use crate::target::TargetInfo;
+use crate::target::info::TargetInfo;
+use crate::target::procinfo::Proc;
+use crate::target::procnet::{self, Proto, State};
 use crate::toolbox::identity::{Identity, Source as IdSource};
 use crate::toolbox::join::View;
 use crate::trace::{End, Observer, Tracer, decode};
-use crate::watched::{CallCounter, Ending, LogTail, Watched};
 
 /// How often the listening ports are looked at, at most.
 const PORT_POLL: Duration = Duration::from_millis(50);
@@ -83,14 +83,14 @@ pub fn main(args: WatchArgs) -> std::process::ExitCode {
 fn run(args: &WatchArgs) -> Result<(), String> {
     // 0.
     sys::set_not_dumpable().map_err(|e| e.to_string())?;
-    let info: TargetInfo = std::env::var(crate::target::TARGET_INFO_ENV)
+    let info: TargetInfo = std::env::var(crate::target::info::TARGET_INFO_ENV)
         .ok()
         .and_then(|j| serde_json::from_str(&j).ok())
         .unwrap_or_default();
     // SAFETY: single-threaded; the app must not inherit nosh's variables.
     unsafe {
-        std::env::remove_var(crate::target::TARGET_INFO_ENV);
-        crate::escape::take_host_terminal_env();
+        std::env::remove_var(crate::target::info::TARGET_INFO_ENV);
+        crate::term::escape::take_host_terminal_env();
     }
     sys::set_child_subreaper().map_err(|e| e.to_string())?;
     let awaited: Vec<(u16, bool)> = args.ports.iter().filter_map(|p| parse_port(p)).collect();
@@ -388,7 +388,7 @@ fn drop_capabilities() -> Result<(), String> {
     if left != 0 {
         return Err(format!(
             "capabilities remain after the drop: {}",
-            crate::procinfo::cap_names(left).join(",")
+            crate::target::procinfo::cap_names(left).join(",")
         ));
     }
     Ok(())

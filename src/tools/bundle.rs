@@ -4,7 +4,7 @@
 //! image's tar (a sidecar).
 //!
 //! Each program's libraries are found with nosh's own resolver
-//! ([`crate::libs`]) against the host's root, as the host's loader would
+//! ([`crate::target::libs`]) against the host's root, as the host's loader would
 //! find them; the host's loader comes along. Only this host's files are
 //! read: nothing of the target.
 
@@ -19,8 +19,8 @@ use sha2::{Digest, Sha256};
 use super::{
     BIN_DIR, FORMAT, LIB_DIR, LOADER, Library, Loader, MANIFEST, Manifest, Tool, valid_name,
 };
-use crate::program::{self, Program};
 use crate::shell::Ctx;
+use crate::target::program::{self, Program};
 
 /// The most a bundle may hold: far above a handful of tools and their
 /// libraries (curl and strace with theirs: about 8 MB), and low enough that
@@ -264,7 +264,7 @@ impl Plan {
             let f = fs::File::open(src)?;
             let size = f.metadata()?.len();
             let mut h = header(tar::EntryType::Regular, size, *mode);
-            let data = crate::copy::ExactSize::new(f, size);
+            let data = crate::tools::copy::ExactSize::new(f, size);
             tar.append_data(&mut h, format!("{prefix}/{rel}"), data)?;
         }
         let json = self.manifest_json();
@@ -538,7 +538,8 @@ fn build(wanted: Vec<Wanted>) -> Result<Plan, BundleError> {
                     source: io::Error::other("the path is not UTF-8"),
                 });
             };
-            let resolution = crate::libs::resolve(&host, path_text, &env).unwrap_or_default();
+            let resolution =
+                crate::target::libs::resolve(&host, path_text, &env).unwrap_or_default();
             for needed in &resolution.needed {
                 // The loader is already loaded when a library names it.
                 if needed.name == interp_name {
@@ -674,7 +675,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn needs_of(name: &str, path: &Path, meta: &fs::Metadata) -> (Vec<String>, Option<String>) {
     if let Some(caps) = crate::sys::file_capabilities(path).filter(|c| *c != 0) {
         return (
-            crate::procinfo::cap_names(caps),
+            crate::target::procinfo::cap_names(caps),
             Some("its file capabilities on this host".into()),
         );
     }

@@ -21,6 +21,8 @@
 //! never mixed in. Tools start through the same path as `run` (the app's
 //! identity, no capabilities, the shell's confinement).
 
+pub mod copy;
+
 pub mod bundle;
 
 use std::io::{self, Read, Write};
@@ -32,9 +34,9 @@ use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
 
-use crate::escape;
 use crate::shell::Ctx;
 use crate::shell::io::Io;
+use crate::term::escape;
 
 /// Where a sidecar (or a replica, through its helper's volume, or a
 /// toolbox image built with tools) holds its bundle: beside the binary.
@@ -184,7 +186,7 @@ impl Brought {
             Err(_) => {
                 // No CAP_SYS_ADMIN (a restricted Kubernetes profile): the
                 // directory itself, which lies in the toolbox's own image.
-                let fd = crate::copy::open_dir(path).map_err(|source| ToolsError::Open {
+                let fd = crate::tools::copy::open_dir(path).map_err(|source| ToolsError::Open {
                     path: shown.clone(),
                     source,
                 })?;
@@ -422,7 +424,7 @@ mod tests {
     #[test]
     fn a_dynamic_tool_runs_through_the_bundle_loader_and_a_static_one_as_itself() {
         let dir = tempfile::tempdir().unwrap();
-        let fd = crate::copy::open_dir(dir.path()).unwrap();
+        let fd = crate::tools::copy::open_dir(dir.path()).unwrap();
         let brought = Brought {
             dir: fd,
             manifest: Manifest {

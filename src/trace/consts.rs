@@ -592,7 +592,7 @@ pub fn signal(v: u64) -> String {
 
 /// A capability by name (`CAP_NET_RAW`).
 pub fn capability(v: u64) -> String {
-    crate::procinfo::CAP_NAMES
+    crate::target::procinfo::CAP_NAMES
         .get(v as usize)
         .map_or_else(|| (v as i64).to_string(), |n| (*n).to_string())
 }

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::consts::{self, Table};
-use crate::escape;
+use crate::term::escape;
 
 /// The longest string read from a tracee (PATH_MAX).
 pub const MAX_STRING: usize = 4096;
@@ -503,7 +503,7 @@ pub struct Event {
     /// What the errno means (Permission denied), as glibc's strerror.
     pub error: Option<String>,
     /// For a failed privileged call: the capability it lacked
-    /// (`CAP_SYS_CHROOT`, see [`crate::privileged`]).
+    /// (`CAP_SYS_CHROOT`, see [`crate::diagnosis::privileged`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capability: Option<&'static str>,
     /// For a failed path access: the `why` access to ask about

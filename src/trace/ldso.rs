@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::decode::Event;
 use super::session::Report;
-use crate::escape;
+use crate::term::escape;
 
 /// Directories kept per search, and bytes of their names; more are only
 /// counted.

@@ -579,19 +579,19 @@ impl Tracer {
     }
 
     /// The capability a failed privileged call lacked, if that is why it
-    /// failed (see [`crate::privileged`]).
+    /// failed (see [`crate::diagnosis::privileged`]).
     fn name_capability(&mut self, e: &mut Event) {
         let Some(errno) = e.errno_number() else {
             return;
         };
         let port = e.port;
         if e.syscall == "bind" && port.is_some() && self.port_start.is_none() {
-            self.port_start = Some(crate::privileged::unprivileged_port_start());
+            self.port_start = Some(crate::diagnosis::privileged::unprivileged_port_start());
         }
-        e.capability = crate::privileged::needed(
+        e.capability = crate::diagnosis::privileged::needed(
             &e.syscall,
             errno,
-            &crate::privileged::Call {
+            &crate::diagnosis::privileged::Call {
                 args: e.raw,
                 port,
                 port_start: self.port_start.unwrap_or(1024),
