@@ -3,7 +3,7 @@
 
 pub mod util;
 
-mod bind_check;
+pub mod bind_check;
 mod caps;
 mod cat;
 mod cd;
@@ -18,7 +18,7 @@ mod df;
 pub mod doctor;
 mod du;
 mod echo;
-mod entrypoint;
+pub mod entrypoint;
 mod env;
 mod exit;
 mod export;

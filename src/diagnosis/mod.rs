@@ -7,6 +7,7 @@
 pub mod access;
 pub mod caps;
 pub mod cause;
+pub mod checks;
 pub mod facts;
 pub mod fix;
 pub mod logs;

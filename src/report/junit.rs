@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use super::xml::{attr, text};
 use super::{Document, Finding, Status, check_ids};
-use crate::builtins::doctor::evidence_lines;
+use crate::report::evidence_lines;
 
 pub fn render(docs: &[Document]) -> String {
     let mut suites = String::new();

@@ -387,6 +387,89 @@ pub fn exit_code(docs: &[Document], fail_on: FailOn) -> u8 {
     }
 }
 
+/// The evidence of a finding as a person reads it: the deciding path with
+/// its owner and mode, and the log line that showed the failure; else the
+/// plain facts as `key value` pairs. One or two lines; `--json` has it all.
+pub fn evidence_lines(e: &Value) -> Vec<String> {
+    const MAX: usize = 200;
+    let cut = |s: String| -> String {
+        if s.chars().count() > MAX {
+            format!("{}...", s.chars().take(MAX).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let mut lines = Vec::new();
+    if let Some(d) = e.get("deciding").filter(|d| d.is_object()) {
+        let path = d["path"].as_str().unwrap_or_default();
+        let owner = d["owner"].as_str().unwrap_or_default();
+        if owner.is_empty() {
+            lines.push(d["reason"].as_str().unwrap_or(path).to_string());
+        } else {
+            lines.push(format!(
+                "{path} is {owner}:{} {}",
+                d["group"].as_str().unwrap_or_default(),
+                d["mode"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    let from_source = e
+        .get("source")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix("log: "));
+    // What the app was seen writing (readonly-rootfs).
+    for w in e
+        .get("writes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d["writes"].as_array().cloned().unwrap_or_default())
+        .take(3)
+    {
+        lines.push(format!(
+            "{}: {}",
+            w["path"].as_str().unwrap_or_default(),
+            w["seen"].as_str().unwrap_or_default()
+        ));
+    }
+    let log = ["log", "last_log_line"]
+        .iter()
+        .find_map(|k| e.get(*k).and_then(Value::as_str))
+        .or(from_source);
+    if let Some(l) = log {
+        lines.push(format!("log: {}", l.trim()));
+    }
+    if let Some(c) = e.get("call").and_then(Value::as_str) {
+        lines.push(format!("trace: {c}"));
+    }
+    if lines.is_empty() {
+        let scalar = |v: &Value| -> Option<String> {
+            match v {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                Value::Array(a) if !a.is_empty() && a.len() <= 8 => Some(
+                    a.iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                _ => None,
+            }
+        };
+        if let Some(map) = e.as_object() {
+            let facts: Vec<String> = map
+                .iter()
+                .filter_map(|(k, v)| scalar(v).map(|v| format!("{k} {v}")))
+                .collect();
+            if !facts.is_empty() {
+                lines.push(facts.join(", "));
+            }
+        }
+    }
+    lines.into_iter().map(cut).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,7 +574,7 @@ mod tests {
     #[test]
     fn every_check_doctor_reports_is_catalogued() {
         let sources = [
-            include_str!("../builtins/doctor.rs"),
+            include_str!("../diagnosis/checks.rs"),
             include_str!("../diagnosis/mod.rs"),
             include_str!("../diagnosis/access.rs"),
             include_str!("../diagnosis/caps.rs"),
@@ -515,5 +598,20 @@ mod tests {
                 "{id} is reported by doctor but missing from report::CHECKS"
             );
         }
+    }
+
+    #[test]
+    fn human_evidence_is_the_deciding_path_and_the_log_line() {
+        use serde_json::json;
+        let e = json!({"path": "/var/log/x/app.log", "deciding": {"path": "/var/log/x", "owner": "root", "group": "root", "mode": "0755", "reason": "..."}, "log": "PermissionError: [Errno 13] Permission denied: '/var/log/x/app.log'", "uid": 65532});
+        assert_eq!(
+            evidence_lines(&e),
+            [
+                "/var/log/x is root:root 0755",
+                "log: PermissionError: [Errno 13] Permission denied: '/var/log/x/app.log'"
+            ]
+        );
+        let e = json!({"port": 80, "source": "exposed (80/tcp)", "detail": {"a": 1}});
+        assert_eq!(evidence_lines(&e), ["port 80, source exposed (80/tcp)"]);
     }
 }

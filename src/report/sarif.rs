@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::{Document, Finding, Location, Status, check_ids, check_title};
-use crate::builtins::doctor::evidence_lines;
+use crate::report::evidence_lines;
 use crate::term::escape;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Document, Status};
-use crate::builtins::doctor::evidence_lines;
+use crate::report::evidence_lines;
 use crate::term::escape;
 
 /// Lines of the app's output shown when its start went wrong.

@@ -375,17 +375,16 @@ pub fn resolve(ctx: &Ctx, program_path: &str, env: &[String]) -> Option<Resoluti
         // musl's loader: no cache; /etc/ld-musl-ARCH.path (one directory a
         // line, or colon-separated) replaces the default /lib:/usr/local/lib:/usr/lib.
         Some(march) => {
-            let listed =
-                file::read(&ctx.resolve(&format!("/etc/ld-musl-{march}.path")), 1 << 16)
-                    .map(|d| {
-                        String::from_utf8_lossy(&d)
-                            .split(['\n', ':'])
-                            .map(str::trim)
-                            .filter(|d| d.starts_with('/'))
-                            .map(str::to_string)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default();
+            let listed = file::read(&ctx.resolve(&format!("/etc/ld-musl-{march}.path")), 1 << 16)
+                .map(|d| {
+                    String::from_utf8_lossy(&d)
+                        .split(['\n', ':'])
+                        .map(str::trim)
+                        .filter(|d| d.starts_with('/'))
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
             let dirs = if listed.is_empty() {
                 vec!["/lib".into(), "/usr/local/lib".into(), "/usr/lib".into()]
             } else {

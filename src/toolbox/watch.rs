@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::Pid;
 
-use crate::builtins::doctor;
+use crate::diagnosis::checks;
 use crate::diagnosis::watched::{CallCounter, Ending, LogTail, Watched};
 use crate::shell::Ctx;
 use crate::sys::{self, Credentials, RealCredentials};
@@ -362,7 +362,7 @@ fn finish_watch(
         identity,
         IdSource::Target,
     );
-    let findings = doctor::findings(&ctx, args.prod_like, Some(watched));
+    let findings = checks::findings(&ctx, args.prod_like, Some(watched));
     serde_json::json!({
         "target": info.display_name(),
         "image": info.image,

@@ -39,11 +39,11 @@ use tokio::sync::Semaphore;
 use crate::host::engine::Engine;
 use crate::host::engine::wire::{self, Channel, Demux};
 use crate::host::error::{HostError, from_create, from_start};
-use crate::host::sidecar::{session, spec};
 use crate::host::sidecar::spec::{
     Limits, attached_io, session_labels, target_args, toolbox_args_env,
 };
 use crate::host::sidecar::watchdog::Watchdog;
+use crate::host::sidecar::{session, spec};
 use crate::host::target::Target;
 
 /// One `[ADDR:]LOCAL:[HOST:]REMOTE`: where to listen, where to connect
