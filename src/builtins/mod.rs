@@ -50,7 +50,7 @@ mod sort;
 mod stat;
 mod strings;
 mod tail;
-mod tools;
+pub mod tools;
 mod top;
 mod tr;
 pub(crate) mod trace;

@@ -13,7 +13,8 @@ use crate::shell::Ctx;
 use crate::shell::io::{Io, Sink, Source};
 use crate::term::escape;
 use crate::trace::ldso::LibrarySearch;
-use crate::trace::session::{self, Outcome, Report, Started, Subject};
+use crate::trace::ldso::Report;
+use crate::trace::session::{self, Outcome, Started, Subject};
 use crate::trace::summary::{MAX_ENTRIES, Summary};
 use crate::trace::{End, TraceError, decode::Event};
 

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::trace::End;
 use crate::trace::decode::{self, Event};
-use crate::trace::session::{Options, Report, Subject, follow};
+use crate::trace::ldso::Report;
+use crate::trace::session::{Options, Subject, follow};
 
 /// A failed call, with how often it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -179,7 +179,7 @@ fn run_command(cmd: &Command, mut io: Io, ctx: &mut Ctx) -> i32 {
         .filter(|_| !builtins::SHELL_OWN.contains(&argv[0].as_str()))
         .and_then(|b| Some((b.manifest.find(&argv[0])?.clone(), b)));
     let status = match (brought, builtins::find(&argv[0])) {
-        (Some((tool, b)), _) => crate::tools::run(&b, &tool, &argv, &mut io, ctx),
+        (Some((tool, b)), _) => crate::builtins::tools::run(&b, &tool, &argv, &mut io, ctx),
         (None, Some(entry)) => (entry.run)(&argv, &mut io, ctx),
         (None, None) => {
             let _ = writeln!(

@@ -21,7 +21,23 @@ use crate::target::users::Users;
 use crate::term::escape;
 use crate::toolbox::identity::{Identity, Source as IdSource};
 use crate::toolbox::join::View;
-use crate::toolbox::spawn::Confinement;
+
+/// What confines the target's programs this session starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confinement {
+    /// A sidecar or a replica: the engine's container around the toolbox.
+    Engine,
+    /// Attached directly: in the target's cgroups, under a seccomp filter.
+    Direct,
+    /// Attached directly, but the target's cgroups could not be joined:
+    /// its programs would run outside its limits, so none is started.
+    Refused {
+        /// Why the cgroups could not be joined.
+        reason: String,
+        /// How to attach to this target with a sidecar instead.
+        sidecar: String,
+    },
+}
 
 /// Everything the toolbox hands the shell after the drop.
 pub struct Session {

@@ -495,7 +495,7 @@ fn query(server: SocketAddr, name: &str, timeout: Duration) -> Result<Answer, Dn
     let ns = server.ip();
     let io_err = |e: io::Error| DnsError::Io {
         server: ns,
-        reason: crate::builtins::util::io_error(&e),
+        reason: crate::term::text::io_error(&e),
     };
     let local: SocketAddr = match ns {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),

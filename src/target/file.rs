@@ -82,7 +82,7 @@ pub fn read_or_note(shown: &str, real: &Path, cap: u64, instead: &str) -> Vec<u8
             eprintln!(
                 "nosh: {}: {}: not read; {instead}",
                 crate::term::escape::field(shown.as_bytes()),
-                crate::builtins::util::io_error(&e)
+                crate::term::text::io_error(&e)
             );
             Vec::new()
         }

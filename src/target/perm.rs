@@ -268,7 +268,7 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
             // the parent, which the previous step already reported on.
             let err = meta
                 .err()
-                .map(|e| crate::builtins::util::io_error(&e))
+                .map(|e| crate::term::text::io_error(&e))
                 .unwrap_or_default();
             components.push(Component {
                 path: p.clone(),
@@ -384,7 +384,7 @@ pub fn check(ctx: &Ctx, path: &str, access: Option<Access>, who: &Who) -> Verdic
             uid: m.uid(),
             group: group.clone(),
             gid: m.gid(),
-            mode: crate::builtins::util::mode_string(m.mode()),
+            mode: crate::term::text::mode_string(m.mode()),
             acl: acl.map(|a| a.0),
             mount: mount.map(|mm| mm.target.clone()).unwrap_or_default(),
             mount_flags: flags,

@@ -43,10 +43,10 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
 use crate::cli::ToolboxArgs;
+use crate::shell::Confinement;
 use crate::shell::{self, Session};
 use crate::sys::{self, RealCredentials};
 use crate::target::info::TargetInfo;
-use spawn::Confinement;
 
 /// Print an error and its causes once, as one line.
 pub fn report(err: &dyn Error) -> String {

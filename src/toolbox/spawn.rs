@@ -13,24 +13,7 @@
 use std::ffi::OsStr;
 use std::process::Command;
 
-use crate::shell::Ctx;
-
-/// What confines the target's programs this session starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confinement {
-    /// A sidecar or a replica: the engine's container around the toolbox.
-    Engine,
-    /// Attached directly: in the target's cgroups, under a seccomp filter.
-    Direct,
-    /// Attached directly, but the target's cgroups could not be joined:
-    /// its programs would run outside its limits, so none is started.
-    Refused {
-        /// Why the cgroups could not be joined.
-        reason: String,
-        /// How to attach to this target with a sidecar instead.
-        sidecar: String,
-    },
-}
+use crate::shell::{Confinement, Ctx};
 
 /// A program of the target that is not started, in one sentence.
 #[derive(Debug, thiserror::Error)]

@@ -457,7 +457,7 @@ fn reopen(
 }
 
 fn errno_text(e: Errno) -> String {
-    crate::builtins::util::io_error(&io::Error::from(e))
+    crate::term::text::io_error(&io::Error::from(e))
 }
 
 /// What to do with the first component of every name in a stream.
@@ -525,7 +525,7 @@ pub fn place(dest: &str, existing: Existing, contents: bool) -> Result<Placement
 /// A stream entry that could not be written, with its path below the
 /// destination directory.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {}", String::from_utf8_lossy(.path), crate::builtins::util::io_error(.source))]
+#[error("{}: {}", String::from_utf8_lossy(.path), crate::term::text::io_error(.source))]
 pub struct ExtractError {
     pub path: Vec<u8>,
     #[source]
@@ -666,10 +666,7 @@ pub fn extract<R: Read>(
                     Err(e) => {
                         sink.skipped(
                             &shown,
-                            &format!(
-                                "a hard link not made: {}",
-                                crate::builtins::util::io_error(&e)
-                            ),
+                            &format!("a hard link not made: {}", crate::term::text::io_error(&e)),
                         );
                         sum.problems += 1;
                     }

@@ -25,7 +25,7 @@ pub mod copy;
 
 pub mod bundle;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
@@ -33,10 +33,6 @@ use std::process::Command;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 use serde::{Deserialize, Serialize};
-
-use crate::shell::Ctx;
-use crate::shell::io::Io;
-use crate::term::escape;
 
 /// Where a sidecar (or a replica, through its helper's volume, or a
 /// toolbox image built with tools) holds its bundle: beside the binary.
@@ -271,93 +267,6 @@ fn read_manifest(dir: &OwnedFd) -> io::Result<Manifest> {
         .take(MAX_MANIFEST)
         .read_to_end(&mut text)?;
     serde_json::from_slice(&text).map_err(io::Error::other)
-}
-
-/// Variables of the target's environment a brought tool does not get:
-/// they would make the host's loader or C library load code from the
-/// target (`LD_LIBRARY_PATH` stays: the loader's `--library-path` takes its
-/// place for the tool, and programs the tool starts still see it).
-const LOADER_VARIABLES: &[&str] = &["LD_PRELOAD", "LD_AUDIT", "GCONV_PATH", "LOCPATH"];
-
-/// Runs the brought tool `argv[0]` as `run` runs a program of the target.
-/// Returns its exit status, or 126/127 as a shell does when it cannot start.
-pub fn run(brought: &Brought, tool: &Tool, argv: &[String], io: &mut Io, ctx: &Ctx) -> i32 {
-    let shown = escape::field(tool.name.as_bytes()).into_owned();
-    if tool.dynamic && !ctx.resolve("/proc/self/fd").is_dir() {
-        let _ = writeln!(
-            io.err,
-            "{shown}: a brought tool reaches its libraries through /proc/self/fd, and this target has no /proc mounted"
-        );
-        return 126;
-    }
-    if tool.dynamic && preloads(ctx) {
-        let _ = writeln!(
-            io.err,
-            "nosh: note: the target's /etc/ld.so.preload names libraries that every glibc program loads, {shown} too"
-        );
-    }
-    let mut cmd = match crate::toolbox::spawn::command(ctx, brought.program(tool)) {
-        Ok(cmd) => cmd,
-        Err(refused) => {
-            let _ = writeln!(io.err, "{shown}: {refused}");
-            return 126;
-        }
-    };
-    brought.prepare(&mut cmd, tool, &argv[1..]);
-    let env = ctx
-        .vars
-        .iter()
-        .filter(|(k, _)| !LOADER_VARIABLES.contains(&k.as_str()));
-    let status = match crate::builtins::run::start(cmd, env, io, ctx) {
-        Ok(Ok(status)) => status,
-        Ok(Err(e)) => {
-            let _ = writeln!(
-                io.err,
-                "{shown}: the brought tool could not start: {}",
-                crate::builtins::util::io_error(&e)
-            );
-            return if e.kind() == io::ErrorKind::PermissionDenied {
-                126
-            } else {
-                127
-            };
-        }
-        Err(e) => {
-            let _ = writeln!(io.err, "{shown}: {}", crate::builtins::util::io_error(&e));
-            return 1;
-        }
-    };
-    if status != 0
-        && status < 128
-        && !tool.needs.is_empty()
-        && let Some(text) = needs_sentence(tool, ctx)
-    {
-        let _ = writeln!(io.err, "nosh: {text}");
-    }
-    status
-}
-
-/// Why a tool that needs privileges failed: one sentence.
-pub fn needs_sentence(tool: &Tool, ctx: &Ctx) -> Option<String> {
-    if tool.needs.is_empty() {
-        return None;
-    }
-    let why = tool
-        .needs_why
-        .as_ref()
-        .map(|w| format!(" ({w})"))
-        .unwrap_or_default();
-    Some(format!(
-        "{} needs {}{why}, and brought tools run as uid {} with no capabilities and no_new_privs, like `run`: it cannot do that here",
-        escape::field(tool.name.as_bytes()),
-        tool.needs.join(" and "),
-        ctx.identity.uid,
-    ))
-}
-
-/// Whether the target has a non-empty `/etc/ld.so.preload`.
-fn preloads(ctx: &Ctx) -> bool {
-    std::fs::symlink_metadata(ctx.resolve("/etc/ld.so.preload")).is_ok_and(|m| m.len() > 0)
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@ use nix::unistd::Pid;
 
 use super::decode::Call;
 
-pub use super::names_x86_64::NAMES;
-
 /// The `cs` of a 32-bit (ia32) process: its calls are numbered differently.
 const CS_IA32: u64 = 0x23;
 

@@ -568,7 +568,7 @@ impl Event {
 
 /// The system call's name, or `syscall_N` for a number the table lacks.
 pub fn name(nr: u64) -> String {
-    super::arch::NAMES
+    super::names_x86_64::NAMES
         .get(nr as usize)
         .filter(|n| !n.is_empty())
         .map_or_else(|| format!("syscall_{nr}"), |n| (*n).to_string())

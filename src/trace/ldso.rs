@@ -20,7 +20,6 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::decode::Event;
-use super::session::Report;
 use crate::term::escape;
 
 /// Directories kept per search, and bytes of their names; more are only
@@ -30,6 +29,14 @@ const MAX_DIR_BYTES: usize = 32 * 1024;
 /// Searches followed at once (one per tracee at most); past that, the
 /// loader's opens show one by one.
 const MAX_PENDING: usize = 64;
+
+/// One thing worth a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    Call(Event),
+    Library(LibrarySearch),
+}
 
 /// One library the loader looked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

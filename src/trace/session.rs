@@ -26,10 +26,9 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
-use serde::Serialize;
 
 use super::decode::{self, Event};
-use super::ldso::{Folder, LibrarySearch};
+use super::ldso::{Folder, LibrarySearch, Report};
 use super::summary::Summary;
 use super::{End, Observer, TraceError, Tracer};
 
@@ -62,14 +61,6 @@ pub struct Options {
     /// Asked about every 100 ms: true ends the trace (`End::Done`), e.g.
     /// once the app listens.
     pub until: Option<Box<dyn FnMut() -> bool + Send>>,
-}
-
-/// One thing worth a line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum Report {
-    Call(Event),
-    Library(LibrarySearch),
 }
 
 /// The trace began.

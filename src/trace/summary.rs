@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::decode::Event;
 use super::ldso::LibrarySearch;
-use super::session::Report;
+use super::ldso::Report;
 
 /// Distinct (call, target, errno) entries kept.
 pub const MAX_ENTRIES: usize = 256;
