@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::host::direct::DirectError;
 use crate::host::direct::containerd_api::{self, ApiError, Client, Container};
+use crate::host::direct::error::{DirectError, current_thread_runtime};
 use crate::target::info::TargetInfo;
 use crate::term::escape;
 
@@ -233,7 +233,7 @@ pub fn pick(wanted: &Wanted, all: &[Found]) -> Result<Found, DirectError> {
 /// spec's `linux.seccomp`): a single-threaded runtime, dropped before this
 /// returns (the caller joins namespaces next).
 pub fn find(address: &str, wanted: &Wanted) -> Result<Located, DirectError> {
-    let runtime = crate::host::direct::current_thread_runtime()?;
+    let runtime = current_thread_runtime()?;
     let found = runtime.block_on(lookup(address, wanted));
     drop(runtime);
     found

@@ -375,7 +375,7 @@ fn containerd_all(args: &DoctorArgs, target: &str, sinks: Vec<Sink>) -> ExitCode
     };
     let euid = nix::unistd::geteuid();
     if !euid.is_root() {
-        let e = crate::host::direct::DirectError::NotRoot(euid.as_raw());
+        let e = crate::host::direct::error::DirectError::NotRoot(euid.as_raw());
         crate::host::report_with_hint(&e, e.hint());
         return ExitCode::from(crate::EXIT_NOSH_FAILED);
     }
@@ -484,9 +484,9 @@ fn containerd_all(args: &DoctorArgs, target: &str, sinks: Vec<Sink>) -> ExitCode
 async fn running_in(
     address: &str,
     ns: &str,
-) -> Result<Vec<(String, String, String)>, crate::host::direct::DirectError> {
-    use crate::host::direct::DirectError;
+) -> Result<Vec<(String, String, String)>, crate::host::direct::error::DirectError> {
     use crate::host::direct::containerd_api::{Client, RUNNING};
+    use crate::host::direct::error::DirectError;
     let api = |e: crate::host::direct::containerd_api::ApiError| DirectError::Containerd {
         address: address.to_string(),
         reason: crate::toolbox::report(&e),
