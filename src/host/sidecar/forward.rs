@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -39,9 +39,7 @@ use tokio::sync::Semaphore;
 use crate::host::engine::Engine;
 use crate::host::engine::wire::{self, Channel, Demux};
 use crate::host::error::{HostError, from_create, from_start};
-use crate::host::sidecar::spec::{
-    Limits, attached_io, session_labels, target_args, toolbox_args_env,
-};
+use crate::host::sidecar::spec::{Limits, Role};
 use crate::host::sidecar::watchdog::Watchdog;
 use crate::host::sidecar::{session, spec};
 use crate::host::target::Target;
@@ -136,27 +134,14 @@ pub struct Options {
 /// and so its identity, as a session's sidecar does (`--pid host` and
 /// `--pid container:X` targets included).
 pub fn forward_config(target: &Target, opts: &Options, remote: SocketAddr) -> ContainerCreateBody {
-    let joined = format!("container:{}", target.info.id);
-    let mut args = target_args(target);
-    args.extend(["--forward".to_string(), remote.to_string()]);
-    ContainerCreateBody {
-        image: Some(opts.image.clone()),
-        entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        env: Some(vec![toolbox_args_env(&args)]),
-        labels: Some(session_labels(target, "forward")),
-        host_config: Some(HostConfig {
-            pid_mode: Some(joined.clone()),
-            network_mode: Some(joined),
-            // The drop needs these three; no setns, so nothing else.
-            cap_drop: Some(vec!["ALL".into()]),
-            cap_add: Some(vec!["SETUID".into(), "SETGID".into(), "SETPCAP".into()]),
-            auto_remove: Some(true),
-            // The stream is the user's data: not kept in the engine's log.
-            log_config: crate::host::sidecar::spec::unlogged(),
-            ..opts.limits.host_config()
-        }),
-        ..attached_io(false)
-    }
+    spec::beside(
+        target,
+        &opts.image,
+        Role::Forward {
+            remote,
+            limits: opts.limits,
+        },
+    )
 }
 
 /// The sidecars of live connections, for Ctrl-C and the watchdog.

@@ -6,6 +6,7 @@
 //! built from these pieces.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 
@@ -245,31 +246,76 @@ pub fn stream_binds(req: &Request) -> Option<Vec<String>> {
         .map(|d| vec![format!("{d}:{}", crate::toolbox::stream::DIR)])
 }
 
-/// The sidecar's configuration.
-pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
-    let id = &target.info.id;
-    let joined = format!("container:{id}");
-    let labels = session_labels(target, "sidecar");
-    let args = [target_args(target), request_args(req)].concat();
+/// What a container beside the target is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Role<'a> {
+    /// A session's shell, as the user asked for it.
+    Shell(&'a Request),
+    /// One connection of `nosh port-forward`, to `remote` in the target's
+    /// network, within `limits`.
+    Forward { remote: SocketAddr, limits: Limits },
+}
+
+/// A container beside the target: in its PID and network namespaces, with
+/// the toolbox as its entry (its arguments in the environment), every
+/// capability dropped but what the role needs, removed when it exits and
+/// never logged, within its limits.
+///
+/// A shell needs the capabilities to join the target's namespaces and to
+/// drop to the app's identity ([`SIDECAR_CAPS`]), shares the target's IPC
+/// namespace when the target allows it, and gets `no-new-privileges`. A
+/// forwarded connection joins no namespace itself: the drop's three
+/// capabilities are all it gets.
+pub fn beside(target: &Target, image: &str, role: Role) -> ContainerCreateBody {
+    let joined = format!("container:{}", target.info.id);
+    let mut args = target_args(target);
+    let (kind, env, limits, tty) = match role {
+        Role::Shell(req) => {
+            args.extend(request_args(req));
+            (
+                "sidecar",
+                sidecar_env(target, req, &args),
+                req.limits,
+                req.tty,
+            )
+        }
+        Role::Forward { remote, limits } => {
+            args.extend(["--forward".to_string(), remote.to_string()]);
+            ("forward", vec![toolbox_args_env(&args)], limits, false)
+        }
+    };
+    let shell = match role {
+        Role::Shell(req) => Some(req),
+        Role::Forward { .. } => None,
+    };
+    let caps: &[&str] = match shell {
+        Some(_) => &SIDECAR_CAPS,
+        None => &["SETUID", "SETGID", "SETPCAP"],
+    };
     ContainerCreateBody {
         image: Some(image.to_string()),
         entrypoint: Some(vec!["/nosh".into(), "toolbox".into()]),
-        env: Some(sidecar_env(target, req, &args)),
-        labels: Some(labels),
+        env: Some(env),
+        labels: Some(session_labels(target, kind)),
         host_config: Some(HostConfig {
             pid_mode: Some(joined.clone()),
             network_mode: Some(joined.clone()),
-            ipc_mode: (target.ipc_mode == "shareable").then_some(joined),
+            ipc_mode: shell.and((target.ipc_mode == "shareable").then_some(joined)),
             cap_drop: Some(vec!["ALL".into()]),
-            cap_add: Some(SIDECAR_CAPS.iter().map(|c| c.to_string()).collect()),
-            security_opt: Some(vec!["no-new-privileges".into()]),
+            cap_add: Some(caps.iter().map(|c| c.to_string()).collect()),
+            security_opt: shell.map(|_| vec!["no-new-privileges".into()]),
             auto_remove: Some(true),
             log_config: unlogged(),
-            binds: stream_binds(req),
-            ..req.limits.host_config()
+            binds: shell.and_then(stream_binds),
+            ..limits.host_config()
         }),
-        ..attached_io(req.tty)
+        ..attached_io(tty)
     }
+}
+
+/// The sidecar of a session.
+pub fn sidecar_config(target: &Target, image: &str, req: &Request) -> ContainerCreateBody {
+    beside(target, image, Role::Shell(req))
 }
 
 /// `nosh-<target>-<6 hex>`: readable in `docker ps`, unique enough for
