@@ -8,9 +8,11 @@
 //!   namespaces, drops to the app's identity and runs the [`shell`], whose
 //!   [`builtins`] do the inspecting.
 //!
-//! Shared, runtime-free pieces: [`sys`] (every privileged syscall),
-//! [`procinfo`] (/proc parsing), [`users`] (the target's passwd and group),
-//! [`escape`] (untrusted bytes made safe for a terminal).
+//! Shared, runtime-free rooms: [`target`] (everything read from the
+//! target, the hostile input), [`diagnosis`] (doctor's checks and the fix
+//! engine), [`trace`], [`report`], [`tools`] (what a responder brings in
+//! and takes out), [`term`] (what reaches a terminal), [`cli`], and
+//! [`sys`] (every privileged syscall).
 
 pub mod builtins;
 pub mod cli;

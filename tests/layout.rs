@@ -312,3 +312,51 @@ fn the_check_finds_a_circle_and_the_allowed_edge_is_not_one() {
         vec!["host", "sidecar"]
     );
 }
+
+/// README's layout names every room of `src/` and nothing that is gone.
+#[test]
+fn the_readme_layout_matches_the_tree() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("## Layout")
+        .expect("README has a Layout section");
+    let section = &readme[start..];
+    let block = &section[section.find("```").unwrap() + 3..];
+    let block = &block[..block.find("```").unwrap()];
+    // Names in the block: `src/x/` at the start of a line, and indented
+    // `y/` under `src/host/`.
+    let mut named = BTreeSet::new();
+    let mut parent = String::new();
+    for line in block.lines() {
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if let Some(rest) = first.strip_prefix("src/") {
+            named.insert(rest.trim_end_matches(',').to_string());
+            parent = rest.to_string();
+        } else if line.starts_with("  ") && first.ends_with('/') && !line.starts_with("   ") {
+            named.insert(format!("{parent}{first}"));
+        }
+    }
+    let mut rooms = BTreeSet::new();
+    for dir in [src(), src().join("host")] {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                let rel = path.strip_prefix(src()).unwrap().display().to_string();
+                rooms.insert(format!("{rel}/"));
+            }
+        }
+    }
+    for room in &rooms {
+        assert!(
+            named.contains(room),
+            "README's layout does not name src/{room}"
+        );
+    }
+    for name in &named {
+        assert!(
+            src().join(name).exists(),
+            "README's layout names src/{name}, which does not exist"
+        );
+    }
+}

@@ -1,27 +1,18 @@
-//! The host half: engine, toolbox image, sidecar, terminal.
+//! The host half: finding the target and reaching it, in four rooms.
 //!
-//! - [`context`]: which engine, chosen as the docker CLI chooses (contexts);
-//! - [`engine`]: where the engine is, connecting, the `-v` log;
-//! - [`target`]: finding the target and refusing what a sidecar can't join;
-//! - [`image`]: the toolbox image made of this binary;
-//! - [`session`]: the sidecar and the attached terminal;
-//! - [`direct`]: no sidecar: root on the target's host joins it in-process;
-//!   [`containerd`] finds containerd and Kubernetes targets for it, and
-//!   [`relay`] keeps the operator's terminal out of the session;
-//! - [`forward`]: `nosh port-forward`, one sidecar per connection;
-//! - [`replica`]: a copy of a stopped container or an image, with the shell
-//!   in place of its command;
-//! - [`settle`]: a restarting container pinned down before the choice, and
-//!   the retry when the engine restarts it under a session;
-//! - [`wire`]: the attach and wait calls on connections of our own;
-//! - [`ssh`]: engines at `ssh://`, through `docker system dial-stdio`;
-//! - [`terminal`]: raw mode, window size, stdin;
-//! - [`watchdog`]: removes the sidecar if this client is SIGKILLed;
-//! - [`sessions`]: `nosh ls` and `nosh gc`;
-//! - [`doctor_report`]: `nosh doctor` and its reports; [`doctor_run`] the
-//!   watched start of an image (`--run`), [`doctor_all`] every container
-//!   (`--all`), [`capture`] the containers whose output they read;
-//! - [`error`]: every failure as a sentence and a hint.
+//! - [`engine`]: which engine (contexts, `ssh://`, TLS), connecting, the
+//!   wire calls on connections of our own, the `-v` log;
+//! - [`sidecar`]: the Docker/Podman path: the toolbox image, the one
+//!   sidecar specification, the session, the replica, port-forward, settle,
+//!   watchdog, `nosh ls` and `nosh gc`;
+//! - [`direct`]: no sidecar: root on the target's host joins it in-process
+//!   (`pid://`, `--direct`, `containerd://`, `pod://`);
+//! - [`doctor`]: `nosh doctor` and its reports, `--run` and `--all`;
+//!
+//! and beside them [`target`] (finding the target, refusing what a sidecar
+//! can't join), [`terminal`] (raw mode, window size, stdin), [`cp`] (`nosh
+//! cp`'s end on this host) and [`error`] (every failure as a sentence and a
+//! hint).
 //!
 //! The runtime is built here, by hand: the toolbox half, in the same binary,
 //! must never have a second thread.
