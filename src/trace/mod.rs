@@ -424,8 +424,11 @@ impl Tracer {
     /// SIGSTOP, and once resumed installs the filter and execs. The
     /// tracer follows it from its SIGSTOP to the end of its exec with
     /// syscall stops, and sees there whether the filter took (seccomp(2)
-    /// returned 0) and whether the exec failed (returned as the error,
-    /// the program killed).
+    /// returned 0) and whether the exec failed: libc may try several
+    /// (a PATH search, a script without `#!` run by /bin/sh), so the
+    /// first other call after a failed exec means it gave up; the program
+    /// is killed there, before it writes to the closed pipe, and the
+    /// error returned.
     pub fn start_with(cmd: &mut Command, every_call: bool) -> io::Result<Tracer> {
         if every_call || !filter::supported() {
             return Self::start_every_call(cmd);
@@ -485,19 +488,25 @@ impl Tracer {
             match status {
                 WaitStatus::PtraceSyscall(_) => {
                     in_syscall = !in_syscall;
-                    if !in_syscall && let Ok(call) = arch::exit_call(pid) {
-                        match call.nr as i64 {
-                            libc::SYS_seccomp if call.ret == 0 => filtered = true,
-                            libc::SYS_execve | libc::SYS_execveat if execed => break,
-                            libc::SYS_execve | libc::SYS_execveat => {
-                                exec_error = call.errno();
-                                // ENOEXEC: libc may try again with /bin/sh.
-                                if let Some(e) = exec_error.filter(|e| *e != libc::ENOEXEC) {
-                                    return Err(killed(io::Error::from_raw_os_error(e)));
-                                }
-                            }
-                            _ => {}
+                    let Ok(call) = arch::exit_call(pid) else {
+                        let _ = ptrace::syscall(pid, None);
+                        continue;
+                    };
+                    let exec = matches!(call.nr as i64, libc::SYS_execve | libc::SYS_execveat);
+                    if in_syscall {
+                        if let Some(e) = exec_error.filter(|_| !exec) {
+                            return Err(killed(io::Error::from_raw_os_error(e)));
                         }
+                    } else if exec && execed {
+                        break;
+                    } else if exec {
+                        // As libc's execvp reports a PATH search: EACCES if
+                        // any attempt got it, else the last error.
+                        if exec_error != Some(libc::EACCES) {
+                            exec_error = call.errno();
+                        }
+                    } else if call.nr as i64 == libc::SYS_seccomp && call.ret == 0 {
+                        filtered = true;
                     }
                     let _ = ptrace::syscall(pid, None);
                 }
