@@ -923,7 +923,7 @@ fn the_library_api_returns_each_failed_call_with_the_capability_it_lacked() {
 
 /// The last line of a `trace --json` run: its summary and counts.
 fn json_end(out: &std::process::Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(out));
     let text = stdout(out);
     let last = text.lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"))

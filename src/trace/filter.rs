@@ -434,6 +434,8 @@ mod tests {
         // SAFETY: the child makes plain system calls and exits with _exit.
         match unsafe { nix::unistd::fork() }.unwrap() {
             nix::unistd::ForkResult::Child => {
+                // SAFETY: prctl, seccomp, getppid and chdir are plain
+                // system calls; the path is a C string literal.
                 let code = unsafe {
                     if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
                         || install(&p).is_err()
@@ -451,6 +453,8 @@ mod tests {
                         0
                     }
                 };
+                // SAFETY: _exit ends the forked child without running the
+                // parent's destructors.
                 unsafe { libc::_exit(code) };
             }
             nix::unistd::ForkResult::Parent { child } => {
