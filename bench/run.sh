@@ -9,7 +9,7 @@
 #   ps.sh       ps              vs  procps ps -ef     (2,000 processes)
 #   size_mem.sh toolbox image size and sidecar memory vs the static binary
 #               and the target app
-#   trace.sh    trace -- LOOP       vs  strace -f -qq -Z  (a syscall-heavy loop)
+#   trace.sh    trace -- LOOP       vs  strace -f -qq -Z --seccomp-bpf  (a syscall-heavy loop)
 #   doctor.sh   doctor IMAGE --run  vs  docker run + waiting for the port;
 #               doctor --all        vs  one doctor per container (20)
 #   tools.sh    nosh T --with curl  vs  nosh T (cached and first), and

@@ -920,3 +920,97 @@ fn the_library_api_returns_each_failed_call_with_the_capability_it_lacked() {
         traced.libraries
     );
 }
+
+/// The last line of a `trace --json` run: its summary and counts.
+fn json_end(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    let text = stdout(out);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"))
+}
+
+#[test]
+fn a_started_program_stops_only_at_the_reported_calls_and_misses_none_of_their_failures() {
+    let t = Target::start_with(|r| {
+        fs::copy(trace_app(), r.join("app/trace-app")).unwrap();
+    });
+    for mode in ["reported", "privileged"] {
+        let filtered = json_end(&t.toolbox(&[], &format!("trace --json -- /app/trace-app {mode}")));
+        let every = json_end(&t.toolbox(
+            &[],
+            &format!("trace --json --every-call -- /app/trace-app {mode}"),
+        ));
+        assert_eq!(filtered["filter"], true, "{filtered}");
+        assert_eq!(every["filter"], false, "{every}");
+        // Every failure seen at every call is seen under the filter.
+        assert_eq!(filtered["summary"], every["summary"], "{mode}");
+        assert_eq!(filtered["total"], every["total"], "{mode}");
+    }
+    let out = t.toolbox(&[], "trace --json -- /app/trace-app reported");
+    let end = json_end(&out);
+    let failed: Vec<(String, String, String)> = end["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("syscall"), s("errno"), s("target"))
+        })
+        .collect();
+    for (call, errno, target) in [
+        ("openat", "ENOENT", "/nonexistent/app.conf"),
+        ("access", "ENOENT", "/nonexistent/app.conf"),
+        ("mkdir", "ENOENT", "/nonexistent/dir"),
+        ("unlink", "ENOENT", "/nonexistent/file"),
+        ("rename", "ENOENT", "/nonexistent/a"),
+        ("chroot", "EPERM", "/"),
+        ("setuid", "EPERM", ""),
+        ("socket", "EPERM", ""),
+        ("kill", "ESRCH", ""),
+        ("execve", "ENOENT", "/nonexistent/bin"),
+        // In a forked child: the filter is inherited.
+        ("openat", "ENOENT", "/nonexistent/child.conf"),
+    ] {
+        let want = (call.to_string(), errno.to_string(), target.to_string());
+        assert!(failed.contains(&want), "{want:?} not in {failed:?}");
+    }
+    assert!(
+        failed
+            .iter()
+            .any(|(c, _, t)| c == "connect" && t == "127.0.0.1:1"),
+        "{failed:?}"
+    );
+    // 40000 calls trace does not report (getppid, read) never stopped the
+    // program; at every call they are two stops each.
+    let stops = end["stops"].as_u64().unwrap();
+    assert!(stops < 500, "{stops} stops under the filter");
+    let every = json_end(&t.toolbox(&[], "trace --json --every-call -- /app/trace-app reported"));
+    assert!(every["stops"].as_u64().unwrap() > 80_000, "{every}");
+    // --all shows every call: it stops at each.
+    let all = json_end(&t.toolbox(&[], "trace --json --all -- /app/trace-app reported"));
+    assert_eq!(all["filter"], false, "{all}");
+}
+
+#[test]
+fn a_program_that_cannot_be_executed_is_one_sentence_under_the_filter_too() {
+    let t = Target::start_with(|r| {
+        fs::write(r.join("app/script"), "#!/nonexistent/interpreter\n").unwrap();
+        let mut perm = fs::metadata(r.join("app/script")).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        fs::set_permissions(r.join("app/script"), perm).unwrap();
+    });
+    for every in ["", "--every-call "] {
+        let out = t.toolbox(&[], &format!("trace {every}-- /app/script"));
+        assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("trace: /app/script: No such file or directory"),
+            "{every}: {}",
+            stderr(&out)
+        );
+        assert!(
+            !stderr(&out).contains("fatal runtime error"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -719,6 +719,7 @@ impl Entrypoint {
         cmd.stdout(io.err.stdio()?).stderr(io.err.stdio()?);
         let opts = super::trace::Options {
             all: false,
+            every_call: false,
             json: false,
             timeout: Some(Duration::from_secs(self.timeout)),
         };

@@ -29,13 +29,19 @@ use crate::trace::{End, TraceError, decode::Event};
 /// (a thread asleep in the kernel that never stops is detached by the
 /// kernel as the trace ends).
 /// `trace -- PROGRAM ARGS` starts a program of the target traced, with its
-/// forks; it is killed if still running at the end.
+/// forks; it is killed if still running at the end. It runs under a
+/// seccomp filter that stops it only at the calls trace reports (files,
+/// sockets, processes, identity and privilege), so a busy program runs
+/// near full speed; --all and --every-call stop it at every call, as -p
+/// does. A call the container's own seccomp profile refuses never reaches
+/// the filter: --every-call sees it.
 ///
 /// It runs as this shell's identity with no capabilities: the kernel lets a
 /// uid trace its own dumpable processes. When it refuses, the reason
 /// (another uid, not dumpable, Yama, seccomp) and what would allow it are
-/// said. Routine failures (EINTR, a wait that timed out, EAGAIN of a
-/// non-blocking read or accept) show only with --all.
+/// said. Only the failures of file, socket, process, identity and
+/// privileged calls show, and routine ones (EINTR, a wait that timed out,
+/// EAGAIN of a non-blocking read or accept) only with --all.
 ///
 /// Calls read as strace prints them: flags, requests and options by their
 /// constants' names, fds in decimal, errno texts as glibc's. A loader's
@@ -53,12 +59,14 @@ use crate::trace::{End, TraceError, decode::Event};
 /// path, address, flags, result, errno, error, capability}, per library
 /// search {pid, library, dirs, more_dirs, opens, found, errno, error,
 /// program}, then {summary [{syscall, target, errno, count}], total,
-/// folded, end, pid}.
+/// folded, end, pid, stops, filter}: `stops` counts the times the program
+/// stopped for the tracer, `filter` says whether the seccomp filter did
+/// the choosing.
 #[derive(Parser)]
 #[command(
     name = "trace",
     disable_version_flag = true,
-    override_usage = "trace -p PID [--all] [--timeout SECS] [--json]\n       trace [--all] [--timeout SECS] [--json] -- PROGRAM [ARGS...]"
+    override_usage = "trace -p PID [--all] [--timeout SECS] [--json]\n       trace [--all] [--every-call] [--timeout SECS] [--json] -- PROGRAM [ARGS...]"
 )]
 pub struct Trace {
     /// The process to attach to, as `ps` shows it.
@@ -67,6 +75,10 @@ pub struct Trace {
     /// Show the calls that succeed, and routine failures, too.
     #[arg(long)]
     all: bool,
+    /// Stop the program at every call, as -p does, rather than at the
+    /// reported ones only (slower; sees the calls a seccomp profile refuses).
+    #[arg(long)]
+    every_call: bool,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
@@ -81,6 +93,8 @@ pub struct Trace {
 /// What to show and for how long.
 pub struct Options {
     pub all: bool,
+    /// Stop a started program at every call (`--all` does too).
+    pub every_call: bool,
     pub json: bool,
     pub timeout: Option<Duration>,
 }
@@ -181,6 +195,8 @@ impl Printer<'_> {
                     "folded": folded,
                     "end": outcome.end.how(),
                     "pid": outcome.leader.as_raw(),
+                    "stops": outcome.stops,
+                    "filter": outcome.filtered,
                 }),
             )
             .map_err(io::Error::other)?;
@@ -270,6 +286,7 @@ pub fn follow(io: &mut Io, subject: Subject, opts: &Options) -> Result<Outcome, 
     };
     let options = session::Options {
         all: opts.all,
+        every_call: opts.every_call || opts.all,
         timeout: opts.timeout,
         watch_terminal,
         until: None,
@@ -431,6 +448,7 @@ impl Builtin for Trace {
         }
         let opts = Options {
             all: self.all,
+            every_call: self.every_call,
             json: self.json,
             timeout: self.timeout.map(Duration::from_secs),
         };

@@ -145,6 +145,8 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
     let opts = Options {
         // Successful opens too: the config files read, the paths written.
         all: true,
+        // At the reported calls only (opens and failures are among them).
+        every_call: false,
         timeout: Some(timeout),
         watch_terminal: false,
         until: None,

@@ -9,6 +9,11 @@
 //!   detaches each thread from a ptrace-stop, so none is left stopped;
 //! - [`Tracer::start`] runs a program under `PTRACE_TRACEME` with
 //!   `PTRACE_O_EXITKILL`: it dies with the shell, as everything it starts.
+//!   It stops only at the calls trace reports: the program installs the
+//!   seccomp filter of [`filter`] before exec, and the tracer, woken at
+//!   each seccomp stop, asks for that call's exit stop and lets it run on
+//!   to the next (strace's `--seccomp-bpf`). `trace -p` cannot give a
+//!   running process a filter: it stops at every call's entry and exit.
 //!
 //! Both follow forks, vforks and threads. The loop waits in `waitpid`, woken
 //! every 100 ms by [`crate::sys::Ticker`] to look at Ctrl-C, the timeout and
@@ -21,6 +26,7 @@ mod arch;
 pub mod consts;
 pub mod decode;
 pub mod errno;
+pub mod filter;
 pub mod ldso;
 mod names_x86_64;
 pub mod session;
@@ -240,6 +246,11 @@ pub struct Tracer {
     /// `net.ipv4.ip_unprivileged_port_start` as the tracee sees it, read
     /// at the first failed bind.
     port_start: Option<u16>,
+    /// The tracees run under [`filter`]: resumed with `PTRACE_CONT` up to
+    /// the next seccomp stop, rather than with `PTRACE_SYSCALL`.
+    filtered: bool,
+    /// The stops the loop was woken by.
+    stops: u64,
 }
 
 /// The thread ids of process `pid`.
@@ -344,6 +355,8 @@ impl Tracer {
             owned: false,
             ended: None,
             port_start: None,
+            filtered: false,
+            stops: 0,
         };
         loop {
             let Ok(tids) = tasks(pid) else {
@@ -392,10 +405,159 @@ impl Tracer {
         self.threads.len()
     }
 
+    /// Start `cmd` traced, stopping only at the calls trace reports where
+    /// the kernel allows it (see [`Tracer::start_with`]).
+    pub fn start(cmd: &mut Command) -> io::Result<Tracer> {
+        Self::start_with(cmd, false)
+    }
+
+    /// Start `cmd` traced from its exec on, with its forks. `every_call`,
+    /// or a kernel older than 4.8: stopped at every call's entry and exit.
+    /// Otherwise under [`filter`]: stopped at the reported calls only.
+    ///
+    /// The filter must be installed after the tracer has set
+    /// `PTRACE_O_TRACESECCOMP` (without it, a traced call fails with
+    /// ENOSYS), so the child stops once before exec: it asks to be traced,
+    /// closes its descriptors from 3 on (all close-on-exec: a command of
+    /// [`crate::toolbox::spawn`] inherits only 0-2; this closes the pipe
+    /// `spawn` waits on, which exec would have closed), stops itself with
+    /// SIGSTOP, and once resumed installs the filter and execs. The
+    /// tracer follows it from its SIGSTOP to the end of its exec with
+    /// syscall stops, and sees there whether the filter took (seccomp(2)
+    /// returned 0) and whether the exec failed: libc may try several
+    /// (a PATH search, a script without `#!` run by /bin/sh), so the
+    /// first other call after a failed exec means it gave up; the program
+    /// is killed there, before it writes to the closed pipe, and the
+    /// error returned.
+    pub fn start_with(cmd: &mut Command, every_call: bool) -> io::Result<Tracer> {
+        if every_call || !filter::supported() {
+            return Self::start_every_call(cmd);
+        }
+        let program = filter::program();
+        // SAFETY: runs in the forked child before exec: ptrace, close_range
+        // (or close), kill and seccomp are plain system calls
+        // (async-signal-safe), and the program was built before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                ptrace::traceme().map_err(io::Error::from)?;
+                // From here on an error must not be returned: the pipe it
+                // would be written to is closed.
+                close_from_3();
+                let _ = nix::sys::signal::raise(Signal::SIGSTOP);
+                let _ = filter::install(&program);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn()?;
+        let pid = Pid::from_raw(child.id() as i32);
+        let not_started = || io::Error::other("the program exited before it could be traced");
+        loop {
+            match waitpid(pid, Some(wait_flags())) {
+                Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => break,
+                Ok(WaitStatus::Stopped(_, sig)) => {
+                    let _ = ptrace::cont(pid, Some(sig));
+                }
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Err(not_started()),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let killed = |e: io::Error| {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            while let Ok(s) = waitpid(pid, Some(wait_flags())) {
+                if matches!(s, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) {
+                    break;
+                }
+            }
+            e
+        };
+        let opts = options() | Options::PTRACE_O_EXITKILL | Options::PTRACE_O_TRACESECCOMP;
+        if let Err(e) = ptrace::setoptions(pid, opts) {
+            return Err(killed(e.into()));
+        }
+        ptrace::syscall(pid, None)?;
+        // From the SIGSTOP to the end of the exec.
+        let (mut in_syscall, mut filtered, mut execed) = (false, false, false);
+        let mut exec_error: Option<i32> = None;
+        loop {
+            let status = match waitpid(pid, Some(wait_flags())) {
+                Ok(s) => s,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(killed(e.into())),
+            };
+            match status {
+                WaitStatus::PtraceSyscall(_) => {
+                    in_syscall = !in_syscall;
+                    let Ok(call) = arch::exit_call(pid) else {
+                        let _ = ptrace::syscall(pid, None);
+                        continue;
+                    };
+                    let exec = matches!(call.nr as i64, libc::SYS_execve | libc::SYS_execveat);
+                    if in_syscall {
+                        if let Some(e) = exec_error.filter(|_| !exec) {
+                            return Err(killed(io::Error::from_raw_os_error(e)));
+                        }
+                    } else if exec && execed {
+                        break;
+                    } else if exec {
+                        // As libc's execvp reports a PATH search: EACCES if
+                        // any attempt got it, else the last error.
+                        if exec_error != Some(libc::EACCES) {
+                            exec_error = call.errno();
+                        }
+                    } else if call.nr as i64 == libc::SYS_seccomp && call.ret == 0 {
+                        filtered = true;
+                    }
+                    let _ = ptrace::syscall(pid, None);
+                }
+                WaitStatus::PtraceEvent(_, _, ev) => {
+                    if ev == PtraceEvent::PTRACE_EVENT_EXEC as i32 {
+                        execed = true;
+                    }
+                    let _ = ptrace::syscall(pid, None);
+                }
+                WaitStatus::Stopped(_, sig) => {
+                    // The exec failed for good: the child, whose error
+                    // pipe is closed, is about to abort.
+                    if let Some(e) = exec_error {
+                        return Err(killed(io::Error::from_raw_os_error(e)));
+                    }
+                    let _ = ptrace::syscall(pid, Some(sig));
+                }
+                WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {
+                    return Err(exec_error.map_or_else(not_started, io::Error::from_raw_os_error));
+                }
+                _ => {}
+            }
+        }
+        if filtered {
+            ptrace::cont(pid, None)?;
+        } else {
+            ptrace::syscall(pid, None)?;
+        }
+        let mut threads = HashMap::new();
+        threads.insert(
+            pid,
+            Thread {
+                in_syscall: false,
+                fresh: false,
+            },
+        );
+        Ok(Tracer {
+            threads,
+            leader: pid,
+            owned: true,
+            ended: None,
+            port_start: None,
+            filtered,
+            stops: 0,
+        })
+    }
+
     /// Start `cmd` traced from its first instruction after exec: the child
     /// asks to be traced (PTRACE_TRACEME) before exec, stops with the
     /// exec's SIGTRAP, and gets the options here, EXITKILL included.
-    pub fn start(cmd: &mut Command) -> io::Result<Tracer> {
+    fn start_every_call(cmd: &mut Command) -> io::Result<Tracer> {
         // SAFETY: runs in the forked child before exec; ptrace(TRACEME) is
         // a plain system call (async-signal-safe).
         unsafe {
@@ -431,6 +593,8 @@ impl Tracer {
             owned: true,
             ended: None,
             port_start: None,
+            filtered: false,
+            stops: 0,
         })
     }
 
@@ -441,6 +605,16 @@ impl Tracer {
     /// Started by this shell (killed at the end), not attached to.
     pub fn started(&self) -> bool {
         self.owned
+    }
+
+    /// Stopped at the reported calls only (under [`filter`]).
+    pub fn filtered(&self) -> bool {
+        self.filtered
+    }
+
+    /// How many stops the trace has been woken by so far.
+    pub fn stops(&self) -> u64 {
+        self.stops
     }
 
     /// Follow the tracees until the observer says stop or the traced
@@ -474,6 +648,7 @@ impl Tracer {
                 }
                 Err(e) => return Err(e.into()),
             };
+            self.stops += 1;
             self.handle(status, obs)?;
         }
     }
@@ -485,10 +660,17 @@ impl Tracer {
         }
     }
 
-    /// Resume a tracee up to its next syscall stop. ESRCH: it was killed
-    /// meanwhile, and its exit is reported next.
+    /// Resume a tracee up to its next syscall stop; under the filter, up
+    /// to its next seccomp stop unless it is inside a call (whose exit
+    /// stop is wanted). ESRCH: it was killed meanwhile, and its exit is
+    /// reported next.
     fn resume(&self, pid: Pid, sig: Option<Signal>) {
-        let _ = ptrace::syscall(pid, sig);
+        let in_call = self.threads.get(&pid).is_some_and(|t| t.in_syscall);
+        if self.filtered && !in_call {
+            let _ = ptrace::cont(pid, sig);
+        } else {
+            let _ = ptrace::syscall(pid, sig);
+        }
     }
 
     fn handle(&mut self, status: WaitStatus, obs: &mut dyn Observer) -> io::Result<()> {
@@ -539,6 +721,9 @@ impl Tracer {
                             self.threads.remove(&former);
                         }
                     }
+                    th_set(&mut self.threads, pid, true);
+                } else if ev == PtraceEvent::PTRACE_EVENT_SECCOMP as i32 {
+                    // A reported call's entry: on to its exit stop.
                     th_set(&mut self.threads, pid, true);
                 } else if ev == PtraceEvent::PTRACE_EVENT_STOP as i32 && is_stop_signal(sig) {
                     // A group-stop (someone sent SIGSTOP): stay stopped.
@@ -689,6 +874,21 @@ impl Tracer {
         let mut left: Vec<Pid> = self.threads.keys().copied().collect();
         left.sort();
         left
+    }
+}
+
+/// Close every descriptor from 3 up. Runs between fork and exec: only
+/// async-signal-safe calls, no allocation.
+fn close_from_3() {
+    // SAFETY: close_range takes two descriptor numbers and flags, no
+    // pointers; close takes a number (EBADF for one not open).
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(1024, 1 << 20) as i32;
+            for fd in 3..max {
+                libc::close(fd);
+            }
+        }
     }
 }
 

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use super::decode::{self, Event};
+use super::filter;
 use super::ldso::{Folder, LibrarySearch, Report};
 use super::summary::Summary;
 use super::{End, Observer, TraceError, Tracer};
@@ -55,6 +56,9 @@ pub enum Subject {
 pub struct Options {
     /// Successful calls and routine failures too (`--all`).
     pub all: bool,
+    /// Stop a started program at every call, as an attached process is,
+    /// rather than at the calls [`super::filter`] reports only.
+    pub every_call: bool,
     pub timeout: Option<Duration>,
     /// End when the shell's terminal (stdin) hangs up.
     pub watch_terminal: bool,
@@ -85,6 +89,12 @@ pub struct Outcome {
     /// Threads that never reported at the end (uninterruptible sleep): the
     /// kernel detached them when the tracing thread exited.
     pub abandoned: Vec<Pid>,
+    /// The stops the tracer was woken by: one or two per reported call
+    /// under the filter, two per call of any kind without.
+    pub stops: u64,
+    /// Stopped at the reported calls only (a program started under the
+    /// seccomp filter of [`super::filter`]).
+    pub filtered: bool,
 }
 
 enum Message {
@@ -159,7 +169,9 @@ fn trace_thread(
     let tid = nix::unistd::gettid();
     let tracer = match subject {
         Subject::Pid(pid) => Tracer::attach(pid),
-        Subject::Program(mut cmd) => Tracer::start(&mut cmd).map_err(TraceError::Start),
+        Subject::Program(mut cmd) => {
+            Tracer::start_with(&mut cmd, opts.every_call).map_err(TraceError::Start)
+        }
     };
     let mut tracer = match tracer {
         Ok(t) => t,
@@ -185,6 +197,7 @@ fn trace_thread(
     };
     // Detach first: what is left to say must not keep the app stopped.
     let threads = tracer.threads();
+    let (stops, filtered) = (tracer.stops(), tracer.filtered());
     let abandoned = tracer.finish(FINISH_BUDGET);
     let mut folder = std::mem::take(&mut obs.folder);
     let _ = folder.flush(&mut |r| obs.send(Message::Report(Box::new(r))));
@@ -201,6 +214,8 @@ fn trace_thread(
         started: begun.started,
         threads,
         abandoned,
+        stops,
+        filtered,
     });
     (outcome, tid)
 }
@@ -266,7 +281,8 @@ impl Follower<'_> {
 impl Observer for Follower<'_> {
     fn wants(&self, pid: Pid, name: &str, errno: Option<i32>) -> bool {
         match errno {
-            Some(e) => self.opts.all || !decode::routine(name, e),
+            // The same calls with the filter or without.
+            Some(e) => self.opts.all || (filter::reported(name) && !decode::routine(name, e)),
             None => self.opts.all || self.folder.wants(pid.as_raw(), name),
         }
     }

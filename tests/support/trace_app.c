@@ -9,6 +9,10 @@
  *               strace's, then exits 0.
  *   privileged  the calls that need a capability 65532 has not got, each
  *               failing once, then exits 0.
+ *   reported    20000 rounds of two calls trace does not report (getppid,
+ *               getuid) and one failure of such a call (close), then one
+ *               failure each of calls it does (paths, sockets, exec,
+ *               identity, signals), and one in a forked child; exits 0.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -24,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 #include <grp.h>
@@ -108,6 +113,36 @@ static int privileged(void) {
     return 0;
 }
 
+static int reported(void) {
+    for (int i = 0; i < 20000; i++) {
+        getppid();
+        getuid();
+    }
+    close(-1);
+    open("/nonexistent/app.conf", O_RDONLY);
+    access("/nonexistent/app.conf", R_OK);
+    mkdir("/nonexistent/dir", 0755);
+    unlink("/nonexistent/file");
+    rename("/nonexistent/a", "/nonexistent/b");
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(1),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    connect(s, (struct sockaddr *)&a, sizeof a);
+    socket(AF_PACKET, SOCK_RAW, 0);
+    chroot("/");
+    setuid(0);
+    kill(1 << 22, 0);
+    char *argv[] = { "nope", NULL };
+    execve("/nonexistent/bin", argv, argv + 1);
+    pid_t child = fork();
+    if (child == 0) {
+        open("/nonexistent/child.conf", O_RDONLY);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     signal(SIGTERM, bye);
     if (argc > 1 && strcmp(argv[1], "vfork") == 0) {
@@ -117,6 +152,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "paths") == 0) return paths();
     if (argc > 1 && strcmp(argv[1], "calls") == 0) return calls();
     if (argc > 1 && strcmp(argv[1], "privileged") == 0) return privileged();
-    fprintf(stderr, "usage: trace-app vfork|paths|calls|privileged\n");
+    if (argc > 1 && strcmp(argv[1], "reported") == 0) return reported();
+    fprintf(stderr, "usage: trace-app vfork|paths|calls|privileged|reported\n");
     return 2;
 }
