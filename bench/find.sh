@@ -5,7 +5,8 @@
 #   NOSH=path/to/nosh bench/find.sh      (default: $NOSH_BIN, else the static-dev build)
 #
 # The tree is made once under /tmp and reused. Runs alternate between the
-# tools, N times each after one warm-up, and the medians are compared.
+# tools, N times each after one warm-up, and the medians are compared;
+# the goal is nosh <= 0.75x GNU find.
 set -euo pipefail
 
 N=${N:-5}
@@ -73,3 +74,5 @@ for t in "${ORDER[@]}"; do
     printf '  %-8s %6d ms  %5.2fx GNU find   (runs: %s)\n' "$t" "$m" \
         "$(awk "BEGIN { print $m / ($gnu_ms > 0 ? $gnu_ms : 1) }")" "${TIMES[$t]% }"
 done
+nosh_ms=$(echo "${TIMES[nosh]}" | median)
+awk -v n="$nosh_ms" -v g="$gnu_ms" 'BEGIN { printf "ratio nosh/GNU find: %.2f (goal <= 0.75)\n", n / (g > 0 ? g : 1) }'

@@ -5,10 +5,10 @@
 #    listener, 5,000 client sockets and the 5,000 it accepted from them
 #    (10,001 sockets, all on loopback, nothing leaves the namespace).
 # 2. Alternately, N times each: `nosh toolbox --pid P -c 'ports -a -t'` (join,
-#    drop to 65532, read /proc/net/tcp*, map inodes to pids through
-#    /proc/*/fd) and `nsenter --net ss -tanp` as root (netlink, same
-#    inode -> pid walk). Both print to /dev/null.
-# 3. Print the medians and the ratio; the target is nosh <= 1.5x ss.
+#    drop to 65532, read the sockets through sock_diag netlink, map
+#    inodes to pids through /proc/*/fd) and `nsenter --net ss -tanp` as
+#    root (netlink, same inode -> pid walk). Both print to /dev/null.
+# 3. Print the medians and the ratio; the goal is nosh <= 0.75x ss.
 #
 # Needs root, unshare, nsenter, setpriv, ss and /usr/bin/python3.
 # NOSH_BIN picks the binary (default: the static-dev build, else debug).
@@ -88,5 +88,5 @@ m_ss=$(median "${ss_t[@]}")
 awk -v n="$m_nosh" -v s="$m_ss" -v runs="$N" -v bin="$NOSH" 'BEGIN {
     printf "ports -a -t (%s): median %.1f ms over %d runs\n", bin, n / 1000, runs
     printf "ss -tanp:            median %.1f ms over %d runs\n", s / 1000, runs
-    printf "ratio nosh/ss: %.2f (target <= 1.5)\n", n / s
+    printf "ratio nosh/ss: %.2f (goal <= 0.75)\n", n / s
 }'

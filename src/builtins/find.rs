@@ -1,14 +1,24 @@
 //! `find [PATH...] [EXPRESSION]`: a subset of GNU find, fast.
 //!
-//! The walk reads each directory once with `read_dir` and takes the file
-//! type from the directory entry (`d_type`); `lstat` is called only for
-//! directories (to detect loops) and for entries a predicate needs it for.
+//! The walk opens each directory relative to its parent's descriptor
+//! (`O_NOFOLLOW`: a symlink put in its place is not entered), reads it
+//! whole with `getdents64` into a buffer kept per depth, and takes the file
+//! type from the directory entry (`d_type`; `lstat` where it is
+//! DT_UNKNOWN). Names are compared as bytes where they lie in that buffer;
+//! a directory costs open, fstat (loops, -xdev), getdents64 and close, an
+//! entry costs nothing more unless a predicate needs its inode.
 
-use std::fs::{self, FileType, Metadata};
+use std::ffi::{CStr, CString};
+use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
+
+use nix::fcntl::AtFlags;
+use nix::fcntl::{self, OFlag};
+use nix::sys::stat::{self, FileStat, Mode};
+use nix::unistd::{self, AccessFlags};
 
 use clap::{ArgAction, Parser};
 
@@ -91,9 +101,9 @@ pub enum PermMatch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Test {
-    Name(Vec<u8>),
-    IName(Vec<u8>),
-    Path(Vec<u8>),
+    Name(Glob),
+    IName(Glob),
+    Path(Glob),
     Type(u8),
     User(u32),
     Group(u32),
@@ -527,9 +537,9 @@ impl ExprParser<'_> {
                 }
                 Test::Const(true)
             }
-            "-name" => Test::Name(self.value(op)?.as_bytes().to_vec()),
-            "-iname" => Test::IName(self.value(op)?.to_ascii_lowercase().into_bytes()),
-            "-path" | "-wholename" => Test::Path(self.value(op)?.as_bytes().to_vec()),
+            "-name" => Test::Name(Glob::new(self.value(op)?.as_bytes().to_vec())),
+            "-iname" => Test::IName(Glob::new(self.value(op)?.to_ascii_lowercase().into_bytes())),
+            "-path" | "-wholename" => Test::Path(Glob::new(self.value(op)?.as_bytes().to_vec())),
             "-type" => {
                 let v = self.value(op)?;
                 match v.as_bytes() {
@@ -623,76 +633,263 @@ fn is_expr_start(a: &str) -> bool {
     (a.starts_with('-') && a.len() > 1) || a == "!" || a == "(" || a == ")"
 }
 
+/// `-name`, `-iname` and `-path` patterns. Most are a literal, `*` and a
+/// literal (`*.log`) or a literal and `*`: those are compared as bytes,
+/// which is what [`glob_match`] would answer, without its backtracking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    pat: Vec<u8>,
+    shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Exact,
+    Suffix,
+    Prefix,
+    Any,
+}
+
+fn is_literal(s: &[u8]) -> bool {
+    !s.iter().any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+}
+
+impl Glob {
+    pub fn new(pat: Vec<u8>) -> Glob {
+        let shape = if is_literal(&pat) {
+            Shape::Exact
+        } else if pat.first() == Some(&b'*') && is_literal(&pat[1..]) {
+            Shape::Suffix
+        } else if pat.last() == Some(&b'*') && is_literal(&pat[..pat.len() - 1]) {
+            Shape::Prefix
+        } else {
+            Shape::Any
+        };
+        Glob { pat, shape }
+    }
+
+    pub fn matches(&self, name: &[u8]) -> bool {
+        match self.shape {
+            Shape::Exact => name == self.pat,
+            Shape::Suffix => name.ends_with(&self.pat[1..]),
+            Shape::Prefix => name.starts_with(&self.pat[..self.pat.len() - 1]),
+            Shape::Any => glob_match(&self.pat, name),
+        }
+    }
+
+    /// As `matches` for a pattern given in lower case, ignoring the case
+    /// of `name` (ASCII, as GNU find in the C locale).
+    pub fn matches_icase(&self, name: &[u8]) -> bool {
+        let p = &self.pat;
+        match self.shape {
+            Shape::Exact => name.eq_ignore_ascii_case(p),
+            Shape::Suffix => {
+                name.len() >= p.len() - 1
+                    && name[name.len() - (p.len() - 1)..].eq_ignore_ascii_case(&p[1..])
+            }
+            Shape::Prefix => {
+                name.len() >= p.len() - 1
+                    && name[..p.len() - 1].eq_ignore_ascii_case(&p[..p.len() - 1])
+            }
+            Shape::Any => glob_match(p, &name.to_ascii_lowercase()),
+        }
+    }
+}
+
+/// Directories whose descriptor stays open while their entries are
+/// visited (entries are then looked up relative to it); deeper ones are
+/// reached by whole paths, so that a deep tree cannot exhaust the
+/// descriptor table.
+const FD_DEPTH: usize = 64;
+
+/// The `getdents64` buffer is grown by this much while a directory is read.
+const DIRENT_CHUNK: usize = 64 * 1024;
+
+/// Read all of directory `fd` into `buf` as raw `linux_dirent64` records;
+/// on an error, what was read before it stays in `buf`.
+fn read_dirents(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < DIRENT_CHUNK {
+            buf.reserve(DIRENT_CHUNK);
+        }
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: the kernel writes at most `spare.len()` bytes to
+        // `spare`, which is writable memory of that length, and `fd` is an
+        // open descriptor for the duration of the call.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                spare.as_mut_ptr().cast::<libc::c_void>(),
+                spare.len(),
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let n = usize::try_from(n).unwrap_or(0).min(spare.len());
+        // SAFETY: getdents64 initialised the first `n` bytes of the spare
+        // capacity, and `n` is within it.
+        unsafe { buf.set_len(buf.len() + n) };
+    }
+}
+
+/// The entries of a `getdents64` buffer but `.` and `..`: each name (with
+/// its NUL, ready for the `*at` calls) and `d_type`.
+struct Dirents<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Dirents<'a> {
+    type Item = (&'a CStr, u8);
+
+    fn next(&mut self) -> Option<(&'a CStr, u8)> {
+        // d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+        const NAME: usize = 19;
+        loop {
+            let rec = self.buf.get(self.at..)?;
+            if rec.len() <= NAME {
+                return None;
+            }
+            let len = usize::from(u16::from_ne_bytes([rec[16], rec[17]]));
+            if len <= NAME || len > rec.len() {
+                return None;
+            }
+            self.at += len;
+            let Ok(name) = CStr::from_bytes_until_nul(&rec[NAME..len]) else {
+                continue;
+            };
+            if matches!(name.to_bytes(), b"" | b"." | b"..") {
+                continue;
+            }
+            return Some((name, rec[18]));
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: take every entry's type from `lstat`, as on a filesystem
+    /// whose directory entries say DT_UNKNOWN.
+    static IGNORE_D_TYPE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn ignore_d_type() -> bool {
+    #[cfg(test)]
+    return IGNORE_D_TYPE.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    false
+}
+
+/// `d_type` of an `st_mode`.
+fn kind_of(mode: u32) -> u8 {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => libc::DT_REG,
+        libc::S_IFDIR => libc::DT_DIR,
+        libc::S_IFLNK => libc::DT_LNK,
+        libc::S_IFIFO => libc::DT_FIFO,
+        libc::S_IFSOCK => libc::DT_SOCK,
+        libc::S_IFCHR => libc::DT_CHR,
+        libc::S_IFBLK => libc::DT_BLK,
+        _ => libc::DT_UNKNOWN,
+    }
+}
+
+fn type_char(kind: u8) -> u8 {
+    match kind {
+        libc::DT_REG => b'f',
+        libc::DT_DIR => b'd',
+        libc::DT_LNK => b'l',
+        libc::DT_FIFO => b'p',
+        libc::DT_SOCK => b's',
+        libc::DT_CHR => b'c',
+        libc::DT_BLK => b'b',
+        _ => b'?',
+    }
+}
+
+fn lstat_at(dir: BorrowedFd<'_>, path: &CStr) -> io::Result<FileStat> {
+    stat::fstatat(dir, path, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io::Error::from)
+}
+
+/// Open a directory without following a symlink put in its place.
+fn open_dir(dir: BorrowedFd<'_>, path: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    fcntl::openat(dir, path, flags, Mode::empty()).map_err(io::Error::from)
+}
+
+fn dir_is_empty(dir: BorrowedFd<'_>, path: &CStr) -> bool {
+    let Ok(fd) = open_dir(dir, path) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    read_dirents(fd.as_fd(), &mut buf).is_ok() && Dirents { buf: &buf, at: 0 }.next().is_none()
+}
+
 /// One candidate: what the walk knows without a `stat`.
 struct Candidate<'a> {
-    real: &'a Path,
+    /// The directory `path` is relative to (AT_FDCWD for whole paths).
+    dir: BorrowedFd<'a>,
+    path: &'a CStr,
     shown: &'a [u8],
     name: &'a [u8],
-    ftype: FileType,
-    meta: Option<Option<Metadata>>,
+    /// `d_type`, from the directory entry or the `lstat`.
+    kind: u8,
+    meta: Option<Option<FileStat>>,
 }
 
 impl Candidate<'_> {
-    fn meta(&mut self) -> Option<&Metadata> {
+    fn meta(&mut self) -> Option<&FileStat> {
         if self.meta.is_none() {
-            self.meta = Some(fs::symlink_metadata(self.real).ok());
+            self.meta = Some(lstat_at(self.dir, self.path).ok());
         }
         self.meta.as_ref().and_then(Option::as_ref)
     }
 }
 
-fn type_char(t: &FileType) -> u8 {
-    if t.is_file() {
-        b'f'
-    } else if t.is_dir() {
-        b'd'
-    } else if t.is_symlink() {
-        b'l'
-    } else if t.is_fifo() {
-        b'p'
-    } else if t.is_socket() {
-        b's'
-    } else if t.is_char_device() {
-        b'c'
-    } else if t.is_block_device() {
-        b'b'
-    } else {
-        b'?'
-    }
-}
-
 fn test_one(t: &Test, c: &mut Candidate) -> bool {
     match t {
-        Test::Name(p) => glob_match(p, c.name),
-        Test::IName(p) => glob_match(p, &c.name.to_ascii_lowercase()),
+        Test::Name(p) => p.matches(c.name),
+        Test::IName(p) => p.matches_icase(c.name),
         Test::Const(b) => *b,
         Test::Empty => {
-            if c.ftype.is_dir() {
-                fs::read_dir(c.real).is_ok_and(|mut rd| rd.next().is_none())
+            if c.kind == libc::DT_DIR {
+                dir_is_empty(c.dir, c.path)
             } else {
-                c.ftype.is_file() && c.meta().is_some_and(|m| m.size() == 0)
+                c.kind == libc::DT_REG && c.meta().is_some_and(|m| m.st_size == 0)
             }
         }
         Test::Age { cmp, n, unit, now } => c.meta().is_some_and(|m| {
-            let age = (now - m.mtime()).div_euclid(*unit);
+            let age = (now - m.st_mtime).div_euclid(*unit);
             match cmp {
                 Cmp::Less => age < *n as i64,
                 Cmp::Exactly => age == *n as i64,
                 Cmp::More => age > *n as i64,
             }
         }),
-        Test::Path(p) => glob_match(p, c.shown),
-        Test::Type(ch) => type_char(&c.ftype) == *ch,
-        Test::Writable => nix::unistd::access(c.real, nix::unistd::AccessFlags::W_OK).is_ok(),
-        Test::User(uid) => c.meta().is_some_and(|m| m.uid() == *uid),
-        Test::Group(gid) => c.meta().is_some_and(|m| m.gid() == *gid),
-        Test::Perm(pm) => c.meta().is_some_and(|m| perm_matches(m.mode(), pm)),
+        Test::Path(p) => p.matches(c.shown),
+        Test::Type(ch) => type_char(c.kind) == *ch,
+        Test::Writable => {
+            unistd::faccessat(c.dir, c.path, AccessFlags::W_OK, AtFlags::empty()).is_ok()
+        }
+        Test::User(uid) => c.meta().is_some_and(|m| m.st_uid == *uid),
+        Test::Group(gid) => c.meta().is_some_and(|m| m.st_gid == *gid),
+        Test::Perm(pm) => c.meta().is_some_and(|m| perm_matches(m.st_mode, pm)),
         Test::Newer(s, ns) => c
             .meta()
-            .is_some_and(|m| (m.mtime(), m.mtime_nsec()) > (*s, *ns)),
+            .is_some_and(|m| (m.st_mtime, m.st_mtime_nsec) > (*s, *ns)),
         Test::Size { cmp, n, unit } => c
             .meta()
-            .is_some_and(|m| size_matches(m.size(), *cmp, *n, *unit)),
+            .is_some_and(|m| size_matches(m.st_size.max(0) as u64, *cmp, *n, *unit)),
     }
 }
 
@@ -706,6 +903,11 @@ struct Walk<'a, W: Write> {
     ancestors: Vec<(u64, u64, Vec<u8>)>,
     /// The filesystem of the current start path (-xdev).
     start_dev: u64,
+    /// The real path of the directory being listed, for the whole paths
+    /// below [`FD_DEPTH`].
+    real: Vec<u8>,
+    /// A `getdents64` buffer per depth, kept for the next directory there.
+    bufs: Vec<Vec<u8>>,
 }
 
 impl<W: Write> Walk<'_, W> {
@@ -753,21 +955,25 @@ impl<W: Write> Walk<'_, W> {
         Ok(())
     }
 
-    /// Visit one entry; descend if it is a directory within -maxdepth.
+    /// Visit one entry (`path` relative to `dir`); descend if it is a
+    /// directory within -maxdepth.
+    #[allow(clippy::too_many_arguments, reason = "the walk's state, passed down")]
     fn visit(
         &mut self,
-        real: &Path,
+        dir: BorrowedFd<'_>,
+        path: &CStr,
         shown: &mut Vec<u8>,
         name_at: usize,
-        ftype: FileType,
-        meta: Option<Metadata>,
+        kind: u8,
+        meta: Option<FileStat>,
         depth: usize,
     ) -> io::Result<()> {
         let mut c = Candidate {
-            real,
+            dir,
+            path,
             shown,
             name: &shown[name_at..],
-            ftype,
+            kind,
             meta: meta.map(Some),
         };
         let mut prune = false;
@@ -775,17 +981,35 @@ impl<W: Write> Walk<'_, W> {
             let expr = self.expr;
             self.eval(&expr.root, &mut c, &mut prune)?;
         }
-        if prune || !ftype.is_dir() || depth >= self.expr.max_depth || crate::shell::interrupted() {
+        if prune
+            || kind != libc::DT_DIR
+            || depth >= self.expr.max_depth
+            || crate::shell::interrupted()
+        {
             return Ok(());
         }
-        let dir_meta = match c.meta.take() {
-            Some(Some(m)) => m,
-            _ => match fs::symlink_metadata(real) {
-                Ok(m) => m,
-                Err(e) => return self.report(shown, &e),
-            },
+        self.descend(dir, path, shown, name_at, depth)
+    }
+
+    /// List directory `path` (relative to `dir`; its name starts at
+    /// `name_at` in `shown`) and visit its entries.
+    fn descend(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        path: &CStr,
+        shown: &mut Vec<u8>,
+        name_at: usize,
+        depth: usize,
+    ) -> io::Result<()> {
+        let fd = match open_dir(dir, path) {
+            Ok(fd) => fd,
+            Err(e) => return self.report(shown, &e),
         };
-        let id = (dir_meta.dev(), dir_meta.ino());
+        let dir_meta = match stat::fstat(&fd) {
+            Ok(m) => m,
+            Err(e) => return self.report(shown, &e.into()),
+        };
+        let id = (dir_meta.st_dev, dir_meta.st_ino);
         if depth == 0 {
             self.start_dev = id.0;
         } else if self.expr.xdev && id.0 != self.start_dev {
@@ -803,38 +1027,69 @@ impl<W: Write> Walk<'_, W> {
             self.status = 1;
             return Ok(());
         }
-        let entries: Vec<(std::ffi::OsString, FileType)> = match fs::read_dir(real) {
-            Ok(rd) => {
-                let mut v = Vec::new();
-                for ent in rd {
-                    match ent.and_then(|e| Ok((e.file_name(), e.file_type()?))) {
-                        Ok(x) => v.push(x),
-                        // Vanished between readdir and the fallback lstat.
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                        Err(e) => {
-                            self.report(shown, &e)?;
-                            break;
-                        }
-                    }
-                }
-                v
-            }
-            Err(e) => return self.report(shown, &e),
-        };
+        if self.bufs.len() <= depth {
+            self.bufs.resize_with(depth + 1, Vec::new);
+        }
+        let mut buf = std::mem::take(&mut self.bufs[depth]);
+        let read = read_dirents(fd.as_fd(), &mut buf);
+        if let Err(e) = &read {
+            self.report(shown, e)?;
+        }
+        // Below FD_DEPTH, entries are reached by whole paths instead.
+        let fd = (depth < FD_DEPTH).then_some(fd);
         self.ancestors.push((id.0, id.1, shown.clone()));
+        let real_base = self.real.len();
+        if depth > 0 {
+            if self.real.last() != Some(&b'/') {
+                self.real.push(b'/');
+            }
+            self.real.extend_from_slice(&shown[name_at..]);
+        }
         let base = shown.len();
-        for (name, ftype) in entries {
+        let mut whole = Vec::new();
+        for (name, d_type) in (Dirents { buf: &buf, at: 0 }) {
             shown.truncate(base);
             if shown.last() != Some(&b'/') {
                 shown.push(b'/');
             }
             let at = shown.len();
-            shown.extend_from_slice(name.as_bytes());
-            let child: PathBuf = real.join(&name);
-            self.visit(&child, shown, at, ftype, None, depth + 1)?;
+            shown.extend_from_slice(name.to_bytes());
+            let (child_dir, child) = match &fd {
+                Some(fd) => (fd.as_fd(), name),
+                None => {
+                    whole.clear();
+                    whole.extend_from_slice(&self.real);
+                    if whole.last() != Some(&b'/') {
+                        whole.push(b'/');
+                    }
+                    whole.extend_from_slice(name.to_bytes_with_nul());
+                    let Ok(whole) = CStr::from_bytes_with_nul(&whole) else {
+                        continue;
+                    };
+                    (fcntl::AT_FDCWD, whole)
+                }
+            };
+            let (kind, meta) = if d_type == libc::DT_UNKNOWN || ignore_d_type() {
+                // Filesystems without d_type: ask the inode.
+                match lstat_at(child_dir, child) {
+                    Ok(m) => (kind_of(m.st_mode), Some(m)),
+                    // Vanished since the listing.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        shown.truncate(base);
+                        self.report(shown, &e)?;
+                        break;
+                    }
+                }
+            } else {
+                (d_type, None)
+            };
+            self.visit(child_dir, child, shown, at, kind, meta, depth + 1)?;
         }
         shown.truncate(base);
+        self.real.truncate(real_base);
         self.ancestors.pop();
+        self.bufs[depth] = buf;
         Ok(())
     }
 }
@@ -875,15 +1130,27 @@ impl Builtin for Find {
             status: 0,
             ancestors: Vec::new(),
             start_dev: 0,
+            real: Vec::new(),
+            bufs: Vec::new(),
         };
         for p in &expr.paths {
             let real = ctx.resolve(p);
             let mut shown = p.as_bytes().to_vec();
-            match fs::symlink_metadata(&real) {
+            let real = match CString::new(real.into_os_string().into_vec()) {
+                Ok(r) => r,
+                Err(_) => {
+                    let e = io::Error::from(io::ErrorKind::InvalidInput);
+                    walk.report(&shown, &e)?;
+                    continue;
+                }
+            };
+            match lstat_at(fcntl::AT_FDCWD, &real) {
                 Ok(m) => {
                     let at = base_name(&shown);
-                    let ft = m.file_type();
-                    walk.visit(&real, &mut shown, at, ft, Some(m), 0)?;
+                    walk.real.clear();
+                    walk.real.extend_from_slice(real.to_bytes());
+                    let kind = kind_of(m.st_mode);
+                    walk.visit(fcntl::AT_FDCWD, &real, &mut shown, at, kind, Some(m), 0)?;
                 }
                 Err(e) => walk.report(&shown, &e)?,
             }
@@ -1150,6 +1417,101 @@ mod tests {
             );
             assert_eq!(err.lines().count(), 1, "{err}");
         }
+    }
+
+    #[test]
+    fn literal_affix_patterns_match_as_glob_match_does() {
+        let pats: [&[u8]; 9] = [
+            b"*.log", b"app*", b"app.log", b"*", b"", b"*a", b"a*", b"*[ab]", b"a?*",
+        ];
+        let names: [&[u8]; 8] = [
+            b"app.log", b"app", b"x.log", b"", b"a", b"b.LOG", b"APP.log", b"ab",
+        ];
+        for p in pats {
+            let g = Glob::new(p.to_vec());
+            let lower = Glob::new(p.to_ascii_lowercase());
+            for n in names {
+                assert_eq!(g.matches(n), glob_match(p, n), "{p:?} {n:?}");
+                assert_eq!(
+                    lower.matches_icase(n),
+                    glob_match(&p.to_ascii_lowercase(), &n.to_ascii_lowercase()),
+                    "{p:?} {n:?}"
+                );
+            }
+        }
+        assert_eq!(Glob::new(b"*.log".to_vec()).shape, Shape::Suffix);
+        assert_eq!(Glob::new(b"app*".to_vec()).shape, Shape::Prefix);
+        assert_eq!(Glob::new(b"a\\*".to_vec()).shape, Shape::Any);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compiled_patterns_agree_with_glob_match(
+            pat in "[*]?[a.b]{0,4}[*]?",
+            name in "[a.bA]{0,6}",
+        ) {
+            let g = Glob::new(pat.as_bytes().to_vec());
+            proptest::prop_assert_eq!(g.matches(name.as_bytes()), glob_match(pat.as_bytes(), name.as_bytes()));
+            proptest::prop_assert_eq!(
+                g.matches_icase(name.as_bytes()),
+                glob_match(pat.as_bytes(), &name.as_bytes().to_ascii_lowercase())
+            );
+        }
+    }
+
+    #[test]
+    fn without_d_type_the_walk_takes_types_from_lstat_and_finds_the_same() {
+        let (d, mut ctx) = tree();
+        fs::create_dir(d.path().join("var/empty-dir")).unwrap();
+        let exprs: [&[&str]; 6] = [
+            &["/"],
+            &["/var", "-type", "f"],
+            &["/", "-type", "l"],
+            &["/var", "-type", "d", "-empty"],
+            &["/var", "-name", "*.log", "-size", "+1k"],
+            &["/var", "-name", "app", "-prune", "-o", "-print"],
+        ];
+        for args in exprs {
+            let with = run_find(&mut ctx, args);
+            IGNORE_D_TYPE.with(|i| i.set(true));
+            let without = run_find(&mut ctx, args);
+            IGNORE_D_TYPE.with(|i| i.set(false));
+            assert_eq!(sorted(&with.0), sorted(&without.0), "{args:?}");
+            assert_eq!((with.1, with.2), (without.1, without.2), "{args:?}");
+            assert!(!with.0.is_empty(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_tree_deeper_than_the_open_descriptors_is_walked_by_path() {
+        let (d, mut ctx) = tree();
+        let mut deep = d.path().join("deep");
+        let mut shown = String::from("/deep");
+        for i in 0..FD_DEPTH + 6 {
+            let part = format!("d{i}");
+            deep.push(&part);
+            shown = format!("{shown}/{part}");
+        }
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(deep.join("bottom.txt"), b"x").unwrap();
+        fs::create_dir(deep.join("hollow")).unwrap();
+        std::os::unix::fs::symlink("/etc", deep.join("link")).unwrap();
+        let (out, err, st) = run_find(&mut ctx, &["/deep", "-name", "bottom.txt"]);
+        assert_eq!(
+            (out.as_str(), err.as_str(), st),
+            (format!("{shown}/bottom.txt\n").as_str(), "", 0)
+        );
+        let (out, _, _) = run_find(&mut ctx, &["/deep", "-empty"]);
+        assert_eq!(out, format!("{shown}/hollow\n"));
+        let (out, _, _) = run_find(&mut ctx, &["/deep", "-type", "l"]);
+        assert_eq!(out, format!("{shown}/link\n"));
+        let (out, _, _) = run_find(
+            &mut ctx,
+            &["/deep", "-type", "f", "-size", "1", "-perm", "/444"],
+        );
+        assert_eq!(out, format!("{shown}/bottom.txt\n"));
+        let (out, _, _) = run_find(&mut ctx, &["/deep"]);
+        assert_eq!(out.lines().count(), FD_DEPTH + 6 + 4);
     }
 
     #[test]

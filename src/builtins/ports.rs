@@ -1,5 +1,6 @@
 //! `ports [-a] [-t] [-u] [-x] [-n] [--json]` (also `ss`).
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::Path;
@@ -99,53 +100,68 @@ pub fn read_sockets(proc_root: &Path, filter: Filter) -> Vec<Row> {
         if !wanted {
             continue;
         }
-        // A kernel without IPv6 has no tcp6/udp6: nothing to list.
+        if proto != Proto::Unix {
+            // The live namespace's sockets come through netlink, as ss
+            // reads them; a recorded /proc (tests) or a refusal, as text.
+            let sockets = match (proc_root == Path::new("/proc")).then(|| procnet::diag_inet(proto))
+            {
+                Some(Ok(sockets)) => sockets,
+                _ => {
+                    // A kernel without IPv6 has no tcp6/udp6: nothing to list.
+                    let Ok(text) = procnet::read_file(&proc_root.join("net").join(proto.name()))
+                    else {
+                        continue;
+                    };
+                    procnet::parse_inet(&text, proto)
+                }
+            };
+            rows.extend(sockets.into_iter().map(|s| inet_row(s, proto)));
+            continue;
+        }
         let Ok(text) = procnet::read_file(&proc_root.join("net").join(proto.name())) else {
             continue;
         };
-        if proto == Proto::Unix {
-            rows.extend(procnet::parse_unix(&text).into_iter().map(|s| Row {
-                proto,
-                state: s.state.name(),
-                local_addr: String::from_utf8_lossy(&s.path).into_owned(),
-                local_port: None,
-                remote_addr: None,
-                remote_port: None,
-                inode: s.inode,
-                pid: None,
-                process: None,
-                uid: None,
-                listening: s.state == State::Listen,
-                raw_path: s.path,
-            }));
-        } else {
-            rows.extend(procnet::parse_inet(&text, proto).into_iter().map(|s| {
-                let listening = if proto.is_udp() {
-                    s.state == State::Unconnected
-                } else {
-                    s.state == State::Listen
-                };
-                Row {
-                    proto,
-                    state: s.state.name(),
-                    local_addr: s.local.to_string(),
-                    local_port: Some(s.local_port),
-                    remote_addr: Some(s.remote.to_string()),
-                    remote_port: Some(s.remote_port),
-                    inode: s.inode,
-                    pid: None,
-                    process: None,
-                    uid: Some(s.uid),
-                    listening,
-                    raw_path: Vec::new(),
-                }
-            }));
-        }
+        rows.extend(procnet::parse_unix(&text).into_iter().map(|s| Row {
+            proto,
+            state: s.state.name(),
+            local_addr: String::from_utf8_lossy(&s.path).into_owned(),
+            local_port: None,
+            remote_addr: None,
+            remote_port: None,
+            inode: s.inode,
+            pid: None,
+            process: None,
+            uid: None,
+            listening: s.state == State::Listen,
+            raw_path: s.path,
+        }));
     }
     if !filter.all_states {
         rows.retain(|r| r.listening);
     }
     rows
+}
+
+fn inet_row(s: procnet::InetSocket, proto: Proto) -> Row {
+    let listening = if proto.is_udp() {
+        s.state == State::Unconnected
+    } else {
+        s.state == State::Listen
+    };
+    Row {
+        proto,
+        state: s.state.name(),
+        local_addr: s.local.to_string(),
+        local_port: Some(s.local_port),
+        remote_addr: Some(s.remote.to_string()),
+        remote_port: Some(s.remote_port),
+        inode: s.inode,
+        pid: None,
+        process: None,
+        uid: Some(s.uid),
+        listening,
+        raw_path: Vec::new(),
+    }
 }
 
 /// Fill in pid and process; the number of sockets whose owner could not
@@ -190,7 +206,7 @@ fn endpoint(addr: &str, port: Option<u16>, any_port: bool) -> String {
     }
 }
 
-fn render(rows: &[Row]) -> Vec<Vec<String>> {
+fn render(rows: &[Row]) -> Vec<[String; 6]> {
     rows.iter()
         .map(|r| {
             let (local, peer) = if r.proto == Proto::Unix {
@@ -206,7 +222,7 @@ fn render(rows: &[Row]) -> Vec<Vec<String>> {
                     endpoint(r.remote_addr.as_deref().unwrap_or(""), r.remote_port, true),
                 )
             };
-            vec![
+            [
                 r.proto.name().to_string(),
                 r.state.clone(),
                 local,
@@ -218,6 +234,45 @@ fn render(rows: &[Row]) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+const HEADER: [&str; 6] = ["PROTO", "STATE", "LOCAL", "PEER", "PID", "PROCESS"];
+/// The PID column is right-aligned.
+const RIGHT: usize = 4;
+
+/// The table of `util::write_table` (columns as wide as their widest
+/// cell, PID right-aligned, no trailing blanks), without copying the rows.
+fn write_table(out: &mut impl Write, rows: &[[String; 6]]) -> io::Result<()> {
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = String::new();
+    let header = HEADER.map(String::from);
+    for row in std::iter::once(&header).chain(rows) {
+        line.clear();
+        for (i, cell) in row.iter().enumerate() {
+            let last = i + 1 == row.len();
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i == RIGHT {
+                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if !last {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            if !last {
+                line.push(' ');
+            }
+        }
+        out.write_all(line.trim_end().as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 fn sort_key(r: &Row) -> (u8, bool, u16, u64) {
@@ -246,7 +301,8 @@ impl Builtin for Ports {
         let unseen = if rows.is_empty() {
             0
         } else {
-            attach_owners(&mut rows, &Owners::scan(&ctx.proc.root))
+            let wanted: HashSet<u64> = rows.iter().map(|r| r.inode).filter(|i| *i != 0).collect();
+            attach_owners(&mut rows, &Owners::scan_for(&ctx.proc.root, Some(&wanted)))
         };
         let note = (unseen > 0).then(|| hidden_note(ctx.identity.uid.as_raw()));
         if self.json {
@@ -256,15 +312,13 @@ impl Builtin for Ports {
             }
             return Ok(0);
         }
-        util::write_table(
-            &mut io.out,
-            Some(&["PROTO", "STATE", "LOCAL", "PEER", "PID", "PROCESS"]),
-            &render(&rows),
-            &[4],
-        )?;
+        // Ten thousand sockets are ten thousand lines: one write per 64 KiB.
+        let mut out = io::BufWriter::with_capacity(64 * 1024, &mut io.out);
+        write_table(&mut out, &render(&rows))?;
         if let Some(note) = note {
-            writeln!(io.out, "-: {note}")?;
+            writeln!(out, "-: {note}")?;
         }
+        out.flush()?;
         Ok(0)
     }
 }
@@ -328,6 +382,32 @@ mod tests {
         assert_eq!(table[1][5], "demo\\eapp");
         assert_eq!(table[2][2], "[::1]:8443");
         assert_eq!(table[4][2], "/run/evil\\e]0;x\\x07.sock");
+    }
+
+    #[test]
+    fn the_table_is_the_one_write_table_makes() {
+        let p = fake_proc();
+        let mut rows = read_sockets(p.path(), all(true));
+        rows.sort_by_key(sort_key);
+        let mut owners = Owners::default();
+        owners.insert(
+            101,
+            Owner {
+                pid: 12345,
+                process: "dëmo ".into(),
+            },
+        );
+        attach_owners(&mut rows, &owners);
+        let table = render(&rows);
+        let mut ours = Vec::new();
+        write_table(&mut ours, &table).unwrap();
+        let mut theirs = Vec::new();
+        let as_vecs: Vec<Vec<String>> = table.iter().map(|r| r.to_vec()).collect();
+        util::write_table(&mut theirs, Some(&HEADER), &as_vecs, &[RIGHT]).unwrap();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs).unwrap()
+        );
     }
 
     #[test]

@@ -10,12 +10,17 @@
 //! skips lines it cannot read instead of failing: a listing shows what it
 //! can.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use nix::dir::Dir;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use serde::Serialize;
 
@@ -286,6 +291,130 @@ pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `SOCK_DIAG_BY_FAMILY` (linux/sock_diag.h).
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+/// Header (16) and `struct inet_diag_req_v2` (56).
+const DIAG_REQ_LEN: usize = 16 + 56;
+/// `struct inet_diag_msg`.
+const DIAG_MSG_LEN: usize = 72;
+/// A dump of more than this many sockets is cut short: bounded memory.
+const DIAG_MAX_SOCKETS: usize = 4 << 20;
+
+/// The TCP or UDP sockets of this network namespace (the one the calling
+/// process is in, as `/proc/net` shows), read through NETLINK_SOCK_DIAG as
+/// `ss` reads them: binary records instead of text the kernel formats and
+/// `read` hands over a page at a time. The same sockets, in the same
+/// order, as [`parse_inet`] reads from `/proc/net/{tcp,tcp6,udp,udp6}`.
+/// An error (no netlink, a kernel without udp_diag, a seccomp profile
+/// that refuses the socket) lets the caller read `/proc` instead.
+pub fn diag_inet(proto: Proto) -> io::Result<Vec<InetSocket>> {
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto,
+        socket,
+    };
+    let (family, protocol) = match proto {
+        Proto::Tcp => (libc::AF_INET, libc::IPPROTO_TCP),
+        Proto::Tcp6 => (libc::AF_INET6, libc::IPPROTO_TCP),
+        Proto::Udp => (libc::AF_INET, libc::IPPROTO_UDP),
+        Proto::Udp6 => (libc::AF_INET6, libc::IPPROTO_UDP),
+        Proto::Unix => return Err(io::ErrorKind::Unsupported.into()),
+    };
+    let sock = socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )?;
+    let mut req = [0u8; DIAG_REQ_LEN];
+    req[0..4].copy_from_slice(&(DIAG_REQ_LEN as u32).to_ne_bytes());
+    req[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    req[6..8].copy_from_slice(&flags.to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    req[16] = family as u8;
+    req[17] = protocol as u8;
+    // idiag_states: every state, TIME-WAIT and SYN-RECV included, as
+    // /proc/net/tcp lists them.
+    req[20..24].copy_from_slice(&u32::MAX.to_ne_bytes());
+    sendto(
+        sock.as_raw_fd(),
+        &req,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match recv(sock.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut msgs = &buf[..n];
+        while msgs.len() >= 16 {
+            let len = u32::from_ne_bytes([msgs[0], msgs[1], msgs[2], msgs[3]]) as usize;
+            let kind = u16::from_ne_bytes([msgs[4], msgs[5]]);
+            if len < 16 || len > msgs.len() {
+                return Err(io::ErrorKind::InvalidData.into());
+            }
+            match kind {
+                NLMSG_DONE => return Ok(out),
+                NLMSG_ERROR => {
+                    let errno = msgs
+                        .get(16..20)
+                        .map_or(0, |e| i32::from_ne_bytes([e[0], e[1], e[2], e[3]]));
+                    return Err(io::Error::from_raw_os_error(errno.saturating_neg()));
+                }
+                SOCK_DIAG_BY_FAMILY => {
+                    if let Some(s) = parse_diag_msg(&msgs[16..len], proto) {
+                        out.push(s);
+                    }
+                    if out.len() > DIAG_MAX_SOCKETS {
+                        return Ok(out);
+                    }
+                }
+                _ => {}
+            }
+            // NLMSG_ALIGN: records start on 4-byte boundaries.
+            msgs = msgs.get(len.next_multiple_of(4)..).unwrap_or_default();
+        }
+    }
+}
+
+/// One `struct inet_diag_msg`: family, state, timer, retrans, then the
+/// `inet_diag_sockid` (ports and addresses in network order), expires,
+/// rqueue, wqueue, uid, inode.
+fn parse_diag_msg(m: &[u8], proto: Proto) -> Option<InetSocket> {
+    if m.len() < DIAG_MSG_LEN {
+        return None;
+    }
+    let u32_at = |i: usize| u32::from_ne_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
+    let addr = |at: usize| -> IpAddr {
+        if proto == Proto::Tcp || proto == Proto::Udp {
+            IpAddr::V4(Ipv4Addr::new(m[at], m[at + 1], m[at + 2], m[at + 3]))
+        } else {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&m[at..at + 16]);
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+    };
+    Some(InetSocket {
+        proto,
+        local: addr(8),
+        local_port: u16::from_be_bytes([m[4], m[5]]),
+        remote: addr(24),
+        remote_port: u16::from_be_bytes([m[6], m[7]]),
+        state: State::from_kernel(m[1]),
+        uid: u32_at(64),
+        inode: u64::from(u32_at(68)),
+    })
+}
+
 /// Who owns a socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
@@ -309,6 +438,13 @@ impl Owners {
     /// Walk `/proc/*/fd`; unreadable processes and vanished fds are skipped
     /// (the unreadable ones counted), not errors.
     pub fn scan(proc_root: &Path) -> Owners {
+        Owners::scan_for(proc_root, None)
+    }
+
+    /// As [`Owners::scan`], recording only the `wanted` inodes (all if
+    /// None) and stopping once each has its owner: a listing's sockets
+    /// often all belong to the first processes.
+    pub fn scan_for(proc_root: &Path, wanted: Option<&HashSet<u64>>) -> Owners {
         let mut owners = Owners::default();
         let Ok(dir) = std::fs::read_dir(proc_root) else {
             return owners;
@@ -324,7 +460,7 @@ impl Owners {
             };
             path.push(&name);
             path.push("fd");
-            let found = scan_fds(&mut path, &mut owners.by_inode, pid);
+            let found = scan_fds(&path, &mut owners.by_inode, pid, wanted);
             path.pop();
             match found {
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => owners.hidden += 1,
@@ -340,6 +476,9 @@ impl Owners {
                 _ => {}
             }
             path.pop();
+            if wanted.is_some_and(|w| owners.by_inode.len() >= w.len()) {
+                break;
+            }
         }
         owners
     }
@@ -359,20 +498,47 @@ impl Owners {
     }
 }
 
-/// Record every socket fd of one process (`dir` is its fd directory, used
-/// as a scratch path); the count of sockets found.
-fn scan_fds(dir: &mut PathBuf, map: &mut HashMap<u64, i32>, pid: i32) -> io::Result<usize> {
+/// Record the socket fds of one process (`dir` is its fd directory) whose
+/// inode is wanted; the count of those found. Links are read relative to
+/// the directory's descriptor, not by a whole path per fd.
+fn scan_fds(
+    dir: &Path,
+    map: &mut HashMap<u64, i32>,
+    pid: i32,
+    wanted: Option<&HashSet<u64>>,
+) -> io::Result<usize> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let mut fds = Dir::open(dir, flags, Mode::empty())?;
+    let dirfd = fds.as_raw_fd();
     let mut found = 0;
-    for entry in std::fs::read_dir(&*dir)? {
+    // `socket:[` and 20 digits fit; anything longer is no socket.
+    let mut link = [0u8; 64];
+    for entry in fds.iter() {
         let Ok(entry) = entry else { continue };
-        dir.push(entry.file_name());
-        let target = std::fs::read_link(&*dir);
-        dir.pop();
-        let Ok(target) = target else { continue };
-        if let Some(inode) = socket_inode(target.as_os_str().as_bytes()) {
-            found += 1;
-            map.entry(inode).or_insert(pid);
+        let name = entry.file_name();
+        if name.to_bytes().first() == Some(&b'.') {
+            continue;
         }
+        // SAFETY: `dirfd` is the open descriptor of `fds`, which outlives
+        // the call; `name` is NUL-terminated; the kernel writes at most
+        // `link.len()` bytes into `link`.
+        let n = unsafe {
+            libc::readlinkat(
+                dirfd,
+                name.as_ptr(),
+                link.as_mut_ptr().cast::<libc::c_char>(),
+                link.len(),
+            )
+        };
+        let Ok(n) = usize::try_from(n) else { continue };
+        let Some(inode) = link.get(..n).and_then(socket_inode) else {
+            continue;
+        };
+        if wanted.is_some_and(|w| !w.contains(&inode)) {
+            continue;
+        }
+        found += 1;
+        map.entry(inode).or_insert(pid);
     }
     Ok(found)
 }
@@ -679,6 +845,63 @@ mod tests {
         let o = owners.get(me.inode).expect("owner found");
         assert_eq!(o.pid, std::process::id() as i32);
         assert!(!o.process.is_empty());
+    }
+
+    #[test]
+    fn netlink_gives_the_sockets_proc_net_lists() {
+        use std::net::{TcpListener, TcpStream, UdpSocket};
+        let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c4 = TcpStream::connect(l4.local_addr().unwrap()).unwrap();
+        let (a4, _) = l4.accept().unwrap();
+        let l6 = TcpListener::bind("[::1]:0").ok();
+        let u4 = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let u6 = UdpSocket::bind("[::1]:0").ok();
+        let ours: Vec<u16> = [
+            Some(l4.local_addr().unwrap().port()),
+            Some(c4.local_addr().unwrap().port()),
+            l6.as_ref().map(|l| l.local_addr().unwrap().port()),
+            Some(u4.local_addr().unwrap().port()),
+            u6.as_ref().map(|u| u.local_addr().unwrap().port()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mine = |v: Vec<InetSocket>| -> Vec<InetSocket> {
+            let mut v: Vec<InetSocket> = v
+                .into_iter()
+                .filter(|s| ours.contains(&s.local_port) || ours.contains(&s.remote_port))
+                .collect();
+            v.sort_by_key(|s| (s.local_port, s.remote_port, s.inode));
+            v
+        };
+        let mut total = 0;
+        for proto in [Proto::Tcp, Proto::Tcp6, Proto::Udp, Proto::Udp6] {
+            let Ok(text) = read_file(&Path::new("/proc/net").join(proto.name())) else {
+                continue;
+            };
+            let from_proc = mine(parse_inet(&text, proto));
+            let from_netlink = mine(diag_inet(proto).expect("sock_diag answers"));
+            assert_eq!(from_netlink, from_proc, "{proto:?}");
+            total += from_proc.len();
+        }
+        // A listener, both ends of its connection, a UDP socket at least.
+        assert!(total >= 4, "{total}");
+        drop((c4, a4));
+    }
+
+    #[test]
+    fn a_scan_for_some_inodes_records_only_those() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let me = diag_inet(Proto::Tcp)
+            .unwrap()
+            .into_iter()
+            .find(|s| s.local_port == port && s.state == State::Listen)
+            .expect("our listener");
+        let wanted = HashSet::from([me.inode]);
+        let owners = Owners::scan_for(Path::new("/proc"), Some(&wanted));
+        assert_eq!(owners.by_inode.len(), 1);
+        assert_eq!(owners.get(me.inode).unwrap().pid, std::process::id() as i32);
     }
 
     mod prop {
