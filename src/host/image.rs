@@ -95,6 +95,11 @@ impl SelfBinary {
         }
     }
 
+    /// Whether the hash came from the cache (the bytes were not read).
+    pub fn remembered(&self) -> bool {
+        self.bytes.is_none()
+    }
+
     /// `nosh-toolbox:<version>-<hash>`.
     pub fn tag(&self) -> String {
         format!("{REPO}:{}", tag_of(&self.short_hash))

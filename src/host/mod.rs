@@ -354,7 +354,14 @@ async fn attach_session(
             }
             Some(task) => {
                 let binary = hashed(task).await?;
-                log.say(|| format!("this binary is {}", binary.short_hash));
+                log.say(|| {
+                    let how = if binary.remembered() {
+                        "remembered"
+                    } else {
+                        "hashed"
+                    };
+                    format!("this binary is {} ({how})", binary.short_hash)
+                });
                 let plan = plan_of(tools).await?;
                 image::ensure_with(&engine, &binary, plan.as_ref()).await
             }
