@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -582,6 +583,80 @@ fn current_toolbox_tag() -> String {
             .collect::<String>()
     };
     format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The first 12 hex digits of the sha256 of `path`'s bytes.
+fn content_hash(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(std::fs::read(path).unwrap());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_changed_binary_gets_a_toolbox_image_of_its_own_and_an_unchanged_one_is_not_hashed_again() {
+    // gc would untag the changed binary's image: it is another build's.
+    let _gc = gc_lock();
+    require_engine();
+    let t = Target::run("selfhash", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("nosh");
+    std::fs::copy(nosh_bin(), &bin).unwrap();
+    let cache = dir.path().join("cache");
+    // `-v` says how the binary was named and which image it uses.
+    let attach = || {
+        let out = Command::new(&bin)
+            .args(["-v", &t.name, "-c", "true"])
+            .env("XDG_CACHE_HOME", &cache)
+            .env_remove("DOCKER_HOST")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{log}");
+        log
+    };
+    let named = |log: &str, hash: &str, how: &str| {
+        let line = format!("this binary is {hash} ({how})");
+        assert!(log.contains(&line), "no {line:?} in:\n{log}");
+        let tag = format!("nosh-toolbox:{}-{hash}", env!("CARGO_PKG_VERSION"));
+        assert!(
+            log.contains(&format!("toolbox image {tag} is present"))
+                || log.contains(&format!("imported {tag}")),
+            "{tag} not used:\n{log}"
+        );
+        tag
+    };
+    let first = attach();
+    let tag = named(&first, &content_hash(&bin), "hashed");
+    assert_eq!(tag, current_toolbox_tag());
+    let second = attach();
+    assert_eq!(named(&second, &content_hash(&bin), "remembered"), tag);
+
+    // The same file, changed (a static ELF runs with bytes appended): a
+    // new hash, a new image made of the changed bytes.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&bin)
+        .unwrap()
+        .write_all(&[0x5a; 4096])
+        .unwrap();
+    let changed = content_hash(&bin);
+    assert_ne!(changed, content_hash(&nosh_bin()));
+    let third = attach();
+    let new_tag = named(&third, &changed, "hashed");
+    assert!(third.contains(&format!("importing {new_tag}")), "{third}");
+    let size: u64 = docker_ok(&["image", "inspect", "--format", "{{.Size}}", &new_tag])
+        .trim()
+        .parse()
+        .unwrap();
+    let len = std::fs::metadata(&bin).unwrap().len();
+    assert!(
+        (len..len + 64 * 1024).contains(&size),
+        "{size} for {len} bytes"
+    );
+    let fourth = attach();
+    assert_eq!(named(&fourth, &changed, "remembered"), new_tag);
+    docker_ok(&["rmi", &new_tag]);
 }
 
 #[test]

@@ -4,8 +4,12 @@
 //! the engine's inspect data and the fixture's known layout.
 
 mod common;
+#[path = "support/pty.rs"]
+mod pty;
 
 use std::fs;
+use std::process::Command;
+use std::time::Duration;
 
 use common::{Container, Nosh, python_app_image};
 use serde_json::Value;
@@ -212,4 +216,49 @@ fn lines_piped_into_a_terminal_session_all_run() {
         .timeout(std::time::Duration::from_secs(60))
         .run();
     out.code_is(3).stdout_has("first").stdout_has("uid=65532");
+}
+
+#[test]
+fn top_on_a_terminal_leaves_its_last_frame_and_names_the_memory_limit() {
+    let t = Container::run(&common::static_app_image(), &["--memory", "256m"]);
+    let mut cmd = Command::new(common::nosh_bin());
+    cmd.args([t.name(), "-c", "top -n 1"]);
+    let mut term = pty::Pty::spawn(cmd, 120, 40);
+    let status = term.wait(Duration::from_secs(60));
+    // top's last words: the cursor shown again.
+    term.expect("\x1b[?25h", 0);
+    assert!(status.success(), "{status}: {}", term.screen());
+    let screen = term.screen();
+    // The one frame, drawn on the screen itself: after its clear comes
+    // the frame, and nothing that would clear or leave it.
+    assert!(!screen.contains("\x1b[?1049"), "{screen:?}");
+    let frame = &screen[screen.rfind("\x1b[2J").expect("a frame") + 4..];
+    assert!(frame.starts_with("top - "), "{frame:?}");
+    assert!(frame.contains("MiB Lim: 256.0 limit"), "{frame:?}");
+    assert!(frame.contains("/app/demo-app"), "{frame:?}");
+    for clear in [
+        "\x1b[2J",
+        "\x1b[J",
+        "\x1b[0J",
+        "\x1b[K",
+        "\x1b[2K",
+        "\x1b[?1049l",
+    ] {
+        assert!(
+            !frame.contains(clear),
+            "{clear:?} after the frame: {frame:?}"
+        );
+    }
+    // No key help left under it, and the last line ends the frame.
+    assert!(!frame.contains("q: quit"), "{frame:?}");
+    assert!(
+        frame.trim_end_matches("\x1b[?25h").ends_with("\r\n"),
+        "{frame:?}"
+    );
+
+    // Without a limit, only the host's memory.
+    let free = Container::run(&common::static_app_image(), &[]);
+    let out = Nosh::new().arg(free.name()).c("top -b -n 1").run();
+    out.success().stdout_has("MiB Mem: ");
+    assert!(!out.stdout().contains("MiB Lim"), "{}", out.stdout());
 }

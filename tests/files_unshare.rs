@@ -829,14 +829,16 @@ fn top_prints_a_snapshot_without_a_terminal_and_refreshes_until_q_on_one() {
     let mut term = t.terminal();
     let at = term.expect("$ ", 0);
     term.send("top -d 0.3\r");
-    let at = term.expect("\x1b[?1049h", at);
+    let at = term.expect("\x1b[H\x1b[2J", at);
     let at = term.expect("/app/app", at);
     // It refreshes: a second frame comes.
     let at = term.expect("\x1b[H\x1b[2J", at);
     let at = term.expect("/app/app", at);
     term.send("q");
-    let at = term.expect("\x1b[?1049l", at);
+    // The cursor comes back; the frame stays (no alternate screen).
+    let at = term.expect("\x1b[?25h", at);
     let at = term.expect("$ ", at);
     term.send("echo status=$?\r");
     term.expect("status=0", at);
+    assert!(!term.screen().contains("\x1b[?1049"), "{}", term.screen());
 }

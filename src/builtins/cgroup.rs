@@ -151,9 +151,13 @@ fn dir_in(m: &Mount, path: &str) -> String {
     )
 }
 
+/// A cgroup file under the target's root. The target may have put a FIFO
+/// or a huge file where its cgroup files should be: regular files only,
+/// of at most 64 KiB (a real one holds a line or a few dozen).
 fn read(ctx: &Ctx, dir: &str, file: &str) -> Option<String> {
     let p: PathBuf = ctx.resolve(&format!("{dir}/{file}"));
-    fs::read_to_string(p).ok()
+    let bytes = crate::target::file::read(&p, 64 << 10).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 fn num(text: Option<String>) -> Option<u64> {

@@ -8,7 +8,7 @@ use clap::Parser;
 
 use super::less::{Key, RawKeys, have_keyboard, screen_size};
 use super::ps::{self, Row};
-use super::{Builtin, util};
+use super::{Builtin, cgroup, util};
 use crate::shell::Ctx;
 use crate::shell::io::Io;
 use crate::target::procinfo;
@@ -20,7 +20,11 @@ use crate::term::escape;
 /// M sorts by memory, P by CPU. Without a terminal, or with -b, it prints
 /// -n snapshots (default 1) and ends. %CPU is the share of one CPU used
 /// since the previous snapshot (the first one measures half a second);
-/// %MEM is RSS against the host's MemTotal. Command lines are escaped.
+/// %MEM is RSS against the host's MemTotal; the target's memory limit and
+/// use, when its cgroup has a limit, are on the line below the host's.
+/// As procps top, it draws on the screen itself (no alternate screen):
+/// the last frame stays when it ends (`top -n 1`). Command lines are
+/// escaped.
 #[derive(Parser)]
 #[command(name = "top", disable_version_flag = true)]
 pub struct Top {
@@ -140,6 +144,35 @@ fn meminfo(ctx: &Ctx) -> (u64, u64) {
     (get("MemTotal:"), get("MemAvailable:"))
 }
 
+/// The target's cgroup memory limit and use, in bytes: `None` when it has
+/// no limit (or none can be read: no cgroup filesystem in the target).
+pub fn container_memory(ctx: &Ctx) -> Option<(u64, Option<u64>)> {
+    let mounts = super::mounts::read(ctx).ok()?;
+    let report = cgroup::report(ctx, ctx.target_pid, &mounts).ok()?;
+    match report.memory_limit_bytes? {
+        cgroup::Limit::Value(limit) => Some((limit, report.memory_usage_bytes)),
+        cgroup::Limit::Max => None,
+    }
+}
+
+/// The memory lines: the host's, and the container's limit when it has one.
+fn memory_lines(host: (u64, u64), limit: Option<(u64, Option<u64>)>) -> String {
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let mut text = format!(
+        "MiB Mem: {:.1} total, {:.1} available (the host's)\n",
+        host.0 as f64 / 1024.0,
+        host.1 as f64 / 1024.0,
+    );
+    if let Some((limit, used)) = limit {
+        text.push_str(&format!("MiB Lim: {:.1} limit", mib(limit)));
+        if let Some(used) = used {
+            text.push_str(&format!(", {:.1} used", mib(used)));
+        }
+        text.push_str(" (the container's cgroup)\n");
+    }
+    text
+}
+
 fn header(ctx: &Ctx, lines: &[Line], mem: (u64, u64)) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -171,11 +204,10 @@ fn header(ctx: &Ctx, lines: &[Line], mem: (u64, u64)) -> String {
     format!(
         "top - {clock} up {up},  load average: {}\n\
          Tasks: {} total, {running} running, {sleeping} sleeping, {zombie} zombie\n\
-         MiB Mem: {:.1} total, {:.1} available (the host's)\n\n",
+         {}\n",
         load.join(", "),
         lines.len(),
-        mem.0 as f64 / 1024.0,
-        mem.1 as f64 / 1024.0,
+        memory_lines(mem, container_memory(ctx)),
     )
 }
 
@@ -292,8 +324,11 @@ impl Builtin for Top {
             return Ok(0);
         }
         let keys = RawKeys::new()?;
-        // The alternate screen: the shell's scrollback is left as it was.
-        io.out.write_all(b"\x1b[?1049h\x1b[?25l")?;
+        // As procps top: no alternate screen. Each frame clears the screen
+        // and is drawn from the top left, so the last one stays on screen
+        // when top ends: `top -n 1` leaves its snapshot, as a snapshot.
+        io.out.write_all(b"\x1b[?25l")?;
+        let mut footer = false;
         let result = (|| -> io::Result<()> {
             let mut wait = Duration::from_millis(500);
             let mut shown = 0u64;
@@ -318,25 +353,44 @@ impl Builtin for Top {
                 let (rows, cols) = screen_size(ctx);
                 let mut frame = header(ctx, &lines, mem);
                 frame.push_str(&table(&mut lines, by, mem.0, hz, Some(cols)));
-                let visible: Vec<&str> = frame.lines().take(rows.saturating_sub(1)).collect();
-                let mut screen = String::from("\x1b[H\x1b[2J");
-                screen.push_str(&visible.join("\r\n"));
-                screen.push_str("\r\n\x1b[7mq: quit  M: sort by memory  P: sort by CPU\x1b[27m");
-                io.out.write_all(screen.as_bytes())?;
-                io.out.flush()?;
                 shown += 1;
-                if self.iterations.is_some_and(|n| shown >= n) {
+                let last = self.iterations.is_some_and(|n| shown >= n);
+                io.out.write_all(screen(&frame, rows, !last).as_bytes())?;
+                io.out.flush()?;
+                footer = !last;
+                if last {
                     return Ok(());
                 }
                 wait = delay;
             }
         })();
-        io.out.write_all(b"\x1b[?25h\x1b[?1049l")?;
+        // The frame stays; only the key help goes, and the cursor is back.
+        let end: &[u8] = if footer {
+            b"\r\x1b[2K\x1b[?25h"
+        } else {
+            b"\x1b[?25h"
+        };
+        io.out.write_all(end)?;
         io.out.flush()?;
         drop(keys);
         result?;
         Ok(0)
     }
+}
+
+/// One frame on a terminal of `rows` rows: the screen cleared, as many
+/// lines of `frame` as fit, then the key help on the last row, or (the
+/// last frame) the cursor on the row after the frame, for what comes next.
+fn screen(frame: &str, rows: usize, help: bool) -> String {
+    let visible: Vec<&str> = frame.lines().take(rows.saturating_sub(1)).collect();
+    let mut screen = String::from("\x1b[H\x1b[2J");
+    screen.push_str(&visible.join("\r\n"));
+    if help {
+        screen.push_str("\r\n\x1b[7mq: quit  M: sort by memory  P: sort by CPU\x1b[27m");
+    } else {
+        screen.push_str("\r\n");
+    }
+    screen
 }
 
 fn key_of(k: &[u8]) -> Key {
@@ -417,5 +471,107 @@ mod tests {
             .collect();
         assert_eq!(pids, ["3", "1", "2"]);
         assert!(t.lines().all(|l| l.chars().count() <= 20));
+    }
+
+    fn put(root: &std::path::Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// A target (PID 7) whose cgroup files are under `root`, with `mountinfo`.
+    fn target_with(root: &std::path::Path, cgroup: &str, mountinfo: &str) -> Ctx {
+        put(root, "proc/7/cgroup", cgroup);
+        put(root, "proc/7/mountinfo", mountinfo);
+        let mut ctx = Ctx::for_root(root.to_path_buf());
+        ctx.proc = crate::target::procinfo::Proc::new(root.join("proc"));
+        ctx.target_pid = 7;
+        ctx
+    }
+
+    #[test]
+    fn the_container_memory_limit_is_read_from_cgroup_v2() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let ctx = target_with(
+            r,
+            "0::/\n",
+            "30 25 0:26 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+        );
+        put(r, "sys/fs/cgroup/memory.max", "268435456\n");
+        put(r, "sys/fs/cgroup/memory.current", "1048576\n");
+        assert_eq!(container_memory(&ctx), Some((256 << 20, Some(1 << 20))));
+        put(r, "sys/fs/cgroup/memory.max", "max\n");
+        assert_eq!(container_memory(&ctx), None);
+    }
+
+    #[test]
+    fn the_container_memory_limit_is_read_from_cgroup_v1() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let ctx = target_with(
+            r,
+            "4:memory:/docker/abc\n0::/\n",
+            "40 30 0:40 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n",
+        );
+        put(
+            r,
+            "sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "268435456\n",
+        );
+        assert_eq!(container_memory(&ctx), Some((256 << 20, None)));
+        // No limit: LONG_MAX rounded down to a page.
+        put(
+            r,
+            "sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "9223372036854771712\n",
+        );
+        assert_eq!(container_memory(&ctx), None);
+    }
+
+    #[test]
+    fn a_fifo_or_a_huge_file_for_a_cgroup_file_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let ctx = target_with(
+            r,
+            "0::/\n",
+            "30 25 0:26 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+        );
+        let max = r.join("sys/fs/cgroup/memory.max");
+        std::fs::create_dir_all(max.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&max, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(container_memory(&ctx), None);
+        std::fs::remove_file(&max).unwrap();
+        std::fs::File::create(&max)
+            .unwrap()
+            .set_len(1 << 32)
+            .unwrap();
+        assert_eq!(container_memory(&ctx), None);
+    }
+
+    #[test]
+    fn the_limit_line_follows_the_hosts_only_when_there_is_a_limit() {
+        let host = (2048 * 1024, 1024 * 1024);
+        assert_eq!(
+            memory_lines(host, None),
+            "MiB Mem: 2048.0 total, 1024.0 available (the host's)\n"
+        );
+        assert_eq!(
+            memory_lines(host, Some((256 << 20, Some(3 << 19)))),
+            "MiB Mem: 2048.0 total, 1024.0 available (the host's)\n\
+             MiB Lim: 256.0 limit, 1.5 used (the container's cgroup)\n"
+        );
+    }
+
+    #[test]
+    fn the_last_frame_ends_below_itself_and_the_others_with_the_key_help() {
+        let frame = "a\nb\nc\nd\n";
+        let s = screen(frame, 3, true);
+        assert_eq!(
+            s,
+            "\x1b[H\x1b[2Ja\r\nb\r\n\x1b[7mq: quit  M: sort by memory  P: sort by CPU\x1b[27m"
+        );
+        assert_eq!(screen(frame, 3, false), "\x1b[H\x1b[2Ja\r\nb\r\n");
     }
 }

@@ -55,8 +55,9 @@ pub fn attach(args: AttachArgs) -> ExitCode {
     // As the docker CLI's plugin: end like on SIGTERM when the CLI says so
     // (a thread, so only after the fork).
     crate::cli::plugin::watch_cli_socket();
-    // Reading and hashing this binary (several MB) overlaps the runtime's
-    // start and the engine calls that find the target.
+    // Naming this binary (a cache lookup; the first time, reading and
+    // hashing several MB) overlaps the runtime's start and the engine calls
+    // that find the target.
     let binary = args
         .toolbox_image
         .is_none()
@@ -317,21 +318,36 @@ async fn attach_session(
     };
 
     let engine = engine::connect_args(&args.engine, log).await?;
-    let found = target::resolve(&engine, name, args.image).await?;
-    let mut target = settle::settle(&engine, found, !args.replica).await?;
-    let image = match binary {
-        None => {
-            let given = args.toolbox_image.clone().unwrap_or_default();
-            image::check_given(&engine, &given).await?;
-            given
-        }
-        Some(task) => {
-            let binary = hashed(task).await?;
-            log.say(|| format!("hashed this binary: {}", binary.short_hash));
-            let plan = plan_of(tools).await?;
-            image::ensure_with(&engine, &binary, plan.as_ref()).await?
+    // The target and the toolbox image are independent: look for both at
+    // once (an import, the first time, overlaps a restarting target's
+    // settling too).
+    let found = async {
+        let found = target::resolve(&engine, name, args.image).await?;
+        settle::settle(&engine, found, !args.replica).await
+    };
+    let toolbox = async {
+        match binary {
+            None => {
+                let given = args.toolbox_image.clone().unwrap_or_default();
+                image::check_given(&engine, &given).await?;
+                Ok(given)
+            }
+            Some(task) => {
+                let binary = hashed(task).await?;
+                log.say(|| {
+                    let how = if binary.remembered() {
+                        "remembered"
+                    } else {
+                        "hashed"
+                    };
+                    format!("this binary is {} ({how})", binary.short_hash)
+                });
+                let plan = plan_of(tools).await?;
+                image::ensure_with(&engine, &binary, plan.as_ref()).await
+            }
         }
     };
+    let (mut target, image) = target_first(found, toolbox).await?;
 
     let mut req = Request {
         tty,
@@ -431,6 +447,28 @@ async fn attach_session(
     }
 }
 
+/// Both results, `target` and `toolbox` run concurrently; a failure of
+/// `target` is the one reported (and ends `toolbox` at once): a mistyped
+/// name is said as such, whatever the image.
+async fn target_first<T, I>(
+    target: impl Future<Output = Result<T, HostError>>,
+    toolbox: impl Future<Output = Result<I, HostError>>,
+) -> Result<(T, I), HostError> {
+    tokio::pin!(target, toolbox);
+    let mut image = None;
+    let target = loop {
+        tokio::select! {
+            found = &mut target => break found?,
+            done = &mut toolbox, if image.is_none() => image = Some(done),
+        }
+    };
+    let image = match image {
+        Some(done) => done?,
+        None => toolbox.await?,
+    };
+    Ok((target, image))
+}
+
 /// How many times a session is tried when the engine restarts its target
 /// under it.
 const ATTEMPTS: u32 = 3;
@@ -463,6 +501,50 @@ mod tests {
         assert!(!wants_tty(false, false, true, false));
         assert!(!wants_tty(false, true, true, true));
         assert!(wants_tty(true, false, false, false));
+    }
+
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn the_targets_failure_is_reported_before_the_toolboxs() {
+        use std::time::Duration;
+        let slow = |ms, r: Result<u8, HostError>| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            r
+        };
+        let fail = |what: &str| Err(HostError::Local(what.into()));
+        // The toolbox fails first, the target after: the target's failure.
+        let e = block_on(target_first(
+            slow(30, fail("target")),
+            slow(0, fail("image")),
+        ));
+        assert_eq!(e.unwrap_err().to_string(), "target");
+        // The target fails: the import, however long, is not waited for.
+        let e = block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                target_first(
+                    slow(0, fail("target")),
+                    std::future::pending::<Result<u8, _>>(),
+                ),
+            )
+            .await
+        });
+        assert_eq!(
+            e.expect("waited for the toolbox").unwrap_err().to_string(),
+            "target"
+        );
+        // A found target: the toolbox's outcome, failure or not.
+        let e = block_on(target_first(slow(0, Ok(1)), slow(20, fail("image"))));
+        assert_eq!(e.unwrap_err().to_string(), "image");
+        let both = block_on(target_first(slow(10, Ok(1)), slow(0, Ok(2))));
+        assert_eq!(both.unwrap(), (1, 2));
     }
 
     #[test]

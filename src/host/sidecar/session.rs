@@ -5,7 +5,8 @@
 //! 1. create the container (auto-remove, stdin once);
 //! 2. attach to it, before it starts, so no output is lost;
 //! 3. register the wait for its exit (a replica: its removal), before it
-//!    starts, so a quick exit cannot be removed before we ask for its status;
+//!    starts, so a quick exit cannot be removed before we ask for its status
+//!    (2 and 3 on connections of their own, at the same time);
 //! 4. start it;
 //! 5. send the window size at once: the TTY is 0×0 until the first resize
 //!    (`ConsoleSize` at create is ignored by Engine 20.10);
@@ -174,9 +175,9 @@ pub async fn run_container_until(
 
     // A container that never started is not auto-removed: remove it on failure.
     let started = async {
-        // 2. Attach, 3. register the wait.
-        let attached = wire::attach(engine, &id).await?;
-        let wait = wire::wait(engine, &id, until).await?;
+        // 2. Attach, 3. register the wait: on two connections, at once.
+        let (attached, wait) =
+            tokio::try_join!(wire::attach(engine, &id), wire::wait(engine, &id, until))?;
         // 4. Start.
         engine
             .docker
