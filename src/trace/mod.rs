@@ -535,6 +535,13 @@ impl Tracer {
         } else {
             ptrace::syscall(pid, None)?;
         }
+        Ok(Tracer::of_started(pid, filtered))
+    }
+
+    /// The tracer of a program it started: `pid` alone, owned (killed
+    /// if still running at the end), `filtered` when the program runs
+    /// under trace's seccomp filter.
+    fn of_started(pid: Pid, filtered: bool) -> Tracer {
         let mut threads = HashMap::new();
         threads.insert(
             pid,
@@ -543,7 +550,7 @@ impl Tracer {
                 fresh: false,
             },
         );
-        Ok(Tracer {
+        Tracer {
             threads,
             leader: pid,
             owned: true,
@@ -551,7 +558,7 @@ impl Tracer {
             port_start: None,
             filtered,
             stops: 0,
-        })
+        }
     }
 
     /// Start `cmd` traced from its first instruction after exec: the child
@@ -578,24 +585,8 @@ impl Tracer {
             }
         }
         ptrace::setoptions(pid, options() | Options::PTRACE_O_EXITKILL)?;
-        let mut threads = HashMap::new();
-        threads.insert(
-            pid,
-            Thread {
-                in_syscall: false,
-                fresh: false,
-            },
-        );
         ptrace::syscall(pid, None)?;
-        Ok(Tracer {
-            threads,
-            leader: pid,
-            owned: true,
-            ended: None,
-            port_start: None,
-            filtered: false,
-            stops: 0,
-        })
+        Ok(Tracer::of_started(pid, false))
     }
 
     pub fn leader(&self) -> Pid {
