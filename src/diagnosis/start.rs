@@ -145,8 +145,11 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Option<Start> {
     let opts = Options {
         // Successful opens too: the config files read, the paths written.
         all: true,
-        // At the reported calls only (opens and failures are among them).
-        every_call: false,
+        // At every call, not under trace's filter: a call the container's
+        // seccomp profile refuses (chroot without CAP_SYS_CHROOT, under
+        // Docker's default profile) fails before a filter of ours could
+        // stop it, and that failure is often the cause doctor must name.
+        every_call: true,
         timeout: Some(timeout),
         watch_terminal: false,
         until: None,

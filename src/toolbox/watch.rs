@@ -124,7 +124,7 @@ fn run(args: &WatchArgs) -> Result<(), String> {
         awaited: args.ports.clone(),
         ..Watched::default()
     };
-    let tracer = match command().and_then(|mut cmd| Tracer::start(&mut cmd)) {
+    let tracer = match command().and_then(|mut cmd| Tracer::start_with(&mut cmd, true)) {
         Ok(t) => Some(t),
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
             // Tracing refused (a seccomp profile without ptrace): start it
