@@ -327,6 +327,25 @@ fn haproxy_chrooting_as_a_non_root_user_needs_sys_chroot_never_a_chown() {
 }
 
 #[test]
+fn doctor_run_of_the_haproxy_image_sees_the_chroot_that_the_engines_profile_refuses() {
+    // The watched start stops at every call: under Docker's default seccomp
+    // profile, chroot without CAP_SYS_CHROOT is refused by the profile,
+    // before a filter of trace's own could have reported it.
+    let out = Nosh::new()
+        .args(["doctor", &corpus::haproxy(2), "--run", "--format", "json"])
+        .timeout(Duration::from_secs(120))
+        .run();
+    let v = out.json();
+    assert_eq!(out.code(), 1, "{v:#}");
+    let f = the_cause(&v, "needs-capability", "CAP_SYS_CHROOT");
+    let calls = f["evidence"]["calls"].to_string();
+    assert!(
+        calls.contains("chroot(\\\"/var/lib/haproxy\\\") = -1 EPERM"),
+        "{f:#}"
+    );
+}
+
+#[test]
 fn haproxy_with_every_fix_runs_read_only_with_no_capabilities_and_no_error() {
     let c = read_only(&corpus::haproxy(3), &["/run/haproxy"], &[]);
     thread::sleep(Duration::from_secs(1));

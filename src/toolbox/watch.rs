@@ -344,10 +344,14 @@ fn finish_watch(
         Some(code) => {
             info.state = "exited".into();
             info.exit_code = i64::from(code);
+            // Seen ending by the watch itself: the checks take the code as
+            // the run's (a code of unknown source is no crash to them).
+            info.exit_code_source = "wait".into();
         }
         None => {
             info.state = "running".into();
             info.exit_code = 0;
+            info.exit_code_source.clear();
         }
     }
     let identity = Identity {
