@@ -240,41 +240,6 @@ const HEADER: [&str; 6] = ["PROTO", "STATE", "LOCAL", "PEER", "PID", "PROCESS"];
 /// The PID column is right-aligned.
 const RIGHT: usize = 4;
 
-/// The table of `util::write_table` (columns as wide as their widest
-/// cell, PID right-aligned, no trailing blanks), without copying the rows.
-fn write_table(out: &mut impl Write, rows: &[[String; 6]]) -> io::Result<()> {
-    let mut widths = HEADER.map(|h| h.chars().count());
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut line = String::new();
-    let header = HEADER.map(String::from);
-    for row in std::iter::once(&header).chain(rows) {
-        line.clear();
-        for (i, cell) in row.iter().enumerate() {
-            let last = i + 1 == row.len();
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            if i == RIGHT {
-                line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                if !last {
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            if !last {
-                line.push(' ');
-            }
-        }
-        out.write_all(line.trim_end().as_bytes())?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
 fn sort_key(r: &Row) -> (u8, bool, u16, u64) {
     let family = match r.proto {
         Proto::Tcp | Proto::Tcp6 => 0,
@@ -314,7 +279,7 @@ impl Builtin for Ports {
         }
         // Ten thousand sockets are ten thousand lines: one write per 64 KiB.
         let mut out = io::BufWriter::with_capacity(64 * 1024, &mut io.out);
-        write_table(&mut out, &render(&rows))?;
+        util::write_table(&mut out, Some(&HEADER), &render(&rows), &[RIGHT])?;
         if let Some(note) = note {
             writeln!(out, "-: {note}")?;
         }
@@ -382,32 +347,6 @@ mod tests {
         assert_eq!(table[1][5], "demo\\eapp");
         assert_eq!(table[2][2], "[::1]:8443");
         assert_eq!(table[4][2], "/run/evil\\e]0;x\\x07.sock");
-    }
-
-    #[test]
-    fn the_table_is_the_one_write_table_makes() {
-        let p = fake_proc();
-        let mut rows = read_sockets(p.path(), all(true));
-        rows.sort_by_key(sort_key);
-        let mut owners = Owners::default();
-        owners.insert(
-            101,
-            Owner {
-                pid: 12345,
-                process: "dëmo ".into(),
-            },
-        );
-        attach_owners(&mut rows, &owners);
-        let table = render(&rows);
-        let mut ours = Vec::new();
-        write_table(&mut ours, &table).unwrap();
-        let mut theirs = Vec::new();
-        let as_vecs: Vec<Vec<String>> = table.iter().map(|r| r.to_vec()).collect();
-        util::write_table(&mut theirs, Some(&HEADER), &as_vecs, &[RIGHT]).unwrap();
-        assert_eq!(
-            String::from_utf8(ours).unwrap(),
-            String::from_utf8(theirs).unwrap()
-        );
     }
 
     #[test]

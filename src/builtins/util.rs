@@ -195,46 +195,62 @@ pub fn write_file_header(out: &mut impl Write, index: usize, name: &str) -> io::
 }
 
 /// Render rows as left-aligned columns (the last column unpadded).
-/// Right-align columns listed in `right`.
-pub fn write_table(
+/// Right-align columns listed in `right`. The rows are read in place and
+/// each line is built in one buffer: a table of 10,000 sockets is not
+/// copied.
+pub fn write_table<R, S>(
     out: &mut impl Write,
     header: Option<&[&str]>,
-    rows: &[Vec<String>],
+    rows: &[R],
     right: &[usize],
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    R: AsRef<[S]>,
+    S: AsRef<str>,
+{
     let ncols = header
         .map(|h| h.len())
-        .or_else(|| rows.first().map(Vec::len))
+        .or_else(|| rows.first().map(|r| r.as_ref().len()))
         .unwrap_or(0);
     let mut widths = vec![0usize; ncols];
-    let all = header
-        .map(|h| h.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .into_iter()
-        .chain(rows.iter().cloned());
-    for row in all.clone() {
-        for (i, cell) in row.iter().enumerate().take(ncols) {
-            widths[i] = widths[i].max(cell.chars().count());
+    let mut widen = |cells: &mut dyn Iterator<Item = &str>| {
+        for (w, cell) in widths.iter_mut().zip(cells) {
+            *w = (*w).max(cell.chars().count());
         }
+    };
+    if let Some(h) = header {
+        widen(&mut h.iter().copied());
     }
-    for row in all {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate().take(ncols) {
+    for row in rows {
+        widen(&mut row.as_ref().iter().map(AsRef::as_ref));
+    }
+    let mut line = String::new();
+    let mut write_row = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        line.clear();
+        for (i, cell) in cells.take(ncols).enumerate() {
             let last = i + 1 == ncols;
             let pad = widths[i].saturating_sub(cell.chars().count());
             if right.contains(&i) {
-                line.push_str(&" ".repeat(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
                 line.push_str(cell);
             } else {
                 line.push_str(cell);
                 if !last {
-                    line.push_str(&" ".repeat(pad));
+                    line.extend(std::iter::repeat_n(' ', pad));
                 }
             }
             if !last {
                 line.push(' ');
             }
         }
-        writeln!(out, "{}", line.trim_end())?;
+        out.write_all(line.trim_end().as_bytes())?;
+        out.write_all(b"\n")
+    };
+    if let Some(h) = header {
+        write_row(&mut h.iter().copied())?;
+    }
+    for row in rows {
+        write_row(&mut row.as_ref().iter().map(AsRef::as_ref))?;
     }
     Ok(())
 }
@@ -311,10 +327,7 @@ mod tests {
         write_table(
             &mut out,
             Some(&["PID", "CMD"]),
-            &[
-                vec!["1".into(), "app".into()],
-                vec!["120".into(), "x".into()],
-            ],
+            &[["1", "app"], ["120", "x"]],
             &[0],
         )
         .unwrap();
