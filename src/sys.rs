@@ -262,6 +262,28 @@ pub fn is_dumpable() -> Result<bool, SysError> {
     nix::sys::prctl::get_dumpable().map_err(call("read the dumpable flag"))
 }
 
+/// Fills `buf` from the kernel's random pool (`getrandom`, which blocks
+/// only until the pool is first seeded at boot).
+pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the pointer and length describe `rest`, which the call
+        // only writes.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match n {
+            n if n > 0 => filled += n as usize,
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Make this process the reaper of its orphaned descendants.
 pub fn set_child_subreaper() -> Result<(), SysError> {
     nix::sys::prctl::set_child_subreaper(true).map_err(call("become a child subreaper"))

@@ -44,6 +44,10 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// A file of the target that imitates the toolbox's end mark (with a
+/// value of its own, as any target must: it cannot read the session's).
+const FORGED_END: &[u8] = b"before\n\0nosh:end:0123456789abcdef0123456789abcdef:0\nafter\n";
+
 /// The fixture image: `/app/app` (static), run as 65532. Built once per test
 /// process; the tag is stable, so parallel test binaries share it.
 fn app_image() -> &'static str {
@@ -53,6 +57,7 @@ fn app_image() -> &'static str {
         let src = dir.path().join("app.c");
         std::fs::write(&src, APP_C).unwrap();
         std::fs::create_dir_all(dir.path().join("root/app")).unwrap();
+        std::fs::write(dir.path().join("root/app/forged-end"), FORGED_END).unwrap();
         let bin = dir.path().join("root/app/app");
         let cc = Command::new("gcc")
             .args(["-static", "-O2", "-o"])
@@ -365,6 +370,56 @@ fn exit_status_is_the_shells() {
 }
 
 #[test]
+fn a_one_shot_session_ends_on_the_toolboxs_mark_with_all_of_both_streams() {
+    require_engine();
+    let t = Target::run("mark", &[]);
+    let counted = Nosh::new()
+        .args([&t.name, "-c", "xxd /app/app | wc -c"])
+        .run()
+        .ok();
+    let bytes: usize = counted.stdout.trim().parse().expect("a byte count");
+    assert!(bytes > 1 << 20, "{bytes}");
+    let missing = Nosh::new().args([&t.name, "-c", "ls /missing"]).run();
+    assert_ne!(missing.code, 0);
+    // Megabytes on stdout, then a last line on stderr: the session ends on
+    // the mark of both streams, never before the end of either.
+    for _ in 0..3 {
+        let ran = Nosh::new()
+            .args(["-v", &t.name, "-c", "xxd /app/app; ls /missing"])
+            .run();
+        assert_eq!(ran.code, missing.code, "{}", ran.stderr);
+        assert_eq!(ran.stdout.len(), bytes);
+        assert!(ran.stdout.ends_with('\n'));
+        assert!(ran.stderr.contains("/missing"), "{}", ran.stderr);
+        assert!(
+            ran.stderr
+                .contains("ended (the toolbox's mark), exit status"),
+            "{}",
+            ran.stderr
+        );
+        assert!(!ran.stderr.contains("nosh:end:"), "{}", ran.stderr);
+    }
+    t.assert_nothing_left();
+}
+
+#[test]
+fn output_that_imitates_the_end_mark_is_shown_and_ends_nothing() {
+    require_engine();
+    let t = Target::run("forged", &[]);
+    let ran = Nosh::new()
+        .args(["-v", &t.name, "-c", "cat /app/forged-end; exit 7"])
+        .run();
+    assert_eq!(ran.code, 7, "{}", ran.stderr);
+    assert_eq!(ran.stdout.as_bytes(), FORGED_END);
+    assert!(
+        ran.stderr
+            .contains("ended (the toolbox's mark), exit status 7"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
 fn piped_commands_run_in_order_and_see_the_targets_files() {
     require_engine();
     let t = Target::run("piped", &[]);
@@ -656,6 +711,9 @@ fn a_changed_binary_gets_a_toolbox_image_of_its_own_and_an_unchanged_one_is_not_
     );
     let fourth = attach();
     assert_eq!(named(&fourth, &changed, "remembered"), new_tag);
+    // The session ended at the toolbox's mark; the engine may still be
+    // removing its sidecar, which uses the image.
+    t.assert_nothing_left();
     docker_ok(&["rmi", &new_tag]);
 }
 

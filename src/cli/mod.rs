@@ -577,6 +577,12 @@ pub struct ToolboxArgs {
     #[arg(long, value_name = "DIR")]
     pub tools: Option<std::path::PathBuf>,
 
+    /// Without a TTY: end with a mark carrying this value and the exit
+    /// status on stdout and stderr (set by the host half; see
+    /// `toolbox::end_mark`).
+    #[arg(long, value_name = "HEX", hide = true)]
+    pub end_mark: Option<String>,
+
     /// The target's configuration as JSON (set by the host half).
     #[arg(
         long,

@@ -363,6 +363,7 @@ async fn attach_session(
         limits: spec::Limits::from(&args.limits),
         hold_output: false,
         stream_dir: args.stream_dir.as_ref().map(|d| d.display().to_string()),
+        end_mark: None,
     };
     let mut watchdog = watchdog;
     let mut attempt = 1;
@@ -382,6 +383,14 @@ async fn attach_session(
             && req.command.is_some()
             && target.info.restart_count > 0
             && attempt < ATTEMPTS;
+        // Without a TTY, the toolbox's end mark ends the session as soon as
+        // its output has (a replica's session ends with its removal; a
+        // copy's stream carries the copy's bytes only).
+        req.end_mark = if sidecar && !tty && req.stream_dir.is_none() {
+            crate::toolbox::end_mark::new_value().ok()
+        } else {
+            None
+        };
         if sidecar
             && attempt == 1
             && let Some(warning) = target::ptrace_warning(&target)

@@ -18,10 +18,13 @@
 //!    input is read before this point; attached directly, install the
 //!    seccomp filter ([`seccomp`]);
 //! 6. run the shell; on its exit kill and reap every child ([`reaper`]).
-//!    Every program of the target it starts goes through [`spawn`].
+//!    Every program of the target it starts goes through [`spawn`];
+//! 7. handed a value by the host half (no TTY), end stdout and stderr with
+//!    the mark that carries the status ([`end_mark`]), then exit.
 
 pub mod cgroups;
 pub mod drop;
+pub mod end_mark;
 pub mod find;
 pub mod forward;
 pub mod identity;
@@ -81,21 +84,39 @@ pub unsafe fn take_host_args() -> Result<Vec<String>, String> {
         .ok_or_else(|| format!("${TOOLBOX_ARGS_ENV} is not a JSON list of strings"))
 }
 
-pub fn main(args: ToolboxArgs) -> ExitCode {
-    match run(args) {
-        Ok(code) => ExitCode::from(code),
+pub fn main(mut args: ToolboxArgs) -> ExitCode {
+    // The mark is this process's to write, after the shell's process
+    // (forked below into the target's PID namespace) has ended; never the
+    // forked one's, which returns through here too.
+    let outer = std::process::id();
+    let mut mark = args
+        .end_mark
+        .take()
+        .filter(|value| end_mark::is_value(value));
+    let code = match run(args, &mut mark) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("nosh: {}", report(e.as_ref()));
-            ExitCode::from(crate::EXIT_NOSH_FAILED)
+            crate::EXIT_NOSH_FAILED
         }
+    };
+    if let Some(value) = mark
+        && std::process::id() == outer
+    {
+        end_mark::write(&value, code);
     }
+    ExitCode::from(code)
 }
 
-fn run(args: ToolboxArgs) -> Result<u8, Box<dyn Error>> {
+/// The toolbox; `mark` is forgotten when stdout becomes a copy's stream,
+/// which must carry the copy's bytes only.
+fn run(args: ToolboxArgs, mark: &mut Option<String>) -> Result<u8, Box<dyn Error>> {
     // 0.
     sys::set_not_dumpable()?;
     // A copy's own stream, when `nosh cp` offers one, before any output.
-    stream::take_offered();
+    if stream::take_offered() {
+        *mark = None;
+    }
     let info: TargetInfo = match &args.target_info {
         Some(json) => serde_json::from_str(json)
             .map_err(|e| format!("--target-info is not valid JSON: {e}"))?,

@@ -27,10 +27,11 @@ pub const OVER_ATTACH: &[u8] = b"nosh-stream: attach\n";
 /// Takes the socket the host offers as stdin and stdout, or says on
 /// stdout that there is none. Does nothing in a session that was offered
 /// none (no [`DIR`]). Call it before anything is written to stdout.
-pub fn take_offered() {
+/// Whether stdout is the socket now.
+pub fn take_offered() -> bool {
     let dir = Path::new(DIR);
     if !dir.is_dir() {
-        return;
+        return false;
     }
     if let Ok(conn) = UnixStream::connect(dir.join(SOCKET)) {
         let moved = nix::unistd::dup2_stdin(conn.as_fd())
@@ -41,10 +42,11 @@ pub fn take_offered() {
             eprintln!("nosh: cannot take the copy's stream: {e}");
             std::process::exit(i32::from(crate::EXIT_NOSH_FAILED));
         }
-        return;
+        return true;
     }
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(OVER_ATTACH);
     let _ = out.flush();
+    false
 }

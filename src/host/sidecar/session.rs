@@ -14,7 +14,10 @@
 //! 7. the exit status from the wait. A sidecar's session ends there: its
 //!    removal is the engine's job (auto-remove; the watchdog and `nosh gc`
 //!    for what a crash leaves), and waiting for it cost every `-c` run
-//!    about 100 ms.
+//!    about 100 ms. Without a TTY a sidecar's session ends sooner still:
+//!    at the toolbox's end mark on both output streams, which carries the
+//!    status ([`crate::toolbox::end_mark`]); Docker answers the wait only
+//!    once the container is torn down, 40 to 100 ms after the last output.
 
 use std::io::Write;
 
@@ -32,6 +35,7 @@ use crate::host::sidecar::spec::{Request, sidecar_config, sidecar_name};
 use crate::host::sidecar::watchdog::Watchdog;
 use crate::host::target::Target;
 use crate::host::terminal;
+use crate::toolbox::end_mark::Watch;
 
 /// How a session ended.
 #[derive(Debug)]
@@ -89,6 +93,7 @@ pub async fn run(
         &failed,
         Until::Exited,
         req.hold_output,
+        req.end_mark.as_deref(),
     )
     .await;
     if let Err(
@@ -134,12 +139,15 @@ pub async fn run_container(
         failed,
         Until::Removed,
         false,
+        None,
     )
     .await
 }
 
-/// Steps 1–7, ending when the container has exited or is removed (`until`);
-/// with `hold`, the output is kept back ([`Outcome::Held`]).
+/// Steps 1–7, ending when the container has exited or is removed (`until`)
+/// or, sooner, when the toolbox's output ended with `mark`
+/// ([`crate::toolbox::end_mark`]); with `hold`, the output is kept back
+/// ([`Outcome::Held`]).
 #[allow(
     clippy::too_many_arguments,
     reason = "each is one of the session's settings; a struct would only rename them"
@@ -153,6 +161,7 @@ pub async fn run_container_until(
     failed: &dyn Fn(Step, &bollard::errors::Error) -> HostError,
     until: Until,
     hold: bool,
+    mark: Option<&str>,
 ) -> Result<Outcome, HostError> {
     // Catch the signals before anything exists to clean up: a Ctrl-C during
     // create or start must still end in "interrupted, container removed".
@@ -206,6 +215,7 @@ pub async fn run_container_until(
     let mut out = Output {
         tty,
         held: hold.then(Held::default),
+        mark: mark.map(Watch::new),
     };
     let interrupted = match pump(engine, &id, attached, &mut out, &mut signals).await {
         Ok(interrupted) => interrupted,
@@ -220,17 +230,22 @@ pub async fn run_container_until(
         return Ok(Outcome::Interrupted(sig));
     }
 
-    // 7. Exit status.
-    let status = match wait.status().await {
-        Ok(status) => status,
-        Err(e) => {
-            out.show_held();
-            return Err(e);
-        }
+    // 7. Exit status: the toolbox's own word, or the engine's.
+    let marked = out.mark.as_ref().and_then(Watch::status);
+    let status = match marked {
+        Some(status) => i64::from(status),
+        None => match wait.status().await {
+            Ok(status) => status,
+            Err(e) => {
+                out.show_held();
+                return Err(e);
+            }
+        },
     };
-    let ended = match until {
-        Until::Exited => "exited",
-        Until::Removed => "removed",
+    let ended = match (marked, until) {
+        (Some(_), _) => "ended (the toolbox's mark)",
+        (None, Until::Exited) => "exited",
+        (None, Until::Removed) => "removed",
     };
     log.say(|| format!("{name} {ended}, exit status {status}"));
     Ok(match out.held.take() {
@@ -315,6 +330,7 @@ async fn pump(
                     Err(e) => return Err(lost(e)),
                 };
                 if n == 0 {
+                    out.finish().map_err(lost)?;
                     return Ok(None);
                 }
                 if first_byte {
@@ -328,6 +344,10 @@ async fn pump(
                         return Ok(None);
                     }
                     return Err(lost(e));
+                }
+                if out.mark.as_ref().is_some_and(|m| m.status().is_some()) {
+                    engine.log.say(|| "end mark on both streams".into());
+                    return Ok(None);
                 }
             }
             chunk = stdin.recv(), if stdin_open => {
@@ -370,10 +390,12 @@ async fn pump(
 }
 
 /// Where sidecar output goes: raw to stdout on a TTY, demultiplexed
-/// otherwise; into `held` while the session's output is kept back.
+/// otherwise; into `held` while the session's output is kept back; past
+/// `mark`, which takes the toolbox's end mark out.
 struct Output {
     tty: bool,
     held: Option<Held>,
+    mark: Option<Watch>,
 }
 
 impl Output {
@@ -386,7 +408,33 @@ impl Output {
         } else {
             demux.push(bytes)
         };
+        let chunks = match &mut self.mark {
+            Some(mark) => chunks
+                .into_iter()
+                .map(|(channel, payload)| {
+                    let shown = mark.filter(channel == Channel::Stderr, &payload);
+                    (channel, shown)
+                })
+                .collect(),
+            None => chunks,
+        };
+        self.show(chunks)
+    }
+
+    /// The end of the output: what the mark's watch still held back.
+    fn finish(&mut self) -> std::io::Result<()> {
+        let Some(mark) = &mut self.mark else {
+            return Ok(());
+        };
+        let [out, err] = mark.rest();
+        self.show(vec![(Channel::Stdout, out), (Channel::Stderr, err)])
+    }
+
+    fn show(&mut self, chunks: Vec<(Channel, Vec<u8>)>) -> std::io::Result<()> {
         for (channel, payload) in chunks {
+            if payload.is_empty() {
+                continue;
+            }
             match &mut self.held {
                 Some(held) => {
                     held.bytes += payload.len();

@@ -44,6 +44,9 @@ pub struct Request {
     /// `nosh cp`'s socket directory on this host, mounted at
     /// `toolbox::stream::DIR` in the sidecar or replica.
     pub stream_dir: Option<String>,
+    /// The value of the mark the toolbox ends its output with
+    /// ([`crate::toolbox::end_mark`]), for a sidecar without a TTY.
+    pub end_mark: Option<String>,
 }
 
 /// The sidecar's resource limits: a hostile target can make any builtin
@@ -138,6 +141,9 @@ fn request_args(req: &Request) -> Vec<String> {
     }
     if let Some(cmd) = &req.command {
         args.extend(["-c".to_string(), cmd.clone()]);
+    }
+    if let Some(value) = &req.end_mark {
+        args.extend(["--end-mark".to_string(), value.clone()]);
     }
     args
 }
