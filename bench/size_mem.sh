@@ -37,7 +37,11 @@ echo "toolbox image $image: $image_size bytes; binary: $bin_size bytes; ratio im
 ( sleep 3 ) | "$NOSH" -T "$name" > /dev/null &
 client=$!
 sleep 1.5
-tb=$(pgrep -f "toolbox --pid 1" | head -n1 || true)
+# The toolbox's command line is `/nosh toolbox` and nothing more (its
+# arguments travel in its environment); the oldest such process is the
+# sidecar's entry, the other the shell it forked into the target's PID
+# namespace.
+tb=$(pgrep -o -f '^/nosh toolbox$' || true)
 app=$(docker inspect -f '{{.State.Pid}}' "$name")
 if [[ -z $tb ]]; then
     echo "size_mem.sh: no toolbox process found" >&2

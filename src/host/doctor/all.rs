@@ -318,11 +318,13 @@ async fn check(
     let req = Request {
         command: Some(command),
         limits: Limits::default(),
+        end_mark: crate::toolbox::end_mark::new_value().ok(),
         ..Request::default()
     };
     let config = spec::sidecar_config(&target, image, &req);
     let sidecar = spec::sidecar_name(&name);
-    let outcome = capture::run(engine, tracker, &sidecar, config, Until::Exited).await;
+    let mark = req.end_mark.as_deref();
+    let outcome = capture::run(engine, tracker, &sidecar, config, Until::Exited, mark).await;
     let gone = || async {
         !engine
             .docker

@@ -27,6 +27,7 @@ use crate::host::engine::wire::{self, Channel, Demux, Until};
 use crate::host::error::HostError;
 use crate::host::sidecar::session::Step;
 use crate::host::sidecar::watchdog::Watchdog;
+use crate::toolbox::end_mark::Watch;
 
 /// The label every container of one `doctor --run` or `--all` run wears.
 pub const LABEL_RUN: &str = "io.nosh.run";
@@ -176,13 +177,15 @@ impl Captured {
 
 /// Runs a container made from `config` to its end and returns its
 /// output. `until` says when it is over: its exit (auto-remove does the
-/// rest) or its removal (a helper waits for that).
+/// rest) or its removal (a helper waits for that); a sidecar handed `mark`
+/// is over sooner, at the toolbox's end mark ([`crate::toolbox::end_mark`]).
 pub async fn run(
     engine: &Engine,
     tracker: &Tracker,
     name: &str,
     mut config: ContainerCreateBody,
     until: Until,
+    mark: Option<&str>,
 ) -> Result<Captured, (Step, HostError)> {
     let (key, value) = tracker.label();
     config
@@ -207,7 +210,7 @@ pub async fn run(
     engine
         .log
         .say(|| format!("created {name} ({})", &id[..id.len().min(12)]));
-    let result = run_created(engine, &id, until).await;
+    let result = run_created(engine, &id, until, mark).await;
     if result.is_err() {
         // Never started, or lost: not auto-removed.
         remove(engine, &id).await;
@@ -220,6 +223,7 @@ async fn run_created(
     engine: &Engine,
     id: &str,
     until: Until,
+    mark: Option<&str>,
 ) -> Result<Captured, (Step, HostError)> {
     let attached = wire::attach(engine, id)
         .await
@@ -238,33 +242,56 @@ async fn run_created(
         .say(|| format!("started {}", &id[..id.len().min(12)]));
     let mut out = Captured::default();
     let mut demux = Demux::default();
-    let mut keep = |bytes: &[u8], out: &mut Captured| {
+    let mut watch = mark.map(Watch::new);
+    let mut keep = |bytes: &[u8], out: &mut Captured, watch: &mut Option<Watch>| {
         for (channel, payload) in demux.push(bytes) {
-            let buf = match channel {
-                Channel::Stdout => &mut out.stdout,
-                Channel::Stderr => &mut out.stderr,
+            let stderr = channel == Channel::Stderr;
+            let payload = match watch {
+                Some(w) => w.filter(stderr, &payload),
+                None => payload,
+            };
+            let buf = if stderr {
+                &mut out.stderr
+            } else {
+                &mut out.stdout
             };
             let room = MAX_OUTPUT.saturating_sub(buf.len());
             buf.extend_from_slice(&payload[..payload.len().min(room)]);
         }
     };
-    keep(&attached.first, &mut out);
+    keep(&attached.first, &mut out, &mut watch);
     let mut conn = attached.conn;
     let mut buf = vec![0u8; 32 * 1024];
-    loop {
+    let marked = loop {
+        if let Some(status) = watch.as_ref().and_then(Watch::status) {
+            break Some(status);
+        }
         let n = conn
             .read(&mut buf)
             .await
             .map_err(|e| (Step::Start, HostError::Stream(e.to_string())))?;
         if n == 0 {
-            break;
+            if let Some(w) = &mut watch {
+                let [rest_out, rest_err] = w.rest();
+                out.stdout.extend(rest_out);
+                out.stderr.extend(rest_err);
+            }
+            break None;
         }
-        keep(&buf[..n], &mut out);
-    }
-    out.status = wait.status().await.map_err(|e| (Step::Start, e))?;
+        keep(&buf[..n], &mut out, &mut watch);
+    };
+    out.status = match marked {
+        Some(status) => i64::from(status),
+        None => wait.status().await.map_err(|e| (Step::Start, e))?,
+    };
     engine.log.say(|| {
+        let how = if marked.is_some() {
+            " (the toolbox's mark)"
+        } else {
+            ""
+        };
         format!(
-            "{} ended with status {}",
+            "{} ended{how} with status {}",
             &id[..id.len().min(12)],
             out.status
         )

@@ -417,7 +417,7 @@ pub async fn run(
         crate::host::sidecar::spec::sidecar_name(&format!("doctor-{}", short_ref(&reference)))
     );
     let config = config(&target, &plan, &helper_id, args);
-    let captured = capture::run(engine, tracker, &name, config, Until::Removed).await;
+    let captured = capture::run(engine, tracker, &name, config, Until::Removed, None).await;
     // 4. (the container is gone: removed once it ended)
     tracker.remove_helper(engine).await;
     for v in &fresh_volumes {
