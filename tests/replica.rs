@@ -509,6 +509,31 @@ fn a_replica_image_the_user_tagged_during_the_session_survives_it() {
 }
 
 #[test]
+fn a_replica_resolves_names_as_its_original_did() {
+    // Never started (its shell-form CMD needs a shell): only a replica can
+    // look inside.
+    let (c, _) = Container::try_run(
+        &shell_form_image(),
+        &[
+            "--add-host",
+            "db.internal:10.1.2.3",
+            "--dns-search",
+            "corp.example",
+        ],
+        &[],
+    );
+    wait_stopped(&c);
+    let ran = Nosh::new()
+        .arg(c.name())
+        .c("cat /etc/hosts /etc/resolv.conf; resolve db.internal")
+        .run();
+    ran.success()
+        .stdout_has("10.1.2.3\tdb.internal")
+        .stdout_has("search corp.example");
+    assert_nothing_left(c.id());
+}
+
+#[test]
 fn a_replica_is_as_confined_as_its_original_and_invisible_to_its_neighbours() {
     let pid = std::process::id();
     let net = format!("nosh-test-net-{pid}");

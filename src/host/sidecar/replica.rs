@@ -178,6 +178,15 @@ pub fn replica_config(
     let own_uts = !network_mode
         .as_deref()
         .is_some_and(|m| m == "host" || m.starts_with("container:"));
+    // The engine writes /etc/hosts and /etc/resolv.conf from the
+    // container's settings, not into its commit: the replica resolves
+    // names as the original does only with the original's entries and
+    // servers (refused with another container's network, which supplies
+    // its own files).
+    let own_files = !network_mode
+        .as_deref()
+        .is_some_and(|m| m.starts_with("container:"));
+    let listed = |v: &Option<Vec<String>>| v.clone().filter(|v| own_files && !v.is_empty());
     ContainerCreateBody {
         image: Some(image.to_string()),
         hostname: Some(info.hostname.clone()).filter(|h| own_uts && !h.is_empty()),
@@ -201,6 +210,10 @@ pub fn replica_config(
             mounts: Some(mounts(target, rw)),
             binds: spec::stream_binds(req),
             tmpfs: h.tmpfs.clone(),
+            extra_hosts: listed(&h.extra_hosts),
+            dns: listed(&h.dns),
+            dns_search: listed(&h.dns_search),
+            dns_options: listed(&h.dns_options),
             network_mode,
             sysctls: h.sysctls.clone(),
             readonly_rootfs: h.readonly_rootfs,
@@ -606,6 +619,50 @@ mod tests {
         assert!(
             ours[0].starts_with("NOSH_TARGET_INFO={\"name\""),
             "{ours:?}"
+        );
+    }
+
+    #[test]
+    fn the_replica_resolves_names_with_the_originals_entries_and_servers() {
+        let mut t = original();
+        t.host_config.extra_hosts = Some(vec!["db.internal:10.1.2.3".into()]);
+        t.host_config.dns = Some(vec!["10.0.0.53".into()]);
+        t.host_config.dns_search = Some(vec!["corp.example".into()]);
+        t.host_config.dns_options = Some(vec!["ndots:2".into()]);
+        let own = replica_config(
+            &t,
+            "img",
+            "helper",
+            Some("claims-net".into()),
+            &Request::default(),
+            false,
+        )
+        .host_config
+        .unwrap();
+        assert_eq!(own.extra_hosts.unwrap(), ["db.internal:10.1.2.3"]);
+        assert_eq!(own.dns.unwrap(), ["10.0.0.53"]);
+        assert_eq!(own.dns_search.unwrap(), ["corp.example"]);
+        assert_eq!(own.dns_options.unwrap(), ["ndots:2"]);
+        // Another container's network brings its files; the engine refuses
+        // entries of the replica's own there.
+        let joined = replica_config(
+            &t,
+            "img",
+            "helper",
+            Some("container:abc".into()),
+            &Request::default(),
+            false,
+        )
+        .host_config
+        .unwrap();
+        assert_eq!(
+            (
+                joined.extra_hosts,
+                joined.dns,
+                joined.dns_search,
+                joined.dns_options
+            ),
+            (None, None, None, None)
         );
     }
 
