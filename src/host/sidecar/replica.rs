@@ -629,32 +629,26 @@ mod tests {
         t.host_config.dns = Some(vec!["10.0.0.53".into()]);
         t.host_config.dns_search = Some(vec!["corp.example".into()]);
         t.host_config.dns_options = Some(vec!["ndots:2".into()]);
-        let own = replica_config(
-            &t,
-            "img",
-            "helper",
-            Some("claims-net".into()),
-            &Request::default(),
-            false,
-        )
-        .host_config
-        .unwrap();
+        let with_network = |mode: &str| {
+            replica_config(
+                &t,
+                "img",
+                "helper",
+                Some(mode.into()),
+                &Request::default(),
+                false,
+            )
+            .host_config
+            .unwrap()
+        };
+        let own = with_network("claims-net");
         assert_eq!(own.extra_hosts.unwrap(), ["db.internal:10.1.2.3"]);
         assert_eq!(own.dns.unwrap(), ["10.0.0.53"]);
         assert_eq!(own.dns_search.unwrap(), ["corp.example"]);
         assert_eq!(own.dns_options.unwrap(), ["ndots:2"]);
         // Another container's network brings its files; the engine refuses
         // entries of the replica's own there.
-        let joined = replica_config(
-            &t,
-            "img",
-            "helper",
-            Some("container:abc".into()),
-            &Request::default(),
-            false,
-        )
-        .host_config
-        .unwrap();
+        let joined = with_network("container:abc");
         assert_eq!(
             (
                 joined.extra_hosts,
