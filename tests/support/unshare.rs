@@ -226,6 +226,15 @@ impl Target {
             );
             std::thread::sleep(Duration::from_millis(20));
         };
+        // Plain, the app starts one child right away: wait for it too, so
+        // that a test reading the target's processes reads them settled.
+        while args.is_empty() && children(pid).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the unshare target did not start its child"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Target { root, unshare, pid }
     }
 
