@@ -15,7 +15,8 @@
 #   Needs gcc (with static libc) and strace (apt-get install strace).
 set -euo pipefail
 
-N=${N:-5}
+N=${N:-15}
+STRACE_N=${STRACE_N:-3}
 LOOPS=${LOOPS:-50000}
 TARGET_DIR=${CARGO_TARGET_DIR:-$(dirname "$0")/../target}
 NOSH=${NOSH:-${NOSH_BIN:-$TARGET_DIR/x86_64-unknown-linux-gnu/static-dev/nosh}}
@@ -95,12 +96,18 @@ echo "failed opens seen by trace: $got of $want"
 
 now() { date +%s%N; }
 T0=""; T1=""; T2=""; T3=""
+# The three fast ones alternate, N runs each after a warm-up; plain strace
+# (seconds a run) goes after them, STRACE_N runs, so that its load does not
+# fall on their tens of milliseconds.
 for round in $(seq 0 "$N"); do
     s=$(now); plain; a=$(( ($(now) - s) / 1000000 ))
-    s=$(now); under_strace; b=$(( ($(now) - s) / 1000000 ))
     s=$(now); under_strace_bpf; d=$(( ($(now) - s) / 1000000 ))
     s=$(now); under_nosh; c=$(( ($(now) - s) / 1000000 ))
-    (( round == 0 )) || { T0+="$a "; T1+="$b "; T2+="$c "; T3+="$d "; }
+    (( round == 0 )) || { T0+="$a "; T2+="$c "; T3+="$d "; }
+done
+for _ in $(seq "$STRACE_N"); do
+    s=$(now); under_strace; b=$(( ($(now) - s) / 1000000 ))
+    T1+="$b "
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 m0=$(echo "$T0" | median); m1=$(echo "$T1" | median); m2=$(echo "$T2" | median)
@@ -108,7 +115,7 @@ m3=$(echo "$T3" | median)
 (( m0 > 0 )) || m0=1
 (( m3 > 0 )) || m3=1
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
-echo "a loop of $((LOOPS * 2 + LOOPS / 100)) system calls, $((LOOPS / 100)) of them reported ($N runs, median ms)"
+echo "a loop of $((LOOPS * 2 + LOOPS / 100)) system calls, $((LOOPS / 100)) of them reported ($N runs, plain strace $STRACE_N; median ms)"
 printf '  plain                       %6d ms                     (runs: %s)\n' "$m0" "${T0% }"
 printf '  strace -f -qq -Z            %6d ms  %6sx slower      (runs: %s)\n' "$m1" "$(ratio "$m1" "$m0")" "${T1% }"
 printf '  strace ... --seccomp-bpf    %6d ms  %6sx slower      (runs: %s)\n' "$m3" "$(ratio "$m3" "$m0")" "${T3% }"
