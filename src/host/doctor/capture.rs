@@ -27,7 +27,6 @@ use crate::host::engine::wire::{self, Channel, Demux, Until};
 use crate::host::error::HostError;
 use crate::host::sidecar::session::Step;
 use crate::host::sidecar::watchdog::Watchdog;
-use crate::toolbox::end_mark::Watch;
 
 /// The label every container of one `doctor --run` or `--all` run wears.
 pub const LABEL_RUN: &str = "io.nosh.run";
@@ -241,29 +240,22 @@ async fn run_created(
         .log
         .say(|| format!("started {}", &id[..id.len().min(12)]));
     let mut out = Captured::default();
-    let mut demux = Demux::default();
-    let mut watch = mark.map(Watch::new);
-    let mut keep = |bytes: &[u8], out: &mut Captured, watch: &mut Option<Watch>| {
-        for (channel, payload) in demux.push(bytes) {
-            let stderr = channel == Channel::Stderr;
-            let payload = match watch {
-                Some(w) => w.filter(stderr, &payload),
-                None => payload,
-            };
-            let buf = if stderr {
-                &mut out.stderr
-            } else {
-                &mut out.stdout
+    let mut demux = Demux::marked(mark);
+    let keep = |frames: Vec<(Channel, Vec<u8>)>, out: &mut Captured| {
+        for (channel, payload) in frames {
+            let buf = match channel {
+                Channel::Stdout => &mut out.stdout,
+                Channel::Stderr => &mut out.stderr,
             };
             let room = MAX_OUTPUT.saturating_sub(buf.len());
             buf.extend_from_slice(&payload[..payload.len().min(room)]);
         }
     };
-    keep(&attached.first, &mut out, &mut watch);
+    keep(demux.push(&attached.first), &mut out);
     let mut conn = attached.conn;
     let mut buf = vec![0u8; 32 * 1024];
     let marked = loop {
-        if let Some(status) = watch.as_ref().and_then(Watch::status) {
+        if let Some(status) = demux.mark_status() {
             break Some(status);
         }
         let n = conn
@@ -271,14 +263,10 @@ async fn run_created(
             .await
             .map_err(|e| (Step::Start, HostError::Stream(e.to_string())))?;
         if n == 0 {
-            if let Some(w) = &mut watch {
-                let [rest_out, rest_err] = w.rest();
-                out.stdout.extend(rest_out);
-                out.stderr.extend(rest_err);
-            }
+            keep(demux.rest(), &mut out);
             break None;
         }
-        keep(&buf[..n], &mut out, &mut watch);
+        keep(demux.push(&buf[..n]), &mut out);
     };
     out.status = match marked {
         Some(status) => i64::from(status),

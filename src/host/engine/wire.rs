@@ -23,6 +23,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::host::engine::Engine;
 use crate::host::error::{Endpoint, HostError, from_io};
+use crate::toolbox::end_mark::Watch;
 
 /// A connection to the engine.
 pub enum Conn {
@@ -395,14 +396,44 @@ pub enum Channel {
 
 /// Splits the engine's multiplexed stream (no TTY): frames of an 8-byte
 /// header — stream type (0 stdin, 1 stdout, 2 stderr), three zero bytes, a
-/// big-endian u32 length — then the payload.
+/// big-endian u32 length — then the payload. Made [`Demux::marked`], it
+/// also takes the toolbox's end mark out of both streams
+/// ([`crate::toolbox::end_mark`]).
 #[derive(Debug, Default)]
 pub struct Demux {
     buf: Vec<u8>,
+    mark: Option<Watch>,
 }
 
 impl Demux {
-    /// Feeds bytes; returns the complete frames they finish.
+    /// A demux that watches for the end mark with `value`, when there is one.
+    pub fn marked(value: Option<&str>) -> Demux {
+        Demux {
+            buf: Vec::new(),
+            mark: value.map(Watch::new),
+        }
+    }
+
+    /// The status the toolbox's end mark carried, once both streams did.
+    pub fn mark_status(&self) -> Option<u8> {
+        self.mark.as_ref().and_then(Watch::status)
+    }
+
+    /// At the end of the stream: what the mark's watch still held back, as
+    /// frames (none for an unmarked demux).
+    pub fn rest(&mut self) -> Vec<(Channel, Vec<u8>)> {
+        let Some(mark) = &mut self.mark else {
+            return Vec::new();
+        };
+        let [out, err] = mark.rest();
+        [(Channel::Stdout, out), (Channel::Stderr, err)]
+            .into_iter()
+            .filter(|(_, bytes)| !bytes.is_empty())
+            .collect()
+    }
+
+    /// Feeds bytes; returns the complete frames they finish (past the
+    /// mark's watch: what may begin a mark waits for the next bytes).
     pub fn push(&mut self, bytes: &[u8]) -> Vec<(Channel, Vec<u8>)> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
@@ -418,7 +449,12 @@ impl Demux {
             } else {
                 Channel::Stdout
             };
-            out.push((channel, self.buf[at + 8..at + 8 + len].to_vec()));
+            let payload = &self.buf[at + 8..at + 8 + len];
+            let payload = match &mut self.mark {
+                Some(mark) => mark.filter(channel == Channel::Stderr, payload),
+                None => payload.to_vec(),
+            };
+            out.push((channel, payload));
             at += 8 + len;
         }
         self.buf.drain(..at);
@@ -456,6 +492,43 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn a_marked_demux_takes_the_end_mark_out_of_both_streams() {
+        use crate::toolbox::end_mark;
+        let value = "00112233445566778899aabbccddeeff";
+        let mark = end_mark::line(value, 4);
+        // The mark split over two frames on stdout, whole on stderr.
+        let (head, tail) = mark.split_at(7);
+        let mut all = frame(1, &[b"out\n".as_slice(), head].concat());
+        all.extend(frame(1, tail));
+        all.extend(frame(2, &[b"err\n".as_slice(), &mark].concat()));
+        let mut d = Demux::marked(Some(value));
+        let shown: Vec<(Channel, Vec<u8>)> = d
+            .push(&all)
+            .into_iter()
+            .filter(|(_, bytes)| !bytes.is_empty())
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (Channel::Stdout, b"out\n".to_vec()),
+                (Channel::Stderr, b"err\n".to_vec()),
+            ]
+        );
+        assert_eq!(d.mark_status(), Some(4));
+        assert!(d.rest().is_empty());
+        // Unmarked, the same bytes are plain output.
+        let mut plain = Demux::default();
+        assert_eq!(plain.mark_status(), None);
+        let out: Vec<u8> = plain
+            .push(&all)
+            .into_iter()
+            .filter(|(c, _)| *c == Channel::Stdout)
+            .flat_map(|(_, b)| b)
+            .collect();
+        assert_eq!(out, [b"out\n".as_slice(), &mark].concat());
     }
 
     #[test]

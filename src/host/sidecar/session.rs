@@ -35,7 +35,6 @@ use crate::host::sidecar::spec::{Request, sidecar_config, sidecar_name};
 use crate::host::sidecar::watchdog::Watchdog;
 use crate::host::target::Target;
 use crate::host::terminal;
-use crate::toolbox::end_mark::Watch;
 
 /// How a session ended.
 #[derive(Debug)]
@@ -215,9 +214,9 @@ pub async fn run_container_until(
     let mut out = Output {
         tty,
         held: hold.then(Held::default),
-        mark: mark.map(Watch::new),
     };
-    let interrupted = match pump(engine, &id, attached, &mut out, &mut signals).await {
+    let mut demux = Demux::marked(mark);
+    let interrupted = match pump(engine, &id, attached, &mut out, &mut demux, &mut signals).await {
         Ok(interrupted) => interrupted,
         Err(e) => {
             out.show_held();
@@ -231,7 +230,7 @@ pub async fn run_container_until(
     }
 
     // 7. Exit status: the toolbox's own word, or the engine's.
-    let marked = out.mark.as_ref().and_then(Watch::status);
+    let marked = demux.mark_status();
     let status = match marked {
         Some(status) => i64::from(status),
         None => match wait.status().await {
@@ -299,6 +298,7 @@ async fn pump(
     id: &str,
     attached: wire::Attached,
     out: &mut Output,
+    demux: &mut Demux,
     signals: &mut Signals,
 ) -> Result<Option<i32>, HostError> {
     let tty = out.tty;
@@ -313,8 +313,7 @@ async fn pump(
         hup,
     } = signals;
 
-    let mut demux = Demux::default();
-    out.write(&mut demux, &attached.first).map_err(lost)?;
+    out.write(demux, &attached.first).map_err(lost)?;
     let mut buf = vec![0u8; 32 * 1024];
     let mut first_byte = attached.first.is_empty();
     loop {
@@ -330,14 +329,14 @@ async fn pump(
                     Err(e) => return Err(lost(e)),
                 };
                 if n == 0 {
-                    out.finish().map_err(lost)?;
+                    out.show(demux.rest()).map_err(lost)?;
                     return Ok(None);
                 }
                 if first_byte {
                     first_byte = false;
                     engine.log.say(|| "first output byte".into());
                 }
-                if let Err(e) = out.write(&mut demux, &buf[..n]) {
+                if let Err(e) = out.write(demux, &buf[..n]) {
                     // A closed local stdout (`nosh T -c ls | head`) is not an
                     // error of the session: stop copying, let it end.
                     if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -345,7 +344,7 @@ async fn pump(
                     }
                     return Err(lost(e));
                 }
-                if out.mark.as_ref().is_some_and(|m| m.status().is_some()) {
+                if demux.mark_status().is_some() {
                     engine.log.say(|| "end mark on both streams".into());
                     return Ok(None);
                 }
@@ -390,12 +389,10 @@ async fn pump(
 }
 
 /// Where sidecar output goes: raw to stdout on a TTY, demultiplexed
-/// otherwise; into `held` while the session's output is kept back; past
-/// `mark`, which takes the toolbox's end mark out.
+/// otherwise; into `held` while the session's output is kept back.
 struct Output {
     tty: bool,
     held: Option<Held>,
-    mark: Option<Watch>,
 }
 
 impl Output {
@@ -408,26 +405,7 @@ impl Output {
         } else {
             demux.push(bytes)
         };
-        let chunks = match &mut self.mark {
-            Some(mark) => chunks
-                .into_iter()
-                .map(|(channel, payload)| {
-                    let shown = mark.filter(channel == Channel::Stderr, &payload);
-                    (channel, shown)
-                })
-                .collect(),
-            None => chunks,
-        };
         self.show(chunks)
-    }
-
-    /// The end of the output: what the mark's watch still held back.
-    fn finish(&mut self) -> std::io::Result<()> {
-        let Some(mark) = &mut self.mark else {
-            return Ok(());
-        };
-        let [out, err] = mark.rest();
-        self.show(vec![(Channel::Stdout, out), (Channel::Stderr, err)])
     }
 
     fn show(&mut self, chunks: Vec<(Channel, Vec<u8>)>) -> std::io::Result<()> {
